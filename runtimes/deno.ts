@@ -1,0 +1,50 @@
+/**
+ * Deno entrypoint: `deno task start` (packages from node_modules, no network needed). Deno.serve
+ * binds the app (HOST=:: for IPv6-only hosts) and shuts down gracefully on SIGINT/SIGTERM.
+ */
+import process from 'node:process';
+import { ConfigError } from '../src/config.js';
+import { startServer, StartupError } from '../src/main.js';
+
+try {
+  Deno.statSync('.env');
+  process.loadEnvFile('.env');
+} catch {
+  // No .env: the environment alone configures the server.
+}
+
+const server = await startServer(Deno.env.toObject(), Deno.args).catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof StartupError) {
+    console.error(error.message);
+    Deno.exit(1);
+  }
+  throw error;
+});
+
+let http: Deno.HttpServer;
+try {
+  http = Deno.serve(
+    {
+      port: server.config.port,
+      hostname: server.config.host,
+      onListen: ({ hostname, port }) =>
+        server.log.info('listening', { runtime: `deno ${Deno.version.deno}`, address: hostname, port, mcp: server.config.resourceUrl }),
+    },
+    server.fetch,
+  );
+} catch (error) {
+  console.error(`Cannot listen on ${server.config.host}:${server.config.port}: ${(error as Error).message}. Set PORT to a free port.`);
+  Deno.exit(1);
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  Deno.addSignalListener(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    const closed = http.shutdown();
+    await server.close();
+    await closed;
+    Deno.exit(0);
+  });
+}

@@ -1,0 +1,420 @@
+/**
+ * Runs one statement as a signed-in user: the whole transaction (begin, identity and limits, the
+ * statement, an integrity check, commit) is written to one reserved connection without waiting
+ * between steps, so a tool call costs one network round trip however far the database is.
+ *
+ * Safety rests on three layers, in order: the statement policy (policy.ts) refuses what PostgreSQL
+ * cannot stop; PostgreSQL enforces the role, RLS and READ ONLY; and the integrity check below
+ * proves, in the same transaction and before anything is returned, that the statement left the
+ * role and the claims as they were. A failed check raises inside SQL, so the pipelined COMMIT
+ * turns into a ROLLBACK with no extra round trip.
+ *
+ * @example
+ *   const result = await runStatement(sql, { sub, claims }, 'select name from companies', {
+ *     access: 'read', limits,
+ *   });
+ */
+import type postgres from 'postgres';
+import type { Sql } from './pool.js';
+
+/** Who the statement runs as: the verified token's subject and claims. */
+export interface Identity {
+  sub: string;
+  claims: Readonly<Record<string, unknown>>;
+}
+
+export interface Limits {
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  maxRows: number;
+  maxBytes: number;
+  poolWaitMs: number;
+}
+
+export interface Column {
+  name: string;
+  type: string;
+}
+
+export interface StatementResult {
+  /** PostgreSQL's command tag: SELECT, INSERT, UPDATE, DELETE, MERGE. */
+  command: string;
+  columns: Column[];
+  rows: Record<string, unknown>[];
+  /** Rows returned to the caller (after caps); for writes, rows the statement affected. */
+  rowCount: number;
+  /** Why the rows were cut short, or null when every row is here. */
+  truncated: null | 'rows' | 'bytes';
+}
+
+export type DbErrorCode =
+  | 'SQL_ERROR'
+  | 'STATEMENT_TIMEOUT'
+  | 'CANCELLED'
+  | 'POOL_BUSY'
+  | 'INTEGRITY_VIOLATION'
+  | 'DATABASE_UNAVAILABLE'
+  | 'DATABASE_MISCONFIGURED';
+
+/** PostgreSQL's own description of an error, kept whole so the agent can fix its statement. */
+export interface PgErrorFields {
+  sqlstate: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+  /** 1-based character offset into the agent's statement. */
+  position?: number;
+  where?: string;
+  table?: string;
+  column?: string;
+  constraint?: string;
+}
+
+export class DbError extends Error {
+  constructor(
+    readonly code: DbErrorCode,
+    message: string,
+    readonly pg?: PgErrorFields,
+  ) {
+    super(message);
+    this.name = 'DbError';
+  }
+}
+
+export interface RunOptions {
+  /** `read` runs the transaction READ ONLY. */
+  access: 'read' | 'write';
+  limits: Limits;
+  /** Aborting cancels the running statement in PostgreSQL. */
+  signal?: AbortSignal;
+}
+
+const EXTENDED = { prepare: false } as const;
+
+/** A result of postgres.js, as objects or (with `.values()`) as arrays. */
+type Rows = postgres.RowList<postgres.Row[]>;
+type Pending = postgres.PendingQuery<postgres.Row[]> | postgres.PendingValuesQuery<(postgres.Row & Iterable<postgres.Row>)[]>;
+
+/**
+ * A SQL string literal that is safe whatever the text holds. The E'' form interprets backslashes
+ * itself, so the result does not depend on `standard_conforming_strings` (which a role default could
+ * turn off). Claims contain user-editable text (user_metadata), hence the care.
+ */
+export function literal(text: string): string {
+  if (text.includes('\0')) throw new DbError('SQL_ERROR', 'Text for PostgreSQL cannot contain NUL characters.');
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** Everything the transaction sets before the agent's statement; SET LOCAL semantics throughout. */
+function setupSql(identity: Identity, claimsJson: string, limits: Limits): string {
+  const settings: [string, string][] = [
+    ['role', 'authenticated'],
+    ['request.jwt.claims', claimsJson],
+    // auth.uid() reads this one first: set it too, so nothing left on the connection can win.
+    ['request.jwt.claim.sub', identity.sub],
+    ['request.jwt.claim.role', 'authenticated'],
+    // Role defaults (authenticated's 8 s) apply only at login, so the server sets limits itself.
+    ['statement_timeout', String(limits.statementTimeoutMs)],
+    ['lock_timeout', String(limits.lockTimeoutMs)],
+    ['idle_in_transaction_session_timeout', String(limits.statementTimeoutMs + 5_000)],
+    // As Supabase's API does: citext operators live in `extensions`.
+    ['search_path', 'public, extensions'],
+    ['TimeZone', 'UTC'],
+  ];
+  return `select ${settings.map(([k, v]) => `pg_catalog.set_config('${k}', ${literal(v)}, true)`).join(', ')}`;
+}
+
+/**
+ * Fails (division by zero, SQLSTATE 22012) unless the role and identity are still the ones set up.
+ * The divisor is not a constant, so the planner cannot fold it into an error on the happy path.
+ */
+function integrityCheckSql(identity: Identity, claimsJson: string): string {
+  return (
+    'select 1 / (case when current_user = \'authenticated\'' +
+    ` and pg_catalog.current_setting('request.jwt.claims', true) = ${literal(claimsJson)}` +
+    ` and pg_catalog.current_setting('request.jwt.claim.sub', true) = ${literal(identity.sub)}` +
+    ' then 1 else 0 end) as integrity'
+  );
+}
+
+// Helper column names no agent query will use; they are stripped before results leave this file.
+const ROW_NO = '__mcp_row_no_c0ffee';
+const RUNNING_BYTES = '__mcp_running_bytes_c0ffee';
+const SEEN = '__mcp_rows_seen_c0ffee';
+const OVER = '__mcp_bytes_over_c0ffee';
+const HELPER_COLUMNS = 4;
+
+/**
+ * Wraps a SELECT so PostgreSQL itself enforces the caps: it stops after maxRows + 1 rows (so
+ * `generate_series(1, 1e9)` ends early) and never sends rows past the byte budget, so the server
+ * holds at most the caps in memory. `seen` and `over` say whether anything was cut.
+ */
+function cappedSelect(statement: string, limits: Limits): { text: string; offset: number } {
+  const prefix =
+    `with __mcp_rows as (select __mcp_q.*, row_number() over () as ${ROW_NO},` +
+    ` sum(octet_length(__mcp_q::text)) over (rows unbounded preceding) as ${RUNNING_BYTES}` +
+    ' from (\n';
+  const suffix =
+    `\n) as __mcp_q limit ${limits.maxRows + 1})` +
+    ` select __mcp_r.*, __mcp_s.${SEEN}, __mcp_s.${OVER}` +
+    ` from (select count(*) as ${SEEN}, coalesce(bool_or(${RUNNING_BYTES} > ${limits.maxBytes}), false) as ${OVER} from __mcp_rows) as __mcp_s` +
+    ` left join __mcp_rows as __mcp_r on __mcp_r.${RUNNING_BYTES} <= ${limits.maxBytes}` +
+    ` order by __mcp_r.${ROW_NO}`;
+  return { text: prefix + statement + suffix, offset: prefix.length };
+}
+
+/**
+ * Runs `body` as the user inside one pipelined transaction and returns its result. Used for the
+ * agent's statements and for the server's own introspection queries alike.
+ */
+export async function asUser<T>(
+  sql: Sql,
+  identity: Identity,
+  options: RunOptions,
+  body: (connection: postgres.ReservedSql) => Pending,
+  describeError: (error: postgres.PostgresError) => DbError = (e) => fromPostgres(e, 0, 0),
+): Promise<Rows> {
+  const { limits, signal } = options;
+  if (signal?.aborted) throw new DbError('CANCELLED', 'The request was cancelled before the statement ran.');
+  const connection = await reserve(sql, limits.poolWaitMs);
+  const claimsJson = JSON.stringify(identity.claims);
+  const steps = [
+    connection.unsafe(options.access === 'read' ? 'begin read only' : 'begin', [], EXTENDED),
+    connection.unsafe(setupSql(identity, claimsJson, limits), [], EXTENDED),
+    body(connection),
+    connection.unsafe(integrityCheckSql(identity, claimsJson), [], EXTENDED),
+    connection.unsafe('commit', [], EXTENDED),
+  ] as const;
+  const statement = steps[2];
+  const cancel = () => void statement.cancel();
+  signal?.addEventListener('abort', cancel, { once: true });
+  // Written back to back: postgres.js pipelines queries on a connection until one needs a reply.
+  for (const step of steps) step.execute();
+  const [begun, setUp, ran, checked, committed] = await Promise.allSettled(steps);
+  signal?.removeEventListener('abort', cancel);
+
+  try {
+    const failure = firstFailure(begun, setUp);
+    if (failure) throw setupFailure(failure);
+    if (ran.status === 'rejected') {
+      const error = ran.reason;
+      if (isPostgresError(error) && error.code === '57014') {
+        throw signal?.aborted
+          ? new DbError('CANCELLED', 'The request was cancelled; the statement was stopped and nothing was changed.')
+          : new DbError(
+              'STATEMENT_TIMEOUT',
+              `The statement ran longer than ${limits.statementTimeoutMs} ms and was stopped; nothing was changed. ` +
+                'Narrow it (WHERE, LIMIT, fewer joins) or aggregate in SQL.',
+              pgFields(error, 0, 0),
+            );
+      }
+      if (isPostgresError(error)) throw describeError(error);
+      throw unavailable(error);
+    }
+    if (checked.status === 'rejected') {
+      const error = checked.reason;
+      if (isPostgresError(error) && error.code === '22012') {
+        throw new DbError(
+          'INTEGRITY_VIOLATION',
+          'The statement changed the role or identity it runs as. It was rolled back and nothing was returned.',
+        );
+      }
+      throw isPostgresError(error) ? describeError(error) : unavailable(error);
+    }
+    if (committed.status === 'rejected') {
+      const error = committed.reason;
+      throw isPostgresError(error) ? describeError(error) : unavailable(error);
+    }
+    if (committed.value.command !== 'COMMIT') {
+      throw new DbError('DATABASE_UNAVAILABLE', 'The transaction did not commit; nothing was changed. Try again.');
+    }
+    return ran.value;
+  } finally {
+    await release(connection, committed);
+  }
+}
+
+/** Runs the agent's statement (already accepted by the policy) and shapes the rows for the agent. */
+export async function runStatement(
+  sql: Sql,
+  identity: Identity,
+  statement: string,
+  options: RunOptions,
+): Promise<StatementResult> {
+  const { limits } = options;
+  if (options.access === 'read') {
+    const capped = cappedSelect(statement, limits);
+    const result = await asUser(sql, identity, options, (c) => c.unsafe(capped.text, [], EXTENDED).values(), (e) =>
+      fromPostgres(e, capped.offset, statement.length),
+    );
+    const columns = result.columns.slice(0, -HELPER_COLUMNS);
+    const first = result[0] as unknown[] | undefined;
+    const seen = Number(first?.at(-2) ?? 0);
+    const over = first?.at(-1) === true;
+    const dataRows = (result as unknown as unknown[][]).filter((row) => row.at(-HELPER_COLUMNS) !== null);
+    const rows = dataRows.slice(0, limits.maxRows).map((row) => row.slice(0, columns.length));
+    return {
+      command: 'SELECT',
+      ...shape(columns, rows),
+      rowCount: rows.length,
+      truncated: seen > limits.maxRows ? 'rows' : over ? 'bytes' : null,
+    };
+  }
+
+  const result = await asUser(sql, identity, options, (c) => c.unsafe(statement, [], EXTENDED).values(), (e) =>
+    fromPostgres(e, 0, statement.length),
+  );
+  const all = result as unknown as unknown[][];
+  const { rows, truncated } = capInMemory(all, limits);
+  return {
+    command: result.command,
+    ...shape(result.columns, rows),
+    rowCount: result.count ?? all.length,
+    truncated,
+  };
+}
+
+/** RETURNING rows of a write arrive whole; cap what is passed on by rows, then bytes. */
+function capInMemory(rows: unknown[][], limits: Limits): { rows: unknown[][]; truncated: StatementResult['truncated'] } {
+  let bytes = 0;
+  const kept: unknown[][] = [];
+  for (const row of rows) {
+    if (kept.length === limits.maxRows) return { rows: kept, truncated: 'rows' };
+    bytes += JSON.stringify(row, jsonReplacer).length;
+    if (bytes > limits.maxBytes) return { rows: kept, truncated: 'bytes' };
+    kept.push(row);
+  }
+  return { rows: kept, truncated: null };
+}
+
+const jsonReplacer = (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);
+
+// Type names for the columns agents meet; anything else is reported by oid.
+const TYPE_NAMES: Record<number, string> = {
+  16: 'boolean', 17: 'bytea', 18: 'char', 19: 'name', 20: 'bigint', 21: 'smallint', 23: 'integer', 25: 'text',
+  26: 'oid', 114: 'json', 142: 'xml', 700: 'real', 701: 'double precision', 1042: 'character', 1043: 'character varying',
+  1082: 'date', 1083: 'time', 1114: 'timestamp', 1184: 'timestamptz', 1186: 'interval', 1266: 'timetz',
+  1700: 'numeric', 2950: 'uuid', 3802: 'jsonb', 3614: 'tsvector', 3615: 'tsquery',
+  1000: 'boolean[]', 1005: 'smallint[]', 1007: 'integer[]', 1009: 'text[]', 1015: 'character varying[]',
+  1016: 'bigint[]', 1115: 'timestamp[]', 1185: 'timestamptz[]', 1231: 'numeric[]', 2951: 'uuid[]',
+  199: 'json[]', 3807: 'jsonb[]', 2249: 'record', 2287: 'record[]', 705: 'unknown',
+};
+const BIGINT = 20;
+const BIGINT_ARRAY = 1016;
+
+/** bigint → number where exact, else string; numeric stays a string: no value loses precision. */
+function bigintValue(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : value;
+}
+
+function shape(
+  columns: readonly postgres.ColumnList<string>[number][],
+  rows: unknown[][],
+): { columns: Column[]; rows: Record<string, unknown>[] } {
+  // Duplicate names (`select a.id, b.id`) get a suffix so no value is silently dropped.
+  const used = new Map<string, number>();
+  const names = columns.map((c) => {
+    const count = used.get(c.name) ?? 0;
+    used.set(c.name, count + 1);
+    return count === 0 ? c.name : `${c.name}_${count + 1}`;
+  });
+  return {
+    columns: columns.map((c, i) => ({ name: names[i]!, type: TYPE_NAMES[c.type] ?? `oid:${c.type}` })),
+    rows: rows.map((row) =>
+      Object.fromEntries(
+        names.map((name, i) => {
+          const type = columns[i]!.type;
+          const value = row[i];
+          if (type === BIGINT) return [name, bigintValue(value)];
+          if (type === BIGINT_ARRAY && Array.isArray(value)) return [name, value.map(bigintValue)];
+          return [name, value];
+        }),
+      ),
+    ),
+  };
+}
+
+function isPostgresError(error: unknown): error is postgres.PostgresError {
+  return error instanceof Error && error.name === 'PostgresError';
+}
+
+/** PostgreSQL's error fields, with the position moved back into the agent's own text. */
+function pgFields(error: postgres.PostgresError, offset: number, length: number): PgErrorFields {
+  const raw = Number(error.position);
+  const position = raw > offset && raw <= offset + length ? raw - offset : undefined;
+  const fields: PgErrorFields = { sqlstate: error.code, message: error.message };
+  if (error.detail) fields.detail = error.detail;
+  if (error.hint) fields.hint = error.hint;
+  if (position) fields.position = position;
+  if (error.where) fields.where = error.where;
+  if (error.table_name) fields.table = error.table_name;
+  if (error.column_name) fields.column = error.column_name;
+  if (error.constraint_name) fields.constraint = error.constraint_name;
+  return fields;
+}
+
+function fromPostgres(error: postgres.PostgresError, offset: number, length: number): DbError {
+  return new DbError('SQL_ERROR', error.message, pgFields(error, offset, length));
+}
+
+function setupFailure(error: unknown): DbError {
+  if (!isPostgresError(error)) return unavailable(error);
+  // 42501 on set_config('role'): the login role is not a member of `authenticated`.
+  return new DbError(
+    'DATABASE_MISCONFIGURED',
+    `The server could not switch to the user's identity: ${error.message}. ` +
+      'The login role in DATABASE_URL must be a member of `authenticated` (see sql/least-privilege-role.sql).',
+    pgFields(error, 0, 0),
+  );
+}
+
+function unavailable(error: unknown): DbError {
+  const code = (error as { code?: string })?.code ?? 'UNKNOWN';
+  return new DbError('DATABASE_UNAVAILABLE', `The database could not be reached (${code}). Try again shortly.`);
+}
+
+function firstFailure(...results: PromiseSettledResult<unknown>[]): unknown {
+  for (const r of results) if (r.status === 'rejected') return r.reason;
+  return undefined;
+}
+
+/** Waits at most `waitMs` for a free connection; a late one goes straight back to the pool. */
+async function reserve(sql: Sql, waitMs: number): Promise<postgres.ReservedSql> {
+  const pending = sql.reserve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const busy = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new DbError(
+            'POOL_BUSY',
+            `Every database connection stayed busy for ${waitMs} ms. Retry in a few seconds.`,
+          ),
+        ),
+      waitMs,
+    );
+  });
+  try {
+    return await Promise.race([pending, busy]);
+  } catch (error) {
+    pending.then((c) => c.release(), () => {});
+    throw error instanceof DbError ? error : unavailable(error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Hands the connection back only when its transaction is known to be over; otherwise a ROLLBACK
+ * first, so no state can reach the next caller.
+ */
+async function release(
+  connection: postgres.ReservedSql,
+  committed: PromiseSettledResult<Rows>,
+): Promise<void> {
+  const ended = committed.status === 'fulfilled' && ['COMMIT', 'ROLLBACK'].includes(committed.value.command);
+  if (!ended) await connection.unsafe('rollback', [], EXTENDED).catch(() => {});
+  connection.release();
+}

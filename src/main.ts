@@ -1,0 +1,105 @@
+/**
+ * Start-up shared by every runtime entrypoint: configuration, the pool, the statement policy,
+ * the login-role check, the token verifier and the app; plus in-flight tracking so a shutdown can
+ * let running calls finish within a bound. Runtimes only bind `fetch` to a port and call `close`.
+ *
+ * @example
+ *   const server = await startServer(process.env, process.argv.slice(2));
+ *   Bun.serve({ fetch: server.fetch, port: server.config.port, hostname: server.config.host });
+ */
+import { createApp } from './app.js';
+import { createTokenVerifier } from './auth/verify.js';
+import { loadConfig, maskDatabaseUrl, type Config } from './config.js';
+import { inspectLoginRole, LEAST_PRIVILEGE_FIX } from './db/login-role.js';
+import { loadPolicy } from './db/policy.js';
+import { openPool, type Sql } from './db/pool.js';
+import { createLogger, type Logger } from './log.js';
+
+export class StartupError extends Error {
+  readonly code = 'STARTUP_FAILED';
+}
+
+export interface RunningServer {
+  config: Config;
+  log: Logger;
+  sql: Sql;
+  fetch: (request: Request) => Promise<Response>;
+  /** Waits for in-flight requests (at most SHUTDOWN_TIMEOUT_MS), cancels the rest, closes the pool. */
+  close(): Promise<void>;
+}
+
+export async function startServer(
+  env: Record<string, string | undefined>,
+  argv: readonly string[] = [],
+  options: { write?: (line: string) => void } = {},
+): Promise<RunningServer> {
+  const config = loadConfig(env, argv);
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, write: options.write });
+  const sql = openPool(config.databaseUrl, { max: config.poolSize });
+  try {
+    await loadPolicy();
+    let report;
+    try {
+      report = await inspectLoginRole(sql);
+    } catch (error) {
+      const reason = (error as { code?: string; message?: string }).message ?? String(error);
+      throw new StartupError(`Cannot connect to DATABASE_URL (${maskDatabaseUrl(config.databaseUrl)}): ${reason}`);
+    }
+    if (!report.canActAsUser) {
+      throw new StartupError(
+        `The login role "${report.role}" cannot act as "authenticated" (missing role, or not a member). ${LEAST_PRIVILEGE_FIX}`,
+      );
+    }
+    if (report.problems.length) {
+      if (!config.allowPrivilegedLoginRole) {
+        throw new StartupError(`The login role is too powerful to run agent SQL safely:\n  - ${report.problems.join('\n  - ')}\n${LEAST_PRIVILEGE_FIX}`);
+      }
+      log.warn('privileged_login_role', { role: report.role, problems: report.problems });
+    }
+  } catch (error) {
+    await sql.end({ timeout: 1 });
+    throw error;
+  }
+
+  const verifier = createTokenVerifier({ issuer: config.issuer, jwksUrl: config.jwksUrl, requireClientId: !config.allowSessionTokens });
+  if (!(await verifier.ready())) {
+    log.warn('jwks_unavailable', { jwksUrl: config.jwksUrl, hint: 'Tokens cannot be verified until the key set is reachable and holds an ES256 or RS256 key.' });
+  }
+  const app = createApp({ config, sql, verifier, log });
+
+  const shutdown = new AbortController();
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
+  const fetch = async (request: Request): Promise<Response> => {
+    inFlight++;
+    try {
+      const signal = AbortSignal.any([request.signal, shutdown.signal]);
+      return await app.fetch(new Request(request, { signal }));
+    } finally {
+      if (--inFlight === 0) drained?.();
+    }
+  };
+
+  async function close(): Promise<void> {
+    if (inFlight > 0) {
+      const idle = new Promise<void>((resolve) => (drained = resolve));
+      const bound = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref?.());
+      await Promise.race([idle, bound]);
+      if (inFlight > 0) {
+        log.warn('shutdown_cancelling', { inFlight });
+        shutdown.abort();
+        await Promise.race([new Promise<void>((resolve) => (drained = resolve)), new Promise((r) => setTimeout(r, 2_000))]);
+      }
+    }
+    await sql.end({ timeout: 5 });
+    log.info('stopped');
+  }
+
+  log.info('started', {
+    mcp: config.resourceUrl,
+    issuer: config.issuer,
+    database: maskDatabaseUrl(config.databaseUrl),
+    sessionTokens: config.allowSessionTokens,
+  });
+  return { config, log, sql, fetch, close };
+}

@@ -1,0 +1,41 @@
+/**
+ * The Web-standard MCP endpoint: Request in, Response out, on any runtime. Stateless: every POST
+ * gets a fresh server and transport (a stateless transport cannot be reused), so any number of
+ * instances can serve one client with no sticky sessions.
+ */
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { Principal } from '../auth/verify.js';
+import { createMcpServer, type McpDeps } from './server.js';
+
+export interface McpRequest {
+  request: Request;
+  principal: Principal;
+  token: string;
+  requestId: string;
+}
+
+export function createMcpHandler(deps: McpDeps): (call: McpRequest) => Promise<Response> {
+  return async ({ request, principal, token, requestId }) => {
+    const server = createMcpServer(deps, { principal, requestId });
+    // JSON responses: tools report no progress, and a plain response ends with the call.
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    // A client that goes away aborts the tool's signal, which cancels its statement in PostgreSQL.
+    const onAbort = () => void transport.close();
+    request.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await server.connect(transport);
+      const authInfo: AuthInfo = {
+        token,
+        clientId: principal.clientId ?? '',
+        scopes: principal.scopes,
+        expiresAt: principal.expiresAt,
+        extra: { sub: principal.sub },
+      };
+      return await transport.handleRequest(request, { authInfo });
+    } finally {
+      request.signal.removeEventListener('abort', onAbort);
+      await server.close();
+    }
+  };
+}

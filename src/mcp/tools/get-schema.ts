@@ -1,0 +1,40 @@
+/**
+ * `get_schema`: the tables, views and columns the signed-in user can read, as compact text.
+ */
+import { z } from 'zod';
+import { readSchema, renderDetail, renderOverview } from '../../db/schema.js';
+import { errorResult } from '../results.js';
+import type { ToolDefinition } from './tool.js';
+
+export const getSchemaTool: ToolDefinition<{ table: z.ZodOptional<z.ZodString> }> = {
+  name: 'get_schema',
+  config: {
+    title: 'Describe the CRM database',
+    description:
+      'List the tables and views of the Atomic CRM database that the signed-in user can read: columns with ' +
+      'types, nullability, defaults, primary and foreign keys, short comments, and the deal stages, ' +
+      'categories, note statuses and task types in effect. Call it before writing SQL. Pass `table` for one ' +
+      "table's full detail: every comment, constraint, Row Level Security policy, index and trigger.",
+    inputSchema: {
+      table: z.string().min(1).max(63).optional().describe('A table or view name in schema public, e.g. "deals".'),
+    },
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  },
+  async run({ table }, { deps, principal, signal }) {
+    const schema = await readSchema(deps.sql, principal, { access: 'read', limits: deps.limits, signal }, table ?? null);
+    if (table === undefined) {
+      return { result: { content: [{ type: 'text', text: renderOverview(schema) }] }, outcome: 'ok' };
+    }
+    const relation = schema.relations[0];
+    if (!relation) {
+      return {
+        result: errorResult({
+          code: 'TABLE_NOT_FOUND',
+          message: `No table or view named "${table}" is readable in schema public. Call get_schema without arguments for the list.`,
+        }),
+        outcome: 'TABLE_NOT_FOUND',
+      };
+    }
+    return { result: { content: [{ type: 'text', text: renderDetail(relation) }] }, outcome: 'ok' };
+  },
+};

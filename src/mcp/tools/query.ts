@@ -1,0 +1,43 @@
+/**
+ * `query`: one read-only SQL statement, run as the signed-in user under Row Level Security.
+ */
+import { z } from 'zod';
+import { checkStatement } from '../../db/policy.js';
+import { runStatement } from '../../db/run.js';
+import { errorResult, rowsResult } from '../results.js';
+import { statementOutput, type ToolDefinition } from './tool.js';
+
+export const queryTool: ToolDefinition<{ sql: z.ZodString }> = {
+  name: 'query',
+  config: {
+    title: 'Read CRM data with SQL',
+    description: [
+      'Run ONE read-only PostgreSQL statement (SELECT, WITH … SELECT, VALUES, TABLE) against the Atomic CRM',
+      'database as the signed-in user; Row Level Security decides what is visible. Call get_schema first for',
+      'tables and columns. Tips for Atomic CRM: ids are bigint; the current user\'s sales row is',
+      '`select * from sales where user_id = auth.uid()` (sales_id columns hold sales.id, never the auth uuid);',
+      'contacts have no email column: emails are the jsonb array `email_jsonb` ([{"email","type"}]), e.g.',
+      '`email_jsonb @> \'[{"email":"a@b.com"}]\'`; tags and deals.contact_ids are bigint[] (use `= any(...)`);',
+      'deals.stage is a slug (opportunity, proposal-sent, in-negociation, won, lost, delayed) and',
+      '`archived_at is null` means active; a task is pending while done_date is null. Views contacts_summary and',
+      'companies_summary add company_name, nb_tasks, nb_deals, nb_contacts. Results are capped (rows and',
+      'bytes): aggregate and filter in SQL. Writes belong to the `mutate` tool.',
+    ].join(' '),
+    inputSchema: {
+      sql: z.string().min(1).max(100_000).describe('Exactly one read-only SQL statement.'),
+    },
+    outputSchema: statementOutput,
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  },
+  async run({ sql: text }, { deps, principal, signal }) {
+    const verdict = checkStatement(text, 'query');
+    if (!verdict.ok) return { result: errorResult({ ...verdict.refusal }), outcome: verdict.refusal.code, refused: true };
+    const result = await runStatement(deps.sql, principal, verdict.statement, {
+      access: 'read',
+      limits: deps.limits,
+      signal,
+    });
+    const summary = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}.`;
+    return { result: rowsResult(result, deps.limits, summary), outcome: 'ok', rowCount: result.rowCount, truncated: result.truncated };
+  },
+};

@@ -1,0 +1,52 @@
+/**
+ * What every tool shares: its definition shape, the context it runs in, and the output schema of
+ * statement results.
+ */
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { Principal } from '../../auth/verify.js';
+import type { Sql } from '../../db/pool.js';
+import type { Limits } from '../../db/run.js';
+
+export interface ToolDeps {
+  sql: Sql;
+  limits: Limits;
+}
+
+export interface ToolContext {
+  deps: ToolDeps;
+  principal: Principal;
+  signal: AbortSignal;
+}
+
+/** What a tool reports besides its result, for the audit line. */
+export interface ToolOutcome {
+  result: CallToolResult;
+  /** 'ok', or the stable code of the refusal or error. */
+  outcome: string;
+  /** True when the statement policy refused the input (a security event). */
+  refused?: boolean;
+  rowCount?: number;
+  truncated?: string | null;
+}
+
+export interface ToolDefinition<Input extends z.ZodRawShape> {
+  name: string;
+  config: {
+    title: string;
+    description: string;
+    inputSchema: Input;
+    outputSchema?: z.ZodRawShape;
+    annotations: ToolAnnotations;
+  };
+  run(input: z.infer<z.ZodObject<Input>>, context: ToolContext): Promise<ToolOutcome>;
+}
+
+export const statementOutput = {
+  command: z.string().describe('PostgreSQL command tag: SELECT, INSERT, UPDATE, DELETE or MERGE.'),
+  columns: z.array(z.object({ name: z.string(), type: z.string() })),
+  rows: z.array(z.record(z.string(), z.unknown())),
+  rowCount: z.number().int().describe('Rows returned (query) or affected (mutate).'),
+  truncated: z.boolean().describe('True when rows were left out to respect the result caps.'),
+  notice: z.string().optional().describe('How to narrow the statement when the result was truncated.'),
+};
