@@ -1,0 +1,139 @@
+/**
+ * The whole product for one test file: a fresh database from the fixture template, the local
+ * Supabase Auth stand-in, and the MCP server started in this process on a free port, exactly as
+ * runtimes/node.ts starts it (startServer + @hono/node-server). Tests talk to it over real HTTP
+ * with the SDK's client.
+ *
+ * @example
+ *   const stack = await startStack();
+ *   const client = await stack.connect(stack.users.admin);
+ *   await client.callTool({ name: 'query', arguments: { sql: 'select 1' } });
+ *   await stack.stop();
+ */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { startAuthServer, type MintOverrides, type MintUser, type RunningAuthServer } from '../../dev/auth-server.js';
+import { DEMO_USERS, type DemoUser } from '../../dev/seed.js';
+import { startServer, type RunningServer } from '../../src/main.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export interface StackOptions {
+  /** Extra environment for the MCP server (limits, flags). */
+  env?: Record<string, string>;
+  /** Connect as the superuser instead of the least-privilege login role. */
+  superuserLogin?: boolean;
+  /** Collect log lines instead of printing them. */
+  captureLogs?: boolean;
+}
+
+export interface Stack {
+  db: TestDatabase;
+  auth: RunningAuthServer;
+  server: RunningServer;
+  /** The MCP endpoint, e.g. http://127.0.0.1:PORT/mcp */
+  url: string;
+  baseUrl: string;
+  /** Every log line the server wrote (when captureLogs). */
+  logs: string[];
+  users: { admin: DemoUser; alice: DemoUser; bob: DemoUser; all: readonly DemoUser[] };
+  token(user: DemoUser, overrides?: MintOverrides): Promise<string>;
+  /** An SDK client connected with a bearer token for `user`. */
+  connect(user: DemoUser, overrides?: MintOverrides): Promise<Client>;
+  stop(): Promise<void>;
+}
+
+export function asMintUser(user: DemoUser): MintUser {
+  return {
+    id: user.id,
+    email: user.email,
+    user_metadata: { first_name: user.firstName, last_name: user.lastName },
+  };
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const db = await createTestDatabase();
+  const auth = await startAuthServer({ sql: db.admin });
+  const logs: string[] = [];
+  // Listen first so the server can advertise its real address in metadata and challenges.
+  let fetchHandler: (request: Request) => Promise<Response> = async () => new Response('starting', { status: 503 });
+  const http = serve({ fetch: (request) => fetchHandler(request), port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve, reject) => {
+    http.once('listening', resolve);
+    http.once('error', reject);
+  });
+  const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const server = await startServer(
+    {
+      SUPABASE_URL: auth.projectUrl,
+      DATABASE_URL: options.superuserLogin ? db.adminUrl : db.loginUrl,
+      ALLOW_PRIVILEGED_LOGIN_ROLE: options.superuserLogin ? 'true' : 'false',
+      MCP_SERVER_URL: baseUrl,
+      LOG_LEVEL: options.captureLogs ? 'debug' : 'warn',
+      ...options.env,
+    },
+    [],
+    { write: (line) => (options.captureLogs ? logs.push(line) : undefined) },
+  );
+  fetchHandler = server.fetch;
+
+  const admin = DEMO_USERS.find((u) => u.administrator)!;
+  const others = DEMO_USERS.filter((u) => !u.administrator && !u.disabled);
+  const users = { admin, alice: others[0]!, bob: others[1]!, all: DEMO_USERS };
+
+  const token = (user: DemoUser, overrides?: MintOverrides) => auth.mintAccessToken(asMintUser(user), overrides);
+  const clients: Client[] = [];
+  return {
+    db,
+    auth,
+    server,
+    url: `${baseUrl}/mcp`,
+    baseUrl,
+    logs,
+    users,
+    token,
+    async connect(user, overrides) {
+      const bearer = await token(user, overrides);
+      const client = new Client({ name: 'atomic-crm-mcp-tests', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), {
+          requestInit: { headers: { Authorization: `Bearer ${bearer}` } },
+        }),
+      );
+      clients.push(client);
+      return client;
+    },
+    async stop() {
+      await Promise.allSettled(clients.map((c) => c.close()));
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections?.();
+      });
+      await server.close();
+      await auth.stop();
+      await db.drop();
+    },
+  };
+}
+
+/** The text of a tool result's first content block. */
+export function text(result: unknown): string {
+  const content = (result as CallToolResult).content[0];
+  return content && content.type === 'text' ? content.text : '';
+}
+
+/** The `{ error: {...} }` body of an isError result. */
+export function toolError(result: unknown): { code: string; message: string; [k: string]: unknown } {
+  const r = result as CallToolResult;
+  if (!r.isError) throw new Error(`expected an error result, got: ${text(r).slice(0, 300)}`);
+  return JSON.parse(text(r)).error;
+}
+
+/** structuredContent of a successful statement. */
+export function rows(result: unknown): Record<string, unknown>[] {
+  const r = result as CallToolResult;
+  if (r.isError) throw new Error(`expected rows, got error: ${text(r).slice(0, 500)}`);
+  return (r.structuredContent as { rows: Record<string, unknown>[] }).rows;
+}
