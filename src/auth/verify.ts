@@ -93,22 +93,22 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     }
     const claim = (name: string) => (payload as Record<string, unknown>)[name];
     if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) {
-      throw new TokenError('TOKEN_CLAIM_INVALID', 'The token\'s "sub" claim is not a user id (uuid).');
+      throw new TokenError('TOKEN_CLAIM_INVALID', 'The token\'s sub claim is not a user id (uuid).');
     }
     if (claim('role') !== 'authenticated') {
       throw new TokenError(
         'TOKEN_CLAIM_INVALID',
-        'The token\'s "role" claim is not "authenticated"; only signed-in users may use this server.',
+        'The token\'s role claim is not authenticated; only signed-in users may use this server.',
       );
     }
     const clientId = claim('client_id');
     if (clientId !== undefined && typeof clientId !== 'string') {
-      throw new TokenError('TOKEN_CLAIM_INVALID', 'The token\'s "client_id" claim is not a string.');
+      throw new TokenError('TOKEN_CLAIM_INVALID', 'The token\'s client_id claim is not a string.');
     }
     if (requireClientId && !clientId) {
       throw new TokenError(
         'TOKEN_NOT_FOR_OAUTH_CLIENT',
-        'The token was not issued to an OAuth client (no "client_id" claim): sign in through the MCP client, ' +
+        'The token was not issued to an OAuth client (no client_id claim): sign in through the MCP client, ' +
           'not with a web-app session token.',
       );
     }
@@ -145,12 +145,12 @@ function describe(error: unknown, issuer: string): TokenError {
       case 'iss':
         return new TokenError('TOKEN_ISSUER_INVALID', `The token was not issued by ${issuer}.`);
       case 'aud':
-        return new TokenError('TOKEN_AUDIENCE_INVALID', 'The token\'s audience is not "authenticated".');
+        return new TokenError('TOKEN_AUDIENCE_INVALID', 'The token is meant for another audience: aud must be authenticated.');
       case 'nbf':
       case 'iat':
         return new TokenError('TOKEN_NOT_YET_VALID', 'The token is not valid yet (check the clocks).');
       default:
-        return new TokenError('TOKEN_CLAIM_INVALID', `The token's "${error.claim}" claim is missing or invalid.`);
+        return new TokenError('TOKEN_CLAIM_INVALID', `The token's ${error.claim} claim is missing or invalid.`);
     }
   }
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {

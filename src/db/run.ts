@@ -257,7 +257,8 @@ export async function runStatement(
       command: 'SELECT',
       ...shape(columns, rows),
       rowCount: rows.length,
-      truncated: seen > limits.maxRows ? 'rows' : over ? 'bytes' : null,
+      // The byte budget cut first when fewer rows arrived than were seen (up to the row cap).
+      truncated: over && rows.length < Math.min(seen, limits.maxRows) ? 'bytes' : seen > limits.maxRows ? 'rows' : null,
     };
   }
 
@@ -268,7 +269,8 @@ export async function runStatement(
   const { rows, truncated } = capInMemory(all, limits);
   return {
     command: result.command,
-    ...shape(result.columns, rows),
+    // A write without RETURNING has no row description at all.
+    ...shape(result.columns ?? [], rows),
     rowCount: result.count ?? all.length,
     truncated,
   };

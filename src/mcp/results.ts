@@ -87,7 +87,8 @@ export function errorResult(body: ToolErrorBody): CallToolResult {
 /** Turns whatever a tool threw into an actionable error result; unknown failures stay opaque. */
 export function failureResult(error: unknown): CallToolResult {
   if (error instanceof DbError) {
-    return errorResult({ code: error.code, message: error.message, ...(error.pg ?? {}) });
+    // PostgreSQL's fields go first so our code and sentence stay on top; `sqlstate` keeps its origin.
+    return errorResult({ ...(error.pg ?? {}), code: error.code, message: error.message });
   }
   return errorResult({
     code: 'INTERNAL_ERROR',

@@ -1,0 +1,525 @@
+/**
+ * The statement policy: the security boundary between SQL written by an agent (possibly steered by
+ * text an outsider put in the CRM) and PostgreSQL.
+ *
+ * What PostgreSQL already enforces, and the policy therefore does not try to re-implement: row
+ * level security and table privileges (the statement runs as the signed-in user), and READ ONLY for
+ * the query tool (a write that slips past this file still fails there). What PostgreSQL cannot stop,
+ * and this file must: a statement that rewrites the caller's identity with
+ * set_config('request.jwt.claims' | 'request.jwt.claim.sub' | 'role', …) before auth.uid() is read,
+ * SQL executed from a string, side channels (notify, advisory locks, network, files), sleeps, more
+ * than one statement, and utility statements (SET, DO, COPY, TRUNCATE, …) some of which ignore RLS.
+ *
+ * Design decisions:
+ *
+ * - Parse with PostgreSQL's own grammar (libpg-query, WASM) and judge the tree, never the text: the
+ *   statement count, quoting, U&"…" escapes, comments and dollar quotes are then decided exactly as
+ *   the server decides them. Every node of the tree is visited, generically, so a function call is
+ *   found wherever the grammar allows one (select list, WHERE, FROM/ROWS FROM/LATERAL, CTEs, VALUES,
+ *   RETURNING, ON CONFLICT, MERGE actions, ORDER/GROUP/HAVING/WINDOW, CASE, COALESCE, casts, …).
+ *
+ * - Statement types are an allow-list: SELECT (including WITH, set operations, VALUES and TABLE)
+ *   for query; INSERT, UPDATE, DELETE and MERGE for mutate. MERGE is allowed: it is plain DML that
+ *   PostgreSQL (15+) checks against the same RLS policies as INSERT/UPDATE/DELETE, and it is the
+ *   natural way to write a conditional upsert. EXPLAIN is refused: EXPLAIN ANALYZE executes its
+ *   statement, option spellings multiply, plan text cannot be bounded like a result set, and an
+ *   agent gains little from it.
+ *
+ * - Functions: a deny-list of names, valid in any schema, plus an allow-list of schemas for
+ *   qualified names (policy-rules.ts). Not an allow-list of function names, because unqualified names
+ *   resolve across pg_catalog, public and extensions, so such a list would have to enumerate the
+ *   ~3,000 built-ins of every server version, and any omission rejects legitimate analytics. What a
+ *   built-in can do that the database does not stop is a short, closed list of capabilities (change
+ *   settings, execute strings, touch files, signal processes, lock, notify, sleep, use the network),
+ *   and those functions are named. Qualified names are different: the set of schemas is small and
+ *   known, and every dangerous extension schema on Supabase (net, vault, pgsodium, graphql,
+ *   supabase_functions, cron, …) lies outside {public, extensions, pg_catalog, information_schema};
+ *   in auth only uid(), jwt(), role() and email() are allowed.
+ *
+ * - User-defined functions in public stay callable (an agent may use CRM helpers). A parser cannot
+ *   see inside a function body: a plpgsql function that EXECUTEs its argument or calls set_config()
+ *   would defeat this policy, so the deployment must not grant the server's role EXECUTE on such a
+ *   function. Stock Atomic CRM has one function with a hidden side effect, merge_contacts(), which
+ *   deletes the losing contact; it is denied by name in both tools (the mutate tool's writes are
+ *   meant to be explicit statements, and in query it writes from a SELECT).
+ *
+ * - Attribute notation: PostgreSQL resolves `(x).f` and `t.f` as the call f(x) when no column f
+ *   exists, so a denied function name in field position is refused too.
+ *
+ * - current_setting() is a read, allowed for built-in settings and request.* (the caller's own
+ *   claims); custom dotted settings are refused because Supabase projects keep secrets there.
+ *
+ * - Not this file's job: resource limits. generate_series(1, 1e9) or a huge cross join pass the
+ *   policy; the server's statement_timeout and result caps bound them. Sleeps are refused only
+ *   because they have no legitimate use.
+ *
+ * Assumptions the caller must keep: the server sends `statement` (the parsed text, which may end in
+ * a `--` comment, so anything appended must start on a new line) over the extended protocol, and the
+ * session keeps PostgreSQL's default standard_conforming_strings = on, the grammar parsed here.
+ */
+import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
+import {
+  allowedAuthFunctions,
+  allowedSchemas,
+  defaultStatementReason,
+  deniedFunctionPrefixes,
+  deniedFunctions,
+  deniedRelations,
+  readableCustomSettingPrefix,
+  statementReasons,
+} from './policy-rules.js';
+
+export type Tool = 'query' | 'mutate';
+
+export type PolicyCode =
+  | 'INVALID_TEXT'
+  | 'SYNTAX_ERROR'
+  | 'EMPTY'
+  | 'MULTIPLE_STATEMENTS'
+  | 'STATEMENT_NOT_ALLOWED'
+  | 'WRONG_TOOL'
+  | 'FUNCTION_NOT_ALLOWED'
+  | 'SCHEMA_NOT_ALLOWED'
+  | 'LOCKING_CLAUSE'
+  | 'SELECT_INTO'
+  | 'WRITE_IN_QUERY';
+
+export interface Refusal {
+  code: PolicyCode;
+  /** What is not allowed and why, in sentences an agent can act on. */
+  message: string;
+  /** The offending construct: a function or relation name, a statement or clause keyword. */
+  construct: string;
+  /** 1-based character offset into the original text, as PostgreSQL reports positions. */
+  position?: number;
+}
+
+export type StatementKind = 'select' | 'insert' | 'update' | 'delete' | 'merge';
+
+export type Verdict =
+  | { ok: true; statement: string; kind: StatementKind }
+  | { ok: false; refusal: Refusal };
+
+/** Loads and warms the WASM parser; call once at start-up so checkStatement can be synchronous. */
+export async function loadPolicy(): Promise<void> {
+  await loadModule();
+  checkStatement('select 1', 'query');
+}
+
+/** Decides whether `sql` may run through `tool`. Synchronous; call loadPolicy() first. */
+export function checkStatement(sql: string, tool: Tool): Verdict {
+  const invalid = invalidText(sql);
+  if (invalid) return refuse(invalid);
+  if (sql === '') return refuse(emptyRefusal());
+
+  let stmts: readonly RawStmt[];
+  try {
+    stmts = (parseSync(sql) as unknown as ParseTree).stmts ?? [];
+  } catch (error) {
+    if (!hasSqlDetails(error)) throw error;
+    return refuse({
+      code: 'SYNTAX_ERROR',
+      message: `${error.message}. Fix the SQL and try again.`,
+      construct: error.message,
+      position: (error.sqlDetails?.cursorPosition ?? 0) + 1,
+    });
+  }
+
+  const [first, second] = stmts;
+  if (!first) return refuse(emptyRefusal());
+  if (second) {
+    return refuse({
+      code: 'MULTIPLE_STATEMENTS',
+      message:
+        'Only one statement per call is allowed: a second statement could end the transaction the server opened for you. Send each statement in its own call.',
+      construct: ';',
+      position: position(sql, second.stmt_location ?? 0),
+    });
+  }
+
+  const start = first.stmt_location ?? 0;
+  const [type, body] = Object.entries(first.stmt)[0] as [string, JsonObject];
+  const kind = statementKinds.get(type);
+  if (!kind) {
+    const keyword = statementKeyword(sql, start);
+    return refuse({
+      code: 'STATEMENT_NOT_ALLOWED',
+      message: `${keyword} is not allowed: ${statementReasons.get(type) ?? defaultStatementReason}`,
+      construct: keyword,
+      position: position(sql, start),
+    });
+  }
+  if (body.intoClause) {
+    return refuse({
+      code: 'SELECT_INTO',
+      message:
+        'SELECT … INTO is not allowed: it creates a table. Drop the INTO clause to get the rows as the result.',
+      construct: 'SELECT INTO',
+      position: position(sql, start),
+    });
+  }
+  const wrongTool = toolMismatch(kind, tool, body);
+  if (wrongTool) return refuse({ ...wrongTool, position: position(sql, start) });
+
+  const refusal = inspectTree(body, tool, sql);
+  if (refusal) return refuse(refusal);
+
+  return { ok: true, statement: statementText(sql, start, first.stmt_len), kind };
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The parse tree as libpg-query returns it (JSON of PostgreSQL's node structs).                   */
+
+type JsonObject = { [key: string]: unknown };
+interface RawStmt {
+  stmt: JsonObject;
+  stmt_location?: number; // bytes; omitted when 0
+  stmt_len?: number; // bytes; omitted (0) when the statement runs to the end of the text
+}
+interface ParseTree {
+  stmts?: RawStmt[];
+}
+
+const statementKinds: ReadonlyMap<string, StatementKind> = new Map([
+  ['SelectStmt', 'select'],
+  ['InsertStmt', 'insert'],
+  ['UpdateStmt', 'update'],
+  ['DeleteStmt', 'delete'],
+  ['MergeStmt', 'merge'],
+]);
+
+const writeStatements: ReadonlySet<string> = new Set([
+  'InsertStmt',
+  'UpdateStmt',
+  'DeleteStmt',
+  'MergeStmt',
+]);
+
+const lockStrengths: ReadonlyMap<string, string> = new Map([
+  ['LCS_FORKEYSHARE', 'FOR KEY SHARE'],
+  ['LCS_FORSHARE', 'FOR SHARE'],
+  ['LCS_FORNOKEYUPDATE', 'FOR NO KEY UPDATE'],
+  ['LCS_FORUPDATE', 'FOR UPDATE'],
+]);
+
+function refuse(refusal: Refusal): Verdict {
+  return { ok: false, refusal };
+}
+
+function emptyRefusal(): Refusal {
+  return {
+    code: 'EMPTY',
+    message: 'The statement is empty (nothing but whitespace or comments). Send one SQL statement.',
+    construct: '',
+  };
+}
+
+/**
+ * Text the parser and the server could read differently is refused before parsing: a NUL ends the
+ * C string the parser sees (so `select 1\0; drop …` would parse as `select 1`), and an unpaired
+ * UTF-16 surrogate is encoded differently by the WASM module and by the database driver.
+ */
+function invalidText(sql: string): Refusal | undefined {
+  const bad = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(sql);
+  if (!bad) return undefined;
+  const what = bad[0] === '\u0000' ? 'a NUL character' : 'an unpaired UTF-16 surrogate';
+  return {
+    code: 'INVALID_TEXT',
+    message: `The statement contains ${what}, which is not valid SQL text. Remove it and try again.`,
+    construct: what,
+    position: [...sql.slice(0, bad.index)].length + 1,
+  };
+}
+
+function toolMismatch(
+  kind: StatementKind,
+  tool: Tool,
+  body: JsonObject,
+): Omit<Refusal, 'position'> | undefined {
+  if (tool === 'query' && kind !== 'select') {
+    const keyword = kind.toUpperCase();
+    return {
+      code: 'WRONG_TOOL',
+      message: `${keyword} writes data and the query tool is read-only. Send it with the mutate tool.`,
+      construct: keyword,
+    };
+  }
+  if (tool === 'mutate' && kind === 'select') {
+    return {
+      code: 'WRONG_TOOL',
+      message: hasWritingCte(body)
+        ? 'In the mutate tool the main statement must be INSERT, UPDATE, DELETE or MERGE. Make the write the main statement (use RETURNING for its rows), with any other data-modifying WITH clauses attached to it.'
+        : 'SELECT only reads: send it with the query tool. The mutate tool runs INSERT, UPDATE, DELETE or MERGE.',
+      construct: 'SELECT',
+    };
+  }
+  return undefined;
+}
+
+/** PostgreSQL allows data-modifying WITH only at the top level, so looking there is enough. */
+function hasWritingCte(body: JsonObject): boolean {
+  const ctes = (body.withClause as JsonObject | undefined)?.ctes;
+  if (!Array.isArray(ctes)) return false;
+  return ctes.some((cte: { CommonTableExpr?: { ctequery?: JsonObject } }) =>
+    Object.keys(cte.CommonTableExpr?.ctequery ?? {}).some((key) => writeStatements.has(key)),
+  );
+}
+
+/**
+ * Visits every object and array of the statement's tree (iteratively: a deeply nested expression
+ * must not overflow the JavaScript stack) and returns the first refusal. Node kinds are recognised
+ * by the keys PostgreSQL's structs use; RangeVar and FuncCall are recognised by their fields
+ * (`relname`, `funcname`) because typed fields such as UpdateStmt.relation hold them unwrapped.
+ * Each pending node carries the nearest enclosing `location` so that a node without one (a locking
+ * clause, a field selection) still gets a useful position.
+ */
+function inspectTree(root: JsonObject, tool: Tool, sql: string): Refusal | undefined {
+  const pending: unknown[] = [root];
+  const locations: number[] = [-1];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    let location = locations.pop() ?? -1;
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) {
+        pending.push(node[i]);
+        locations.push(location);
+      }
+      continue;
+    }
+    const object = node as JsonObject;
+    if (typeof object.location === 'number' && object.location >= 0) location = object.location;
+
+    const found = inspectNode(object, tool);
+    if (found) {
+      const { byteLocation, ...refusal } = found;
+      const at = byteLocation ?? location;
+      return at >= 0 ? { ...refusal, position: position(sql, at) } : refusal;
+    }
+
+    const values = Object.values(object);
+    for (let i = values.length - 1; i >= 0; i--) {
+      const value = values[i];
+      if (typeof value === 'object' && value !== null) {
+        pending.push(value);
+        locations.push(location);
+      }
+    }
+  }
+  return undefined;
+}
+
+type Finding = Omit<Refusal, 'position'> & { byteLocation?: number };
+
+function inspectNode(node: JsonObject, tool: Tool): Finding | undefined {
+  if (Array.isArray(node.funcname)) return inspectFunctionCall(node);
+  if (typeof node.relname === 'string') return inspectRelation(node);
+  for (const key in node) {
+    const value = node[key] as JsonObject;
+    switch (key) {
+      case 'ColumnRef': {
+        // `t.f`: any field after the first may be resolved as the call f(t).
+        const fields = (value.fields as unknown[] | undefined) ?? [];
+        const finding = inspectFieldSelection(fields.slice(1));
+        if (finding) return finding;
+        break;
+      }
+      case 'A_Indirection': {
+        const finding = inspectFieldSelection((value.indirection as unknown[] | undefined) ?? []);
+        if (finding) return finding;
+        break;
+      }
+      case 'A_Expr': {
+        const finding = inspectOperator(value);
+        if (finding) return finding;
+        break;
+      }
+      case 'LockingClause':
+        if (tool === 'query') {
+          const clause = lockStrengths.get(String(value.strength)) ?? 'FOR UPDATE';
+          return {
+            code: 'LOCKING_CLAUSE',
+            message: `${clause} is not allowed in the query tool: it locks rows, which is a write. Remove the locking clause.`,
+            construct: clause,
+          };
+        }
+        break;
+      case 'intoClause':
+        return {
+          code: 'SELECT_INTO',
+          message:
+            'SELECT … INTO is not allowed: it creates a table. Drop the INTO clause to get the rows as the result.',
+          construct: 'SELECT INTO',
+        };
+      default:
+        if (tool === 'query' && writeStatements.has(key)) {
+          const keyword = key.slice(0, -'Stmt'.length).toUpperCase();
+          return {
+            code: 'WRITE_IN_QUERY',
+            message: `A data-modifying WITH (${keyword}) is not allowed in the query tool, which is read-only. Send the statement with the mutate tool.`,
+            construct: `WITH … ${keyword}`,
+          };
+        }
+    }
+  }
+  return undefined;
+}
+
+/** A FuncCall: denied names in any schema, then the schema allow-list, then current_setting(). */
+function inspectFunctionCall(call: JsonObject): Finding | undefined {
+  const parts = names(call.funcname);
+  const name = parts[parts.length - 1] ?? '';
+  const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
+  const written = `${parts.join('.')}()`;
+
+  const reason = deniedFunctionReason(name);
+  if (reason) {
+    return {
+      code: 'FUNCTION_NOT_ALLOWED',
+      message: `${written} is not allowed: ${reason}. Remove it from the statement.`,
+      construct: written,
+    };
+  }
+  if (schema !== undefined && !allowedSchemas.has(schema)) {
+    if (!(schema === 'auth' && allowedAuthFunctions.has(name))) {
+      return schemaRefusal(written, schema);
+    }
+  }
+  if (name === 'current_setting') return inspectSettingRead(call, written);
+  return undefined;
+}
+
+function inspectSettingRead(call: JsonObject, written: string): Finding | undefined {
+  const args = Array.isArray(call.args) ? (call.args as unknown[]) : [];
+  const setting = stringLiteral(args[0]);
+  const readable =
+    setting !== undefined &&
+    (!setting.includes('.') || setting.toLowerCase().startsWith(readableCustomSettingPrefix));
+  if (readable) return undefined;
+  return {
+    code: 'FUNCTION_NOT_ALLOWED',
+    message:
+      setting === undefined
+        ? `${written} needs the setting name as a string literal, so the server can check what it reads.`
+        : `${written} may read built-in settings and request.* (your own claims) only: custom settings such as '${setting}' can hold deployment secrets.`,
+    construct: written,
+  };
+}
+
+/** Field selection `(x).f` / `t.f`, which PostgreSQL may resolve as the call f(x). */
+function inspectFieldSelection(fields: readonly unknown[]): Finding | undefined {
+  for (const field of fields) {
+    const name = (field as { String?: { sval?: string } }).String?.sval;
+    if (name === undefined) continue;
+    const reason = name === 'current_setting' ? 'its setting name cannot be checked in this form' : deniedFunctionReason(name);
+    if (reason) {
+      return {
+        code: 'FUNCTION_NOT_ALLOWED',
+        message: `${name}() called through attribute notation (x).${name} is not allowed: ${reason}. Remove it from the statement.`,
+        construct: `${name}()`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** OPERATOR(schema.op): an operator runs its function, so its schema must be allowed too. */
+function inspectOperator(expr: JsonObject): Finding | undefined {
+  const parts = names(expr.name);
+  const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
+  if (schema === undefined || allowedSchemas.has(schema)) return undefined;
+  return { ...schemaRefusal(`OPERATOR(${parts.join('.')})`, schema), byteLocation: locationOf(expr) };
+}
+
+function inspectRelation(rangeVar: JsonObject): Finding | undefined {
+  const schema = typeof rangeVar.schemaname === 'string' ? rangeVar.schemaname : undefined;
+  const name = rangeVar.relname as string;
+  const written = schema === undefined ? name : `${schema}.${name}`;
+  if (schema !== undefined && !allowedSchemas.has(schema)) return schemaRefusal(written, schema);
+  const reason = deniedRelations.get(name);
+  if (reason && schema !== 'public') {
+    return {
+      code: 'SCHEMA_NOT_ALLOWED',
+      message: `${written} is not allowed: ${reason}. Query the CRM tables in public instead.`,
+      construct: written,
+    };
+  }
+  return undefined;
+}
+
+function schemaRefusal(written: string, schema: string): Finding {
+  const auth = schema === 'auth' ? ' (in auth only uid(), jwt(), role() and email() are available)' : '';
+  return {
+    code: 'SCHEMA_NOT_ALLOWED',
+    message: `${written} is not allowed: schema ${schema} is outside the CRM. Only public, extensions, pg_catalog and information_schema may be named${auth}.`,
+    construct: written,
+  };
+}
+
+function deniedFunctionReason(name: string): string | undefined {
+  const exact = deniedFunctions.get(name);
+  if (exact) return exact;
+  for (const [prefix, reason] of deniedFunctionPrefixes) {
+    if (name.startsWith(prefix)) return reason;
+  }
+  return undefined;
+}
+
+/** The sval of each String node in a qualified name list. */
+function names(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  return list.map((item) => (item as { String?: { sval?: string } }).String?.sval ?? '');
+}
+
+/** The value of a string literal argument, seen through casts and named-argument notation. */
+function stringLiteral(node: unknown): string | undefined {
+  const n = node as
+    | { A_Const?: { sval?: { sval?: string } }; TypeCast?: { arg?: unknown }; NamedArgExpr?: { arg?: unknown } }
+    | undefined;
+  if (n?.A_Const) return n.A_Const.sval?.sval ?? (n.A_Const.sval ? '' : undefined);
+  if (n?.TypeCast) return stringLiteral(n.TypeCast.arg);
+  if (n?.NamedArgExpr) return stringLiteral(n.NamedArgExpr.arg);
+  return undefined;
+}
+
+function locationOf(node: JsonObject): number | undefined {
+  return typeof node.location === 'number' && node.location >= 0 ? node.location : undefined;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Offsets: the parser reports byte offsets into the UTF-8 text; PostgreSQL reports 1-based        */
+/* character positions, and JavaScript slices by UTF-16 code units.                               */
+
+const ascii = /^[\x00-\x7F]*$/;
+
+function locate(text: string, byteOffset: number): { index: number; characters: number } {
+  if (ascii.test(text)) return { index: byteOffset, characters: byteOffset };
+  let bytes = 0;
+  let index = 0;
+  let characters = 0;
+  while (index < text.length && bytes < byteOffset) {
+    const codePoint = text.codePointAt(index) ?? 0;
+    bytes += codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
+    index += codePoint >= 0x10000 ? 2 : 1;
+    characters += 1;
+  }
+  return { index, characters };
+}
+
+function position(text: string, byteOffset: number): number {
+  return locate(text, byteOffset).characters + 1;
+}
+
+/** The statement without leading comments and without the terminating semicolon and whitespace. */
+function statementText(sql: string, start: number, length: number | undefined): string {
+  const from = locate(sql, start).index;
+  const to = length ? locate(sql, start + length).index : sql.length;
+  // PostgreSQL's whitespace only: other Unicode spaces can be part of an identifier.
+  return sql.slice(from, to).replace(/[ \t\n\r\f\v]+$/, '');
+}
+
+/** The first keyword of a refused statement, for the message: "CREATE", "SET", "COPY", … */
+function statementKeyword(sql: string, start: number): string {
+  const word = /^[A-Za-z_]+/.exec(sql.slice(locate(sql, start).index));
+  return word ? word[0].toUpperCase() : 'This statement';
+}
