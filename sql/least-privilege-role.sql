@@ -14,7 +14,8 @@
 --   psql "$ADMIN_DATABASE_URL" -v ON_ERROR_STOP=1 \
 --        -v role=mcp_login -v password="$MCP_DB_PASSWORD" -f sql/least-privilege-role.sql
 --
--- Re-running it is safe: an existing role gets the attributes, password and membership again.
+-- Re-running it is safe: an existing role gets the attributes, password and membership again, and
+-- loses any other role membership.
 -- Then connect the server with postgres://mcp_login:<password>@<host>/postgres
 -- (Supavisor: user `mcp_login.<project-ref>`).
 
@@ -29,6 +30,14 @@ CREATE ROLE :"role" WITH LOGIN NOINHERIT PASSWORD :'password';
 \else
 ALTER ROLE :"role" WITH LOGIN NOINHERIT PASSWORD :'password';
 \endif
+
+-- Least privilege also means no other memberships (e.g. left by an earlier, broader setup).
+SELECT format('REVOKE %I FROM %I', g.rolname, r.rolname)
+FROM pg_auth_members m
+JOIN pg_roles g ON g.oid = m.roleid
+JOIN pg_roles r ON r.oid = m.member
+WHERE r.rolname = :'role' AND g.rolname <> 'authenticated'
+\gexec
 
 \if :pg16
 -- PG16+: membership options are per grant; INHERIT FALSE keeps privileges out of the login

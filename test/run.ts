@@ -15,9 +15,9 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { createLoginRole } from '../dev/login-role.ts';
-import { startPostgres, type RunningPostgres } from '../dev/postgres.ts';
-import { applySchema, seed } from '../dev/seed.ts';
+import { createLoginRole } from '../dev/login-role.js';
+import { startPostgres, type RunningPostgres } from '../dev/postgres.js';
+import { applySchema, seed } from '../dev/seed.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TEMPLATE = 'atomic_template';
