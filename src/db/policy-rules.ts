@@ -63,6 +63,7 @@ export const deniedFunctions: ReadonlyMap<string, string> = new Map([
   ['pg_file_unlink', FILES],
   ['pg_file_sync', FILES],
   ['pg_logdir_ls', FILES],
+  ['xslt_process', FILES], // contrib xml2: its stylesheets can read files and URLs
   ['loread', FILES],
   ['lowrite', FILES],
 
@@ -71,7 +72,6 @@ export const deniedFunctions: ReadonlyMap<string, string> = new Map([
   ['pg_rotate_logfile', SERVER_ADMIN],
   ['pg_promote', SERVER_ADMIN],
   ['pg_switch_wal', SERVER_ADMIN],
-  ['pg_create_restore_point', SERVER_ADMIN],
   ['pg_backup_start', SERVER_ADMIN],
   ['pg_backup_stop', SERVER_ADMIN],
   ['pg_start_backup', SERVER_ADMIN],
@@ -98,7 +98,6 @@ export const deniedFunctions: ReadonlyMap<string, string> = new Map([
   ['lastval', SESSION_STATE],
 
   ['pg_stat_get_activity', OTHER_SESSIONS],
-  ['pg_stat_get_backend_activity', OTHER_SESSIONS],
   ['pg_stat_statements', OTHER_SESSIONS],
 
   // Atomic CRM's own plpgsql function (SECURITY INVOKER, deletes the losing contact).
@@ -117,10 +116,11 @@ export const deniedFunctionPrefixes: readonly (readonly [prefix: string, reason:
   ['lo_', FILES], // lo_import, lo_export, lo_get, lo_put, lo_create, lo_unlink, …
   ['pg_advisory_', ADVISORY_LOCKS],
   ['pg_try_advisory_', ADVISORY_LOCKS],
-  ['pg_create_', SERVER_ADMIN], // replication slots (restore point is listed above)
+  ['pg_create_', SERVER_ADMIN], // pg_create_restore_point, pg_create_*_replication_slot
   ['pg_copy_', SERVER_ADMIN], // pg_copy_physical/logical_replication_slot
   ['pg_logical_slot_', SERVER_ADMIN], // reads every change in the database, past RLS
   ['pg_replication_origin_', SERVER_ADMIN],
+  ['pg_stat_get_backend_', OTHER_SESSIONS], // pg_stat_get_backend_activity, _pid, _userid, …
   ['pg_stat_reset', SERVER_ADMIN], // pg_stat_reset, pg_stat_reset_shared, …
   ['pg_stat_statements_reset', SERVER_ADMIN],
   ['binary_upgrade_', SERVER_ADMIN],

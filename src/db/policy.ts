@@ -149,15 +149,7 @@ export function checkStatement(sql: string, tool: Tool): Verdict {
       position: position(sql, start),
     });
   }
-  if (body.intoClause) {
-    return refuse({
-      code: 'SELECT_INTO',
-      message:
-        'SELECT … INTO is not allowed: it creates a table. Drop the INTO clause to get the rows as the result.',
-      construct: 'SELECT INTO',
-      position: position(sql, start),
-    });
-  }
+  if (body.intoClause) return refuse({ ...selectInto, position: position(sql, start) });
   const wrongTool = toolMismatch(kind, tool, body);
   if (wrongTool) return refuse({ ...wrongTool, position: position(sql, start) });
 
@@ -201,6 +193,12 @@ const lockStrengths: ReadonlyMap<string, string> = new Map([
   ['LCS_FORNOKEYUPDATE', 'FOR NO KEY UPDATE'],
   ['LCS_FORUPDATE', 'FOR UPDATE'],
 ]);
+
+const selectInto: Omit<Refusal, 'position'> = {
+  code: 'SELECT_INTO',
+  message: 'SELECT … INTO is not allowed: it creates a table. Drop the INTO clause to get the rows as the result.',
+  construct: 'SELECT INTO',
+};
 
 function refuse(refusal: Refusal): Verdict {
   return { ok: false, refusal };
@@ -309,7 +307,8 @@ function inspectTree(root: JsonObject, tool: Tool, sql: string): Refusal | undef
   return undefined;
 }
 
-type Finding = Omit<Refusal, 'position'> & { byteLocation?: number };
+/** A refusal before its position is known; byteLocation overrides the inherited location. */
+type Finding = Omit<Refusal, 'position'> & { byteLocation?: number | undefined };
 
 function inspectNode(node: JsonObject, tool: Tool): Finding | undefined {
   if (Array.isArray(node.funcname)) return inspectFunctionCall(node);
@@ -321,7 +320,7 @@ function inspectNode(node: JsonObject, tool: Tool): Finding | undefined {
         // `t.f`: any field after the first may be resolved as the call f(t).
         const fields = (value.fields as unknown[] | undefined) ?? [];
         const finding = inspectFieldSelection(fields.slice(1));
-        if (finding) return finding;
+        if (finding) return { ...finding, byteLocation: locationOf(value) };
         break;
       }
       case 'A_Indirection': {
@@ -331,7 +330,7 @@ function inspectNode(node: JsonObject, tool: Tool): Finding | undefined {
       }
       case 'A_Expr': {
         const finding = inspectOperator(value);
-        if (finding) return finding;
+        if (finding) return { ...finding, byteLocation: locationOf(value) };
         break;
       }
       case 'LockingClause':
@@ -345,12 +344,8 @@ function inspectNode(node: JsonObject, tool: Tool): Finding | undefined {
         }
         break;
       case 'intoClause':
-        return {
-          code: 'SELECT_INTO',
-          message:
-            'SELECT … INTO is not allowed: it creates a table. Drop the INTO clause to get the rows as the result.',
-          construct: 'SELECT INTO',
-        };
+        // The raw grammar accepts INTO in any SELECT; `(SELECT … INTO t) UNION …` creates t.
+        return selectInto;
       default:
         if (tool === 'query' && writeStatements.has(key)) {
           const keyword = key.slice(0, -'Stmt'.length).toUpperCase();
@@ -428,7 +423,7 @@ function inspectOperator(expr: JsonObject): Finding | undefined {
   const parts = names(expr.name);
   const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
   if (schema === undefined || allowedSchemas.has(schema)) return undefined;
-  return { ...schemaRefusal(`OPERATOR(${parts.join('.')})`, schema), byteLocation: locationOf(expr) };
+  return schemaRefusal(`OPERATOR(${parts.join('.')})`, schema);
 }
 
 function inspectRelation(rangeVar: JsonObject): Finding | undefined {

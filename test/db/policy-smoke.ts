@@ -1,0 +1,48 @@
+/**
+ * Runs the statement policy over the shared attack and legitimate statements on whichever runtime
+ * executes it (Node with tsx, Bun, Deno) and prints one JSON line: the verdicts, for
+ * test/db/policy.cross-runtime.test.ts to compare across runtimes, and timings.
+ *
+ *   node --import tsx test/db/policy-smoke.ts
+ *   bun test/db/policy-smoke.ts
+ *   deno run --sloppy-imports --allow-read test/db/policy-smoke.ts
+ */
+import { checkStatement, loadPolicy } from '../../src/db/policy.js';
+import { attacks, legitimate } from '../security/statements.js';
+
+const runtime = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node';
+
+const loadStarted = performance.now();
+await loadPolicy();
+const loadMs = performance.now() - loadStarted;
+
+const statements = [...attacks, ...legitimate];
+const verdicts = statements.map(({ name, tool, sql }) => ({ name, verdict: checkStatement(sql, tool) }));
+
+/** Mean microseconds per check of `sql` after a warm-up. */
+function microseconds(sql: string, tool: 'query' | 'mutate', rounds: number): number {
+  for (let i = 0; i < 500; i++) checkStatement(sql, tool);
+  const started = performance.now();
+  for (let i = 0; i < rounds; i++) checkStatement(sql, tool);
+  return ((performance.now() - started) / rounds) * 1000;
+}
+
+const typical = legitimate.find((l) => l.name === 'json_agg of jsonb_build_object');
+if (!typical) throw new Error('the typical statement is missing from the shared list');
+const corpusStarted = performance.now();
+for (let round = 0; round < 10; round++) {
+  for (const { sql, tool } of statements) checkStatement(sql, tool);
+}
+const corpusMeanUs = ((performance.now() - corpusStarted) / (10 * statements.length)) * 1000;
+
+console.log(
+  JSON.stringify({
+    runtime,
+    verdicts,
+    timing: {
+      loadMs: Math.round(loadMs * 10) / 10,
+      typicalUs: Math.round(microseconds(typical.sql, typical.tool, 5_000)),
+      corpusMeanUs: Math.round(corpusMeanUs),
+    },
+  }),
+);

@@ -1,0 +1,59 @@
+/**
+ * The policy must decide identically wherever the server runs: this runs test/db/policy-smoke.ts on
+ * Node (tsx), Bun and Deno (all from node_modules, no network) and compares every verdict over the
+ * shared attack and legitimate statements. Timings are printed as test diagnostics.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const smoke = 'test/db/policy-smoke.ts';
+
+interface SmokeOutput {
+  runtime: string;
+  verdicts: { name: string; verdict: unknown }[];
+  timing: { loadMs: number; typicalUs: number; corpusMeanUs: number };
+}
+
+const runtimes: Record<string, [command: string, ...args: string[]]> = {
+  node: [process.execPath, '--import', 'tsx', smoke],
+  bun: ['npx', 'bun', smoke],
+  // --sloppy-imports maps the project's `./x.js` imports to the `.ts` sources; reading the WASM
+  // parser from node_modules is the only permission the policy needs.
+  deno: ['npx', 'deno', 'run', '--sloppy-imports', '--allow-read', smoke],
+};
+
+async function smokeOn(name: string): Promise<SmokeOutput> {
+  const [command, ...args] = runtimes[name] ?? [];
+  assert.ok(command);
+  const { stdout } = await run(command, args, {
+    cwd: root,
+    timeout: 90_000,
+    maxBuffer: 16 * 1024 * 1024,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  const output = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as SmokeOutput;
+  assert.equal(output.runtime, name);
+  return output;
+}
+
+test('Node, Bun and Deno return identical verdicts', { timeout: 300_000 }, async (t) => {
+  // One after the other, so that the timings are not measured on contended cores.
+  const outputs: SmokeOutput[] = [];
+  for (const name of Object.keys(runtimes)) outputs.push(await smokeOn(name));
+  const [reference, ...others] = outputs;
+  assert.ok(reference && reference.verdicts.length >= 160, 'the smoke run covers the shared lists');
+  for (const other of others) {
+    assert.deepEqual(other.verdicts, reference.verdicts, `${other.runtime} differs from ${reference.runtime}`);
+  }
+  for (const { runtime, timing } of outputs) {
+    t.diagnostic(
+      `${runtime}: load ${timing.loadMs} ms, typical query ${timing.typicalUs} µs, mean over ${reference.verdicts.length} statements ${timing.corpusMeanUs} µs`,
+    );
+    assert.ok(timing.typicalUs < 1_000, `${runtime} checks a typical query in under 1 ms`);
+  }
+});
