@@ -1,5 +1,5 @@
 /**
- * `npm run doctor [-- --token=… --client-id=… --redirect-uri=… --json --env-file=path]`
+ * `npm run doctor [-- --token=… --client-id=… --redirect-uri=… --json --dotenv=path]`
  *
  * Checks the configured project (environment, then .env) and prints, per check, PASS/WARN/FAIL/
  * SKIP, what it found and the exact fix. Exit code 1 when any check fails.
@@ -21,13 +21,13 @@ function flag(name: string): string | undefined {
 
 if (flag('help')) {
   console.log(
-    'Usage: npm run doctor -- [--token=ACCESS_TOKEN] [--client-id=UUID --redirect-uri=URI] [--json] [--env-file=.env]\n' +
+    'Usage: npm run doctor -- [--token=ACCESS_TOKEN] [--client-id=UUID --redirect-uri=URI] [--json] [--dotenv=.env]\n' +
       'Reads SUPABASE_URL, DATABASE_URL, ALLOW_SESSION_TOKENS (and DOCTOR_TOKEN) from the environment or .env.',
   );
   process.exit(0);
 }
 
-const envFile = flag('env-file') ?? '.env';
+const envFile = flag('dotenv') ?? '.env';
 if (existsSync(envFile)) process.loadEnvFile(envFile);
 
 const resolver: Resolver = async (host) => {
