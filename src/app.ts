@@ -12,6 +12,7 @@ import { cors } from 'hono/cors';
 import { bearerAuth, resourceMetadata, resourceMetadataUrl, type AuthEnv } from './auth/bearer.js';
 import type { TokenVerifier } from './auth/verify.js';
 import type { Config } from './config.js';
+import { runDoctor, type CheckStatus } from './doctor.js';
 import type { Sql } from './db/pool.js';
 import type { Logger } from './log.js';
 import { createMcpHandler } from './mcp/handler.js';
@@ -35,6 +36,7 @@ const MCP_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID'];
 
 export function createApp({ config, sql, verifier, log }: AppDeps) {
   const app = new Hono<Env>();
+  const doctorSummary = doctorSummaryFor(config, sql);
   const metadataUrl = resourceMetadataUrl(config.resourceUrl);
   const ownOrigin = new URL(config.publicUrl).origin;
   const allowed = new Set([ownOrigin, ...config.allowedOrigins]);
@@ -96,10 +98,15 @@ export function createApp({ config, sql, verifier, log }: AppDeps) {
       withTimeout(verifier.ready(), 6_000).catch(() => false),
     ]);
     const ready = database && keys;
-    return c.json(
-      { status: ready ? 'ready' : 'not_ready', checks: { database: database ? 'ok' : 'unreachable', jwks: keys ? 'ok' : 'no usable signing key' } },
-      ready ? 200 : 503,
-    );
+    const body: Record<string, unknown> = {
+      status: ready ? 'ready' : 'not_ready',
+      checks: { database: database ? 'ok' : 'unreachable', jwks: keys ? 'ok' : 'no usable signing key' },
+    };
+    // ?details=1: the doctor's verdicts (id, status, code only: no hosts, roles or table names),
+    // cached and single-flight so an anonymous caller cannot turn it into load. `npm run doctor`
+    // prints what each code means and the fix.
+    if (c.req.query('details') !== undefined) body.doctor = await doctorSummary();
+    return c.json(body, ready ? 200 : 503);
   });
 
   app.on(['GET', 'DELETE'], '/mcp', (c) => {
@@ -108,11 +115,16 @@ export function createApp({ config, sql, verifier, log }: AppDeps) {
   });
   app.post(
     '/mcp',
-    bearerAuth({
-      verifier,
-      metadataUrl,
-      onRefused: (reason) => log.warn('auth_refused', { reason }),
-    }),
+    (c, next) =>
+      bearerAuth({
+        verifier,
+        metadataUrl,
+        // A missing token is every client's first step of discovery: not a security event.
+        onRefused: (reason) =>
+          reason === 'TOKEN_MISSING'
+            ? log.debug('auth_challenge', { requestId: c.get('requestId') })
+            : log.warn('security_event', { kind: 'auth_failure', requestId: c.get('requestId'), reason }),
+      })(c as never, next),
     (c) => handleMcp({ request: c.req.raw, principal: c.get('principal'), token: c.get('token'), requestId: c.get('requestId') }),
   );
 
@@ -122,6 +134,27 @@ export function createApp({ config, sql, verifier, log }: AppDeps) {
     return c.json({ error: 'internal_error', error_description: 'The server failed to handle this request.' }, 500);
   });
   return app;
+}
+
+type DoctorSummary = { checkedAt: string; ok: boolean; checks: { id: string; status: CheckStatus; code: string }[] };
+
+const DOCTOR_CACHE_MS = 60_000;
+
+/** The doctor's non-secret verdicts for /readyz?details=1: at most one run per minute, shared by concurrent callers. */
+function doctorSummaryFor(config: AppConfig, sql: Sql): () => Promise<DoctorSummary> {
+  let cached: { at: number; value: Promise<DoctorSummary> } | null = null;
+  return () => {
+    if (cached && Date.now() - cached.at < DOCTOR_CACHE_MS) return cached.value;
+    const value = runDoctor({ env: { SUPABASE_URL: config.supabaseUrl }, sql, probeRegistration: false, timeoutMs: 5_000 })
+      .then((report) => ({
+        checkedAt: new Date().toISOString(),
+        ok: report.ok,
+        checks: report.checks.filter((check) => check.status !== 'skip').map(({ id, status, code }) => ({ id, status, code })),
+      }))
+      .catch(() => ({ checkedAt: new Date().toISOString(), ok: false, checks: [{ id: 'doctor', status: 'fail' as const, code: 'DOCTOR_FAILED' }] }));
+    cached = { at: Date.now(), value };
+    return value;
+  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

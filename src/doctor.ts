@@ -186,12 +186,13 @@ async function readJson(response: Response): Promise<Record<string, unknown> | n
 function checkConfig(ctx: Ctx): CheckResult {
   const id = 'config';
   const title = 'Configuration';
-  const env = ctx.options.env;
+  // With a pool given (the server's /readyz), DATABASE_URL is not needed.
+  const env = ctx.options.sql && !ctx.options.env.DATABASE_URL ? { ...ctx.options.env, DATABASE_URL: 'postgresql://pool' } : ctx.options.env;
   try {
     const config = loadConfig(env);
     ctx.supabaseUrl = config.supabaseUrl;
     ctx.issuer = config.issuer;
-    ctx.databaseUrl = config.databaseUrl;
+    ctx.databaseUrl = ctx.options.sql ? null : config.databaseUrl;
     ctx.allowSessionTokens = config.allowSessionTokens;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -218,7 +219,7 @@ function checkConfig(ctx: Ctx): CheckResult {
   if (url.protocol === 'http:' && !local) {
     return warn(id, title, 'SUPABASE_URL_NOT_HTTPS', `SUPABASE_URL uses plain http (${ctx.supabaseUrl}).`, `Use https://${url.host}: Supabase projects are served over TLS, and tokens carry the https issuer.`);
   }
-  return pass(id, title, `SUPABASE_URL=${ctx.supabaseUrl} (token issuer ${ctx.issuer}); DATABASE_URL=${maskDatabaseUrl(ctx.databaseUrl!)}.`);
+  return pass(id, title, `SUPABASE_URL=${ctx.supabaseUrl} (token issuer ${ctx.issuer})${ctx.databaseUrl ? `; DATABASE_URL=${maskDatabaseUrl(ctx.databaseUrl)}` : ''}.`);
 }
 
 async function checkSupabaseAnswers(ctx: Ctx): Promise<CheckResult> {

@@ -13,7 +13,7 @@ import { startAuthServer, type RunningAuthServer } from '../dev/auth-server.js';
 import { DEMO_USERS } from '../dev/seed.js';
 import { classifyDatabaseUrl, runDoctor, type CheckResult, type DoctorOptions, type DoctorReport } from '../src/doctor.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { asMintUser } from './support/stack.js';
+import { asMintUser, startStack } from './support/stack.js';
 
 const user = asMintUser(DEMO_USERS[1]!);
 
@@ -276,6 +276,39 @@ describe('token diagnosis', () => {
     const c = check(await doctor({}, { token, only: ['token'] }), 'token');
     assert.equal(c.code, 'TOKEN_EXPIRED');
     assert.match(c.found, /claim exp = \d+ \(\d{4}-/);
+  });
+});
+
+describe('/readyz?details=1', () => {
+  test('the doctor\'s verdicts as codes only (no table, role or host names), cached', async () => {
+    const stack = await startStack();
+    try {
+      await stack.db.admin.unsafe('create table public.unprotected_stuff (id int)');
+      const plain = await fetch(`${stack.baseUrl}/readyz`);
+      assert.equal(plain.status, 200);
+      assert.equal(((await plain.json()) as Record<string, unknown>).doctor, undefined);
+
+      const response = await fetch(`${stack.baseUrl}/readyz?details=1`);
+      assert.equal(response.status, 200);
+      const text = await response.text();
+      const body = JSON.parse(text) as { status: string; doctor: { ok: boolean; checks: { id: string; status: string; code: string }[] } };
+      assert.equal(body.status, 'ready');
+      const byId = Object.fromEntries(body.doctor.checks.map((c) => [c.id, c]));
+      assert.deepEqual(byId.jwks, { id: 'jwks', status: 'pass', code: 'OK' });
+      assert.deepEqual(byId.issuer, { id: 'issuer', status: 'pass', code: 'OK' });
+      assert.deepEqual(byId.login_role, { id: 'login_role', status: 'pass', code: 'OK' });
+      assert.deepEqual(byId.rls, { id: 'rls', status: 'fail', code: 'RLS_DISABLED' });
+      assert.equal(body.doctor.ok, false);
+      for (const secret of ['unprotected_stuff', 'mcp_login', '127.0.0.1', stack.db.name, 'postgres']) {
+        assert.ok(!text.includes(secret), `readyz details leak ${secret}`);
+      }
+      // Cached: fixing the table does not change the answer within the minute.
+      await stack.db.admin.unsafe('alter table public.unprotected_stuff enable row level security');
+      const again = (await (await fetch(`${stack.baseUrl}/readyz?details=1`)).json()) as typeof body;
+      assert.deepEqual(again.doctor, body.doctor);
+    } finally {
+      await stack.stop();
+    }
   });
 });
 
