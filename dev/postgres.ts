@@ -126,6 +126,24 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Children to signal if this process exits without stop() (process.exit, an uncaught error, a
+ * signal handled elsewhere). An 'exit' listener can only do synchronous work, so each child gets a
+ * signal and finishes on its own: SIGINT (fast shutdown) for a postmaster, SIGKILL for initdb.
+ */
+const liveChildren = new Map<ChildProcess, NodeJS.Signals>();
+function track(child: ChildProcess, signalOnExit: NodeJS.Signals): void {
+  if (liveChildren.size === 0) process.once('exit', signalLiveChildren);
+  liveChildren.set(child, signalOnExit);
+  child.once('exit', () => {
+    liveChildren.delete(child);
+    if (liveChildren.size === 0) process.removeListener('exit', signalLiveChildren);
+  });
+}
+function signalLiveChildren(): void {
+  for (const [child, signal] of liveChildren) child.kill(signal);
+}
+
 /** Keeps the last lines of a child's output so failures can say what PostgreSQL said. */
 class LogTail {
   private lines: string[] = [];
@@ -223,6 +241,7 @@ async function clearStaleLock(dataDir: string): Promise<void> {
 async function run(command: string, args: string[], runAs: RunAs, timeoutMs: number, what: string): Promise<void> {
   const tail = new LogTail();
   const child = spawn(command, args, { ...runAs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  track(child, 'SIGKILL');
   child.stdout?.on('data', (c: Buffer) => tail.push(c));
   child.stderr?.on('data', (c: Buffer) => tail.push(c));
   const exited = new Promise<void>((resolve, reject) => {
@@ -292,8 +311,11 @@ async function launch(bin: Binaries, dataDir: string, port: number, runAs: RunAs
       // Every test database and server pool needs connections; the default 100 is tight.
       '-c', 'max_connections=300',
     ],
-    { ...runAs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+    // detached: its own process group, so a terminal's Ctrl-C reaches only us and we decide how
+    // PostgreSQL stops (stop() or the exit safety net below).
+    { ...runAs, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
   );
+  track(child, 'SIGINT');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
@@ -357,12 +379,6 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Ru
 
   const { child, exited } = postmaster;
   const pid = child.pid!;
-  // If the caller never stops us (a thrown error, process.exit), ask PostgreSQL to shut down as our
-  // process exits; only synchronous work is possible in an 'exit' listener.
-  const onExit = (): void => {
-    if (child.exitCode === null) child.kill('SIGINT');
-  };
-  process.once('exit', onExit);
 
   let stopping: Promise<void> | undefined;
   const urlFor = (user: string, password: string, database = 'postgres'): string =>
@@ -374,7 +390,6 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Ru
     urlFor,
     stop() {
       stopping ??= (async () => {
-        process.removeListener('exit', onExit);
         if (child.exitCode === null && child.signalCode === null) await shutDownPostmaster(pid);
         await withTimeout(exited, KILL_TIMEOUT_MS, 'PostgreSQL exit event');
         if (temporary) await rm(dataDir, { recursive: true, force: true });

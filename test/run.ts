@@ -165,14 +165,17 @@ async function main(): Promise<number> {
   };
 
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) return;
+    if (interrupted) {
+      // Second signal: the user insists. PostgreSQL still gets SIGINT from dev/postgres.ts on exit.
+      process.exit(128 + (signalNumber[signal] ?? 1));
+    }
     interrupted = signal;
     if (child) {
       // The test process shuts down; main() then stops PostgreSQL as usual.
       terminate(child, signal);
     } else {
-      // Still setting up: nothing to wait for but the cluster.
-      void stopCluster().finally(() => process.exit(128 + (signalNumber[signal] ?? 1)));
+      // Setup (bounded) is finished first, so PostgreSQL and its temp dir are stopped cleanly.
+      log(`${signal}: stopping after setup`);
     }
   };
   process.on('SIGINT', onSignal);
@@ -193,6 +196,10 @@ async function main(): Promise<number> {
       (spawned) => (child = spawned),
     );
     return interrupted ? 128 + (signalNumber[interrupted] ?? 1) : code;
+  } catch (error) {
+    // Setup broken by the interruption itself: report the signal, not the consequence.
+    if (interrupted) return 128 + (signalNumber[interrupted] ?? 1);
+    throw error;
   } finally {
     await stopCluster();
   }

@@ -84,7 +84,13 @@ export async function createTestDatabase(label = 'test', options: CreateTestData
   const env = testEnvironment();
   const name = uniqueName(label);
   const template = options.template ?? env.template;
-  await onMaintenanceConnection(env.adminUrl, (sql) => sql`CREATE DATABASE ${sql(name)} TEMPLATE ${sql(template)}`);
+  await onMaintenanceConnection(env.adminUrl, async (sql) => {
+    const [server] = await sql<{ version: number }[]>`SELECT current_setting('server_version_num')::int AS version`;
+    // FILE_COPY (PG15+) copies the ~10 MB template as files: measurably faster per clone here than
+    // the default WAL_LOG, which writes every block to the WAL.
+    const strategy = server!.version >= 150000 ? sql`STRATEGY FILE_COPY` : sql``;
+    await sql`CREATE DATABASE ${sql(name)} TEMPLATE ${sql(template)} ${strategy}`;
+  });
 
   const adminUrl = withDatabase(env.adminUrl, name);
   // idle_timeout: a test that forgets drop() must not hang its process on an idle connection.
