@@ -1,0 +1,139 @@
+/**
+ * Horizontal scaling without sticky sessions: two server processes started the same way with the
+ * same environment (as two replicas behind a load balancer), one MCP client whose requests
+ * alternate between them. Every call must succeed, and losing a replica loses nothing.
+ * Run: node --import tsx test/run.ts test/deploy/stateless.test.ts
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { after, before, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startAuthServer, type RunningAuthServer } from '../../dev/auth-server.js';
+import { DEMO_USERS } from '../../dev/seed.js';
+import { asMintUser, rows } from '../support/stack.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+/** The public URL both replicas advertise, as behind one load balancer. */
+const PUBLIC_URL = 'http://mcp.lb.test';
+
+let db: TestDatabase;
+let auth: RunningAuthServer;
+const replicas: Replica[] = [];
+
+interface Replica {
+  child: ChildProcess;
+  baseUrl: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startReplica(): Promise<Replica> {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'runtimes/node.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      SUPABASE_URL: auth.projectUrl,
+      DATABASE_URL: db.loginUrl,
+      MCP_SERVER_URL: PUBLIC_URL,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`replica exited early:\n${output}`);
+    if (await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false)) {
+      const replica = { child, baseUrl, output: () => output, exited };
+      replicas.push(replica);
+      return replica;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`replica not ready within 30 s:\n${output}`);
+}
+
+before(async () => {
+  db = await createTestDatabase('stateless');
+  auth = await startAuthServer({ sql: db.admin });
+});
+
+after(async () => {
+  for (const r of replicas) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+  await auth?.stop();
+  await db?.drop();
+});
+
+test('two replicas, one client, requests alternate between them: every call succeeds', async () => {
+  const [a, b] = await Promise.all([startReplica(), startReplica()]);
+  const backends = [a!.baseUrl, b!.baseUrl];
+  let live = [...backends];
+  let next = 0;
+  const served: string[] = [];
+  // The "load balancer": round robin over the live replicas, no affinity of any kind.
+  const balance: typeof fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const backend = live[next++ % live.length]!;
+    served.push(backend);
+    return fetch(`${backend}${url.pathname}${url.search}`, init);
+  };
+  const token = await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!));
+  const client = new Client({ name: 'lb-test', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${PUBLIC_URL}/mcp`), {
+      fetch: balance,
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    }),
+  );
+  assert.equal((client.getServerVersion() ?? {}).name, 'atomic-crm-mcp');
+
+  const tools = await client.listTools();
+  assert.deepEqual(tools.tools.map((t) => t.name).sort(), ['get_schema', 'mutate', 'query']);
+
+  for (let i = 1; i <= 10; i++) {
+    const result = await client.callTool({ name: 'query', arguments: { sql: `select ${i} as i, count(*)::int as n from companies` } });
+    assert.deepEqual(rows(result), [{ i, n: 55 }]);
+  }
+  // A write on one replica is seen by a read on the other: state lives in the database only.
+  const write = await client.callTool({ name: 'mutate', arguments: { sql: "update companies set city = 'Replicaville' where id = 3 returning id" } });
+  assert.deepEqual(rows(write), [{ id: 3 }]);
+  const read = await client.callTool({ name: 'query', arguments: { sql: 'select city from companies where id = 3' } });
+  assert.deepEqual(rows(read), [{ city: 'Replicaville' }]);
+
+  assert.ok(served.filter((s) => s === backends[0]).length >= 6, `replica A served ${served.length}`);
+  assert.ok(served.filter((s) => s === backends[1]).length >= 6, `replica B served ${served.length}`);
+
+  // Losing a replica mid-conversation loses nothing: no session lived on it.
+  a!.child.kill('SIGTERM');
+  assert.equal(await a!.exited, 0, a!.output());
+  live = [backends[1]!];
+  const after = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as still_here' } });
+  assert.deepEqual(rows(after), [{ still_here: 1 }]);
+
+  await client.close();
+  b!.child.kill('SIGTERM');
+  assert.equal(await b!.exited, 0, b!.output());
+});
