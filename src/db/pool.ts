@@ -5,6 +5,7 @@
  * @example
  *   const sql = openPool(config.databaseUrl, { max: config.poolSize });
  */
+import net from 'node:net';
 import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
@@ -29,9 +30,52 @@ export function openPool(databaseUrl: string, options: PoolOptions = {}): Sql {
     // NOTICEs can carry row data raised by functions; they never reach a log.
     onnotice: () => {},
     connection: { application_name: 'atomic-crm-mcp' },
+    socket: noDelaySocket(),
     types: {
       date: { to: 1184, from: [1082, 1083, 1114, 1184, 1266], serialize: (x: unknown) => String(x), parse: asText },
       bytea: { to: 17, from: [17], serialize: (x: unknown) => String(x), parse: asText },
     },
   });
+}
+
+interface SocketOptions {
+  host: string[];
+  port: number[];
+  path?: string | false;
+  connect_timeout?: number;
+}
+
+/**
+ * TCP sockets with Nagle's algorithm off. postgres.js leaves it on, and it writes a pipeline in
+ * several socket writes (it flushes whenever its buffer passes 1 KiB, which the claims alone can
+ * do): Nagle then holds every write after the first until the server acknowledges the first, i.e.
+ * the pipelined transaction silently costs two network round trips instead of one. Connecting
+ * ourselves is the only way postgres.js offers to set TCP_NODELAY. Hosts are tried in turn as
+ * postgres.js does (a multi-host URL rotates on each new connection); TLS still wraps this socket.
+ */
+function noDelaySocket(): (options: SocketOptions) => Promise<net.Socket> {
+  let next = 0;
+  return (options) =>
+    new Promise((resolve, reject) => {
+      const i = next++ % Math.max(1, options.port.length);
+      const socket = options.path
+        ? net.connect(options.path)
+        : net.connect({ host: options.host[i] ?? options.host[0], port: options.port[i] ?? options.port[0]! });
+      socket.setNoDelay(true);
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => fail(Object.assign(new Error(`connect timeout after ${options.connect_timeout} s`), { code: 'CONNECT_TIMEOUT' })),
+        (options.connect_timeout ?? 30) * 1000,
+      );
+      socket.once('error', fail);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeListener('error', fail);
+        resolve(socket);
+      });
+    });
 }
