@@ -1,0 +1,466 @@
+/**
+ * The benchmark itself (bench/run.ts is its command line; test/db/round-trips.test.ts runs the
+ * quick check). One PostgreSQL, one delay proxy, one auth stand-in; then, side by side at each
+ * round-trip time:
+ *   (a) the server as built, spawned under each runtime, driven by N concurrent MCP SDK clients
+ *       over HTTP with bearer tokens;
+ *   (b) the floor: the same statements through raw postgres.js in one pipelined transaction,
+ *       in-process, no HTTP (bench/naive.ts floorCall);
+ *   (c) the naive anchor: BEGIN, role, claims, statement, COMMIT each awaited (naiveCall).
+ * Every mode reaches the database through the proxy as the least-privilege login role, so the
+ * proxy's round-trip count per call compares them exactly.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type postgres from 'postgres';
+import { openPool } from '../src/db/pool.js';
+import { floorCall, naiveCall, type BenchIdentity } from './naive.js';
+import { startDelayProxy, type DelayProxy } from './proxy.js';
+import { ACTIVE_USERS, freePort, mintUser, startBenchDatabase, startCountingAuth, type BenchDatabase, type CountingAuth } from './setup.js';
+import { operation, type Operation } from './workload.js';
+
+export type Runtime = 'node' | 'bun' | 'deno';
+export type Mode = 'floor' | 'naive' | Runtime;
+
+export interface BenchOptions {
+  /** Round-trip times to simulate, ms (each direction gets half). */
+  delays: number[];
+  clients: number;
+  /** Measured calls per mode and delay. */
+  calls: number;
+  runtimes: Runtime[];
+  /** Also run the naive anchor and the floor (default true). */
+  anchors?: boolean;
+  /** Soak: this many measured calls per runtime at the first delay, RSS sampled along the way. */
+  soak?: number;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface PhaseResult {
+  mode: Mode;
+  rttMs: number;
+  clients: number;
+  calls: number;
+  errors: number;
+  firstError?: string;
+  p50: number;
+  p95: number;
+  p99: number;
+  callsPerSecond: number;
+  roundTripsPerCall: number;
+  /** Connections the mode opened during the measured window (0 after a proper warm-up). */
+  newConnections: number;
+  rssBeforeMb?: number;
+  rssAfterMb?: number;
+}
+
+export interface SoakResult {
+  runtime: Runtime;
+  rttMs: number;
+  calls: number;
+  errors: number;
+  /** RSS right after warm-up, then every `every` calls. */
+  rssMb: number[];
+  every: number;
+  growthMb: number;
+  ok: boolean;
+}
+
+export interface BenchReport {
+  date: string;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; platform: string };
+  options: Omit<BenchOptions, 'log'>;
+  phases: PhaseResult[];
+  soak: SoakResult[];
+  /** p50 ratios per delay and runtime: server / floor and server / naive. */
+  ratios: { rttMs: number; runtime: Runtime; vsFloor: number; vsNaive: number }[];
+  maxRoundTripsPerCall: number;
+}
+
+/** Something that performs one tool call for client `i`. */
+interface Driver {
+  mode: Mode;
+  call(client: number, op: Operation): Promise<string | null>;
+  /** The server process' RSS in MB (spawned runtimes only). */
+  rssMb?(): number | undefined;
+  stop(): Promise<void>;
+}
+
+const WARMUP_PER_CLIENT = 8;
+/** Soak: RSS may exceed its post-warm-up value by this much (MB) before the run is called a leak. */
+const SOAK_TOLERANCE_MB = 24;
+
+export async function runBench(options: BenchOptions, existing?: { db?: BenchDatabase }): Promise<BenchReport> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const started = Date.now();
+  const db = existing?.db ?? (log('starting PostgreSQL with the fixture and seed…'), await startBenchDatabase());
+  // BENCH_TRACE=1: print what opens each round trip (the first message of the chunk), per phase.
+  const openers = new Map<string, number>();
+  const proxy = await startDelayProxy({
+    targetPort: db.port,
+    delayMs: 0,
+    ...(process.env.BENCH_TRACE
+      ? { trace: (_c: number, direction: string, data: Buffer, fresh: boolean) => {
+          if (direction !== 'client' || !fresh) return;
+          const key = describeMessage(data);
+          openers.set(key, (openers.get(key) ?? 0) + 1);
+        } }
+      : {}),
+  });
+  const auth = await startCountingAuth(db.admin);
+  const databaseUrl = db.loginUrlVia(proxy.host, proxy.port);
+  const tokens = await Promise.all(
+    Array.from({ length: options.clients }, (_, i) => auth.auth.mintAccessToken(mintUser(ACTIVE_USERS[i % ACTIVE_USERS.length]!), { expiresIn: 6 * 3600 })),
+  );
+  const identities = tokens.map(claimsOf);
+  const phases: PhaseResult[] = [];
+  const soak: SoakResult[] = [];
+  let n = 0;
+  const nextOp = () => operation(n++);
+
+  const runPhase = async (driver: Driver, rttMs: number): Promise<PhaseResult> => {
+    proxy.delayMs = rttMs / 2;
+    await drive(driver, options.clients, options.clients * WARMUP_PER_CLIENT, nextOp);
+    const rssBefore = driver.rssMb?.();
+    proxy.reset();
+    openers.clear();
+    const run = await drive(driver, options.clients, options.calls, nextOp);
+    const stats = proxy.stats();
+    const rssAfter = driver.rssMb?.();
+    const sorted = run.latencies.sort((a, b) => a - b);
+    const result: PhaseResult = {
+      mode: driver.mode,
+      rttMs,
+      clients: options.clients,
+      calls: options.calls,
+      errors: run.errors.length,
+      ...(run.errors[0] ? { firstError: run.errors[0].slice(0, 300) } : {}),
+      p50: round(percentile(sorted, 0.5)),
+      p95: round(percentile(sorted, 0.95)),
+      p99: round(percentile(sorted, 0.99)),
+      callsPerSecond: round((options.calls / run.ms) * 1000, 1),
+      roundTripsPerCall: round(stats.roundTrips / options.calls, 3),
+      newConnections: stats.connections,
+      ...(rssBefore !== undefined ? { rssBeforeMb: rssBefore } : {}),
+      ...(rssAfter !== undefined ? { rssAfterMb: rssAfter } : {}),
+    };
+    log(
+      `  ${driver.mode.padEnd(5)} rtt ${String(rttMs).padStart(3)} ms: p50 ${result.p50} ms, p95 ${result.p95} ms, ` +
+        `${result.callsPerSecond} calls/s, ${result.roundTripsPerCall} round trips/call, ${result.errors} errors`,
+    );
+    phases.push(result);
+    if (openers.size) {
+      log(`    round trips opened by: ${[...openers].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${v}× ${k}`).join(' | ')}`);
+      openers.clear();
+    }
+    return result;
+  };
+
+  try {
+    if (options.anchors ?? true) {
+      for (const mode of ['floor', 'naive'] as const) {
+        const driver = inProcessDriver(mode, databaseUrl, identities);
+        try {
+          for (const rtt of options.delays) await runPhase(driver, rtt);
+        } finally {
+          await driver.stop();
+        }
+      }
+    }
+    for (const runtime of options.runtimes) {
+      log(`starting the server under ${runtime}…`);
+      const driver = await serverDriver(runtime, { databaseUrl, auth, tokens });
+      try {
+        for (const rtt of options.delays) await runPhase(driver, rtt);
+        if (options.soak) soak.push(await runSoak(driver, runtime, options, proxy, nextOp, log));
+      } finally {
+        await driver.stop();
+      }
+    }
+  } finally {
+    await auth.stop();
+    await proxy.close();
+    if (!existing?.db) await db.stop();
+  }
+
+  const ratios: BenchReport['ratios'] = [];
+  for (const rtt of options.delays) {
+    const floor = phases.find((p) => p.mode === 'floor' && p.rttMs === rtt);
+    const naive = phases.find((p) => p.mode === 'naive' && p.rttMs === rtt);
+    for (const runtime of options.runtimes) {
+      const server = phases.find((p) => p.mode === runtime && p.rttMs === rtt);
+      if (server && floor && naive) {
+        ratios.push({ rttMs: rtt, runtime, vsFloor: round(server.p50 / floor.p50, 2), vsNaive: round(server.p50 / naive.p50, 2) });
+      }
+    }
+  }
+  log(`done in ${round((Date.now() - started) / 1000, 1)} s`);
+  const { log: _log, ...rest } = options;
+  return {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: os.availableParallelism?.() ?? os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryGb: round(os.totalmem() / 2 ** 30, 1),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+    },
+    options: rest,
+    phases,
+    soak,
+    ratios,
+    maxRoundTripsPerCall: Math.max(0, ...phases.filter((p) => p.mode !== 'naive').map((p) => p.roundTripsPerCall)),
+  };
+}
+
+async function runSoak(
+  driver: Driver,
+  runtime: Runtime,
+  options: BenchOptions,
+  proxy: DelayProxy,
+  nextOp: () => Operation,
+  log: (line: string) => void,
+): Promise<SoakResult> {
+  const rttMs = options.delays[0] ?? 0;
+  proxy.delayMs = rttMs / 2;
+  const total = options.soak!;
+  const every = Math.max(1, Math.round(total / 10));
+  log(`  soak ${runtime}: warm-up ${every} calls, then ${total} calls at rtt ${rttMs} ms`);
+  let errors = (await drive(driver, options.clients, every, nextOp)).errors.length;
+  const rssMb = [driver.rssMb?.() ?? 0];
+  for (let done = 0; done < total; done += every) {
+    errors += (await drive(driver, options.clients, Math.min(every, total - done), nextOp)).errors.length;
+    rssMb.push(driver.rssMb?.() ?? 0);
+    log(`    ${done + every} calls: RSS ${rssMb.at(-1)} MB`);
+  }
+  const growthMb = round(rssMb.at(-1)! - rssMb[0]!, 1);
+  return { runtime, rttMs, calls: total, errors, rssMb, every, growthMb, ok: growthMb <= SOAK_TOLERANCE_MB && errors === 0 };
+}
+
+/** `calls` calls spread over `clients` concurrent loops; latency of each, in ms. */
+async function drive(
+  driver: Driver,
+  clients: number,
+  calls: number,
+  nextOp: () => Operation,
+): Promise<{ latencies: number[]; errors: string[]; ms: number }> {
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  let issued = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      while (issued < calls) {
+        issued++;
+        const op = nextOp();
+        const t = performance.now();
+        let error: string | null;
+        try {
+          error = await driver.call(client, op);
+        } catch (e) {
+          error = String((e as Error)?.message ?? e);
+        }
+        latencies.push(performance.now() - t);
+        if (error) errors.push(`${op.tool} ${op.sql.slice(0, 60)}…: ${error}`);
+      }
+    }),
+  );
+  return { latencies, errors, ms: performance.now() - t0 };
+}
+
+function inProcessDriver(mode: 'floor' | 'naive', databaseUrl: string, identities: BenchIdentity[]): Driver {
+  const sql: postgres.Sql = openPool(databaseUrl, { max: 10 });
+  const run = mode === 'floor' ? floorCall : naiveCall;
+  return {
+    mode,
+    async call(client, op) {
+      await run(sql, identities[client]!, op.sql, op.tool === 'mutate');
+      return null;
+    },
+    stop: () => sql.end({ timeout: 5 }),
+  };
+}
+
+const COMMANDS: Record<Runtime, string[]> = {
+  node: [process.execPath, '--import', 'tsx', 'runtimes/node.ts'],
+  bun: ['npx', 'bun', 'run', 'runtimes/bun.ts'],
+  deno: ['npx', 'deno', 'task', 'start'],
+};
+
+async function serverDriver(
+  runtime: Runtime,
+  context: { databaseUrl: string; auth: CountingAuth; tokens: string[] },
+): Promise<Driver> {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const [command, ...args] = COMMANDS[runtime];
+  const output: string[] = [];
+  const child = spawn(command!, args, {
+    cwd: new URL('..', import.meta.url).pathname,
+    // Own process group, so stop() can end the runtime and anything npx started under it.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      SUPABASE_URL: context.auth.projectUrl,
+      DATABASE_URL: context.databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      MCP_SERVER_URL: baseUrl,
+      LOG_LEVEL: 'warn',
+      DB_POOL_SIZE: '10',
+    },
+  });
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString());
+    if (output.length > 50) output.shift();
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {}
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {}
+      }, 8_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the ${runtime} server exited (${child.exitCode}):\n${output.join('')}`);
+    try {
+      if ((await fetch(`${baseUrl}/healthz`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the ${runtime} server did not answer /healthz within 60 s:\n${output.join('')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const clients: Client[] = [];
+  try {
+    for (const token of context.tokens) {
+      const client = new Client({ name: 'atomic-crm-mcp-bench', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
+      );
+      clients.push(client);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    mode: runtime,
+    async call(client, op) {
+      const result = (await clients[client]!.callTool({ name: op.tool, arguments: { sql: op.sql } })) as CallToolResult;
+      if (!result.isError) return null;
+      const first = result.content[0];
+      return first?.type === 'text' ? first.text : 'tool error';
+    },
+    rssMb: () => serverRssMb(child.pid!),
+    async stop() {
+      await Promise.allSettled(clients.map((c) => c.close()));
+      await stop();
+    },
+  };
+}
+
+/** RSS of the server process: the leaf of the spawned tree with the largest VmRSS (npx/deno task wrap it). */
+export function serverRssMb(rootPid: number): number | undefined {
+  const leaves: number[] = [];
+  const walk = (pid: number) => {
+    const children = childrenOf(pid);
+    if (children.length === 0) leaves.push(pid);
+    for (const c of children) walk(c);
+  };
+  walk(rootPid);
+  const rss = leaves.map(rssKb).filter((kb): kb is number => kb !== undefined);
+  return rss.length ? round(Math.max(...rss) / 1024, 1) : undefined;
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (text) out.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {}
+  return out;
+}
+
+function rssKb(pid: number): number | undefined {
+  try {
+    const match = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The verified-claims stand-in for the in-process modes: the token's payload as signed. */
+function claimsOf(token: string): BenchIdentity {
+  const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+  return { sub: String(claims.sub), claims };
+}
+
+/** The first protocol message of a client chunk, for BENCH_TRACE: type letter and a little text. */
+function describeMessage(data: Buffer): string {
+  const type = String.fromCharCode(data[0] ?? 0);
+  const text = data.subarray(5, 45).toString('utf8').replace(/[^\x20-\x7e]+/g, ' ').trim();
+  return `${type} ${text.slice(0, 30)}`;
+}
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** The report as a markdown table (plus ratios and soak figures). */
+export function renderMarkdown(report: BenchReport): string {
+  const lines: string[] = [];
+  const m = report.machine;
+  lines.push(`Benchmark ${report.date} — ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GB RAM, Node ${m.node}, ${m.platform}`);
+  lines.push(`${report.options.clients} concurrent clients; ${report.options.calls} measured calls per row (4 reads : 1 write); round-trip time simulated by the proxy.`);
+  lines.push('');
+  lines.push('| RTT ms | mode | p50 ms | p95 ms | p99 ms | calls/s | DB round trips/call | new conns | errors | server RSS MB before → after |');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  const label: Record<string, string> = { floor: '(b) floor: raw postgres.js, 1 pipelined tx', naive: '(c) naive: 5 awaited steps' };
+  for (const p of [...report.phases].sort((a, b) => a.rttMs - b.rttMs)) {
+    const rss = p.rssBeforeMb !== undefined ? `${p.rssBeforeMb} → ${p.rssAfterMb}` : '—';
+    lines.push(
+      `| ${p.rttMs} | ${label[p.mode] ?? `(a) server on ${p.mode}`} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.callsPerSecond} | ${p.roundTripsPerCall} | ${p.newConnections} | ${p.errors} | ${rss} |`,
+    );
+  }
+  if (report.ratios.length) {
+    lines.push('', '| RTT ms | runtime | p50(a) / p50(b) floor | p50(a) / p50(c) naive |', '|---:|---|---:|---:|');
+    for (const r of report.ratios) lines.push(`| ${r.rttMs} | ${r.runtime} | ${r.vsFloor} | ${r.vsNaive} |`);
+  }
+  if (report.soak.length) {
+    lines.push('', '| soak runtime | RTT ms | calls | errors | RSS MB after warm-up … every 10% | growth MB | ok |', '|---|---:|---:|---:|---|---:|---|');
+    for (const s of report.soak) {
+      lines.push(`| ${s.runtime} | ${s.rttMs} | ${s.calls} | ${s.errors} | ${s.rssMb.join(' → ')} | ${s.growthMb} | ${s.ok ? 'yes' : 'NO'} |`);
+    }
+  }
+  return lines.join('\n');
+}

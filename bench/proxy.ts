@@ -1,0 +1,180 @@
+/**
+ * A TCP proxy that delays every byte by a fixed time in each direction and counts round trips, so a
+ * benchmark on one machine sees the network cost of a remote database (a round trip costs
+ * 2 × `delayMs`) and can tell how many times the client waited for the server.
+ *
+ * Definition of a round trip (counted per proxied connection, then summed):
+ *   The bytes of one connection form alternating TURNS: a client turn is every client→server chunk
+ *   the proxy receives until the proxy delivers server→client bytes to the client; the server's
+ *   bytes then form a server turn until the client sends again. A ROUND TRIP is one client turn:
+ *   a client→server chunk counts as a new round trip when it is the connection's first chunk or when
+ *   server bytes were delivered to the client since the client's previous chunk. A client that
+ *   writes its whole pipeline (begin, setup, statement, check, commit) before reading any answer
+ *   costs one; a client that awaits each step costs one per step; a connection's start-up
+ *   (startup message, SCRAM exchange, type fetch) costs several and is counted apart in
+ *   `connections` so callers can measure after warm-up.
+ *   Timing: client chunks are stamped when they reach the proxy, server chunks when the proxy
+ *   hands them to the client (after the delay), i.e. when the client could first react to them.
+ *
+ * Bytes keep their order in each direction (one FIFO queue and timer per direction).
+ *
+ * @example
+ *   const proxy = await startDelayProxy({ targetPort: pg.port, delayMs: 10 });
+ *   const sql = postgres(`postgres://u:p@127.0.0.1:${proxy.port}/db`);
+ *   proxy.reset(); await work(); console.log(proxy.stats().roundTrips);
+ */
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+
+export interface DelayProxyOptions {
+  targetHost?: string;
+  targetPort: number;
+  /** Delay added to each direction, in ms: a round trip costs twice this (default 0). */
+  delayMs?: number;
+  /** Listen here (default 127.0.0.1, a free port). */
+  host?: string;
+  port?: number;
+  /** Debugging: sees every chunk (client chunks on arrival, server chunks on delivery). */
+  trace?: (connection: number, direction: 'client' | 'server', data: Buffer, newRoundTrip: boolean) => void;
+}
+
+export interface ProxyStats {
+  /** Client turns (see the file comment), since start or the last reset(). */
+  roundTrips: number;
+  /** Connections opened through the proxy since start or the last reset(). */
+  connections: number;
+  /** Connections open right now. */
+  open: number;
+  clientBytes: number;
+  serverBytes: number;
+}
+
+export interface DelayProxy {
+  port: number;
+  host: string;
+  /** The one-way delay; may be changed while running (applies to bytes arriving afterwards). */
+  delayMs: number;
+  stats(): ProxyStats;
+  reset(): void;
+  /** Destroys every proxied connection and stops listening. */
+  close(): Promise<void>;
+}
+
+/** One direction of one connection: bytes leave in arrival order, each `delay()` ms after arriving. */
+class DelayedPipe {
+  private queue: { due: number; data: Buffer }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  constructor(
+    private readonly out: Socket,
+    private readonly delay: () => number,
+    private readonly onDeliver: (data: Buffer) => void,
+  ) {}
+
+  push(data: Buffer): void {
+    const delay = this.delay();
+    if (delay <= 0 && this.queue.length === 0) return this.deliver(data);
+    this.queue.push({ due: performance.now() + delay, data });
+    this.arm();
+  }
+
+  private deliver(data: Buffer): void {
+    if (this.out.destroyed) return;
+    this.onDeliver(data);
+    this.out.write(data);
+  }
+
+  private arm(): void {
+    if (this.timer || this.queue.length === 0) return;
+    const wait = Math.max(0, this.queue[0]!.due - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const now = performance.now();
+      // setTimeout may fire up to ~1 ms early; deliver what is due (or nearly so).
+      while (this.queue.length && this.queue[0]!.due <= now + 0.5) this.deliver(this.queue.shift()!.data);
+      this.arm();
+    }, wait);
+  }
+
+  /** Delivers what is queued, then calls `then` (used to forward a half-close in order). */
+  drain(then: () => void): void {
+    const check = () => (this.queue.length ? setTimeout(check, 1) : then());
+    check();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.queue = [];
+  }
+}
+
+export async function startDelayProxy(options: DelayProxyOptions): Promise<DelayProxy> {
+  const targetHost = options.targetHost ?? '127.0.0.1';
+  const sockets = new Set<Socket>();
+  const counters = { roundTrips: 0, connections: 0, clientBytes: 0, serverBytes: 0 };
+  let open = 0;
+  let connectionIds = 0;
+
+  const proxy: DelayProxy = {
+    port: 0,
+    host: options.host ?? '127.0.0.1',
+    delayMs: options.delayMs ?? 0,
+    stats: () => ({ ...counters, open }),
+    reset() {
+      counters.roundTrips = counters.connections = counters.clientBytes = counters.serverBytes = 0;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+
+  const server = createServer({ noDelay: true }, (client) => {
+    counters.connections++;
+    const id = ++connectionIds;
+    open++;
+    const upstream = connect({ host: targetHost, port: options.targetPort, noDelay: true });
+    sockets.add(client);
+    sockets.add(upstream);
+    // True when the client has been handed server bytes since its last chunk: its next chunk opens a round trip.
+    let serverSpoke = true;
+    const toServer = new DelayedPipe(upstream, () => proxy.delayMs, () => {});
+    const toClient = new DelayedPipe(client, () => proxy.delayMs, (data) => {
+      counters.serverBytes += data.length;
+      serverSpoke = true;
+      options.trace?.(id, 'server', data, false);
+    });
+    client.on('data', (data) => {
+      options.trace?.(id, 'client', data, serverSpoke);
+      if (serverSpoke) counters.roundTrips++;
+      serverSpoke = false;
+      counters.clientBytes += data.length;
+      toServer.push(data);
+    });
+    upstream.on('data', (data) => toClient.push(data));
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      open--;
+      toServer.stop();
+      toClient.stop();
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('end', () => toServer.drain(() => upstream.end()));
+    upstream.on('end', () => toClient.drain(() => client.end()));
+    client.on('close', close);
+    upstream.on('close', close);
+    client.on('error', close);
+    upstream.on('error', close);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, proxy.host, () => resolve());
+  });
+  proxy.port = (server.address() as AddressInfo).port;
+  return proxy;
+}

@@ -1,0 +1,62 @@
+/**
+ * `npm run bench` — node --import tsx bench/run.ts [--delays=2,20] [--clients=4] [--calls=1000]
+ *   [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]
+ *
+ * Starts its own PostgreSQL (fixture + seed), a delay proxy that counts round trips, the auth
+ * stand-in and the server under each runtime, then prints a markdown table and writes the report to
+ * bench/results/<date>.json. `--delays` are round-trip times in ms (each direction gets half).
+ * `--quick` (CI): node only, 4 ms RTT, 150 calls, no file written; exits 1 when a call costs more
+ * than 1.1 database round trips, or any call fails. `--soak`: 20,000 calls per runtime after a
+ * warm-up, server RSS sampled every 10%; exits 1 on growth beyond the tolerance.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { runBench, renderMarkdown, type BenchOptions, type Runtime } from './bench.js';
+
+export const MAX_ROUND_TRIPS_PER_CALL = 1.1;
+
+const args = new Map<string, string>();
+for (const arg of process.argv.slice(2)) {
+  const [key, value] = arg.replace(/^--/, '').split('=', 2);
+  args.set(key!, value ?? 'true');
+}
+const unknown = [...args.keys()].filter((k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save'].includes(k));
+if (unknown.length) {
+  console.error(`unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]`);
+  process.exit(2);
+}
+const quick = args.has('quick');
+const list = (key: string, fallback: string) => (args.get(key) ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
+const options: BenchOptions = {
+  delays: list('delays', quick ? '4' : '2,20').map(Number),
+  clients: Number(args.get('clients') ?? 4),
+  calls: Number(args.get('calls') ?? (quick ? 150 : 1000)),
+  runtimes: list('runtimes', quick ? 'node' : 'node,bun,deno') as Runtime[],
+  ...(args.has('soak') ? { soak: args.get('soak') === 'true' ? 20_000 : Number(args.get('soak')) } : {}),
+};
+for (const r of options.runtimes) if (!['node', 'bun', 'deno'].includes(r)) throw new Error(`unknown runtime ${r}`);
+if (options.delays.some((d) => !Number.isFinite(d) || d < 0) || !(options.clients >= 1) || !(options.calls >= 1)) {
+  throw new Error('--delays, --clients and --calls take non-negative numbers');
+}
+
+const report = await runBench(options);
+const table = renderMarkdown(report);
+console.log(`\n${table}\n`);
+
+if (!quick && !args.has('no-save')) {
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  const name = `${report.date.slice(0, 19).replace(/:/g, '-')}${options.soak ? '-soak' : ''}.json`;
+  writeFileSync(new URL(name, dir), `${JSON.stringify(report, null, 1)}\n`);
+  console.log(`wrote bench/results/${name}`);
+}
+
+const failures: string[] = [];
+if (report.maxRoundTripsPerCall > MAX_ROUND_TRIPS_PER_CALL) {
+  failures.push(`a tool call cost ${report.maxRoundTripsPerCall} database round trips (limit ${MAX_ROUND_TRIPS_PER_CALL})`);
+}
+for (const p of report.phases) if (p.errors) failures.push(`${p.mode} at ${p.rttMs} ms: ${p.errors} failed calls, e.g. ${p.firstError}`);
+for (const s of report.soak) if (!s.ok) failures.push(`soak ${s.runtime}: RSS grew ${s.growthMb} MB, ${s.errors} errors`);
+if (failures.length) {
+  console.error(`FAIL:\n  - ${failures.join('\n  - ')}`);
+  process.exitCode = 1;
+}
