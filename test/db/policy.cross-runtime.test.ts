@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { BUN, DENO } from '../support/runtimes.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -21,10 +22,10 @@ interface SmokeOutput {
 
 const runtimes: Record<string, [command: string, ...args: string[]]> = {
   node: [process.execPath, '--import', 'tsx', smoke],
-  bun: ['npx', 'bun', smoke],
-  // --sloppy-imports maps the project's `./x.js` imports to the `.ts` sources; reading the WASM
-  // parser from node_modules is the only permission the policy needs.
-  deno: ['npx', 'deno', 'run', '--sloppy-imports', '--allow-read', smoke],
+  bun: [BUN, smoke],
+  // deno.json's sloppy-imports maps the project's `./x.js` imports to the `.ts` sources; reading
+  // the WASM parser from node_modules is the only permission the policy needs.
+  deno: [DENO, 'run', '--allow-read', smoke],
 };
 
 async function smokeOn(name: string): Promise<SmokeOutput> {
