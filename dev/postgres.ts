@@ -55,6 +55,8 @@ const FAST_STOP_TIMEOUT_MS = 10_000;
 /** Immediate shutdown (SIGQUIT) skips the checkpoint; recovery replays WAL on next start. */
 const IMMEDIATE_STOP_TIMEOUT_MS = 5_000;
 const KILL_TIMEOUT_MS = 5_000;
+/** id, groupadd, useradd, ps: quick commands, but nothing here waits forever. */
+const EXEC_TIMEOUT_MS = 10_000;
 const PORT_ATTEMPTS = 3;
 const LOG_TAIL_LINES = 40;
 
@@ -87,16 +89,16 @@ async function resolveRunAs(): Promise<RunAs> {
   if (process.getuid?.() !== 0) return {};
   const ids = async (): Promise<RunAs> => {
     const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', OS_USER]),
-      execFileAsync('id', ['-g', OS_USER]),
+      execFileAsync('id', ['-u', OS_USER], { timeout: EXEC_TIMEOUT_MS }),
+      execFileAsync('id', ['-g', OS_USER], { timeout: EXEC_TIMEOUT_MS }),
     ]);
     return { uid: Number.parseInt(uid.stdout, 10), gid: Number.parseInt(gid.stdout, 10) };
   };
   try {
     return await ids();
   } catch {
-    await execFileAsync('groupadd', ['--force', OS_USER]);
-    await execFileAsync('useradd', ['--gid', OS_USER, '--no-create-home', OS_USER]);
+    await execFileAsync('groupadd', ['--force', OS_USER], { timeout: EXEC_TIMEOUT_MS });
+    await execFileAsync('useradd', ['--gid', OS_USER, '--no-create-home', OS_USER], { timeout: EXEC_TIMEOUT_MS });
     return ids();
   }
 }
@@ -178,7 +180,7 @@ async function commandLine(pid: number): Promise<string> {
     return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ');
   } catch {
     try {
-      return (await execFileAsync('ps', ['-o', 'command=', '-p', String(pid)])).stdout;
+      return (await execFileAsync('ps', ['-o', 'command=', '-p', String(pid)], { timeout: EXEC_TIMEOUT_MS })).stdout;
     } catch {
       return '';
     }
@@ -213,11 +215,27 @@ async function shutDownPostmaster(pid: number): Promise<void> {
   throw new Error(`PostgreSQL postmaster ${pid} survived SIGKILL`);
 }
 
+/** Parent PID of a live process (0 if unknown). */
+async function parentPid(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid …": comm may contain spaces, so parse after the last ')'.
+    return Number.parseInt(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '', 10) || 0;
+  } catch {
+    try {
+      return Number.parseInt((await execFileAsync('ps', ['-o', 'ppid=', '-p', String(pid)], { timeout: EXEC_TIMEOUT_MS })).stdout, 10) || 0;
+    } catch {
+      return 0;
+    }
+  }
+}
+
 /**
  * A run that crashed (or was SIGKILLed) leaves `postmaster.pid` behind, and maybe its postmaster.
  * PostgreSQL removes a stale lock itself only when the PID is free; if the PID now belongs to
- * another process it refuses to start. So: stop our own orphan, or delete a lock whose PID is
- * not a postmaster of this data directory.
+ * another process it refuses to start. So: stop our own orphan (a postmaster of this data dir
+ * whose parent died, leaving it to PID 1), refuse if a live process still runs one (e.g. the
+ * demo in another terminal), and delete a lock whose PID is not a postmaster of this data dir.
  */
 async function clearStaleLock(dataDir: string): Promise<void> {
   const lockFile = path.join(dataDir, 'postmaster.pid');
@@ -231,8 +249,12 @@ async function clearStaleLock(dataDir: string): Promise<void> {
   if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
     const cmd = await commandLine(pid);
     if (cmd.includes('postgres') && cmd.includes(dataDir)) {
-      await shutDownPostmaster(pid);
+      const parent = await parentPid(pid);
+      if (parent > 1 && isAlive(parent)) {
+        throw new Error(`${dataDir} is in use by PostgreSQL (pid ${pid}, started by pid ${parent}); stop that process first`);
+      }
       // A clean shutdown removes the lock file itself.
+      await shutDownPostmaster(pid);
     }
   }
   await unlink(lockFile).catch(() => undefined);

@@ -43,7 +43,10 @@ ALTER ROLE anon SET statement_timeout = '3s';
 ALTER ROLE authenticated SET statement_timeout = '8s';
 
 -- ---------------------------------------------------------------------------------------------
--- Extensions live in their own schema; the API puts it on the search_path (`public, extensions`).
+-- Extensions live in their own schema. Supabase's API runs every request with
+-- search_path = public, extensions; a plain login session (like this fixture's, which sets no
+-- database default on purpose) has "$user", public, where citext comparisons silently turn
+-- case-sensitive. A server acting as `authenticated` must set the API's search_path itself.
 -- ---------------------------------------------------------------------------------------------
 CREATE SCHEMA IF NOT EXISTS extensions;
 GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
