@@ -1,0 +1,143 @@
+/**
+ * The red-team suite, end to end: every attack statement goes through the real HTTP endpoint to
+ * real PostgreSQL, signed in as a non-admin user. After each one, the suite proves what a user
+ * relies on: the attack was refused (or failed in the database), no row of another user came back,
+ * nothing was written, the identity and limits of the next call are intact, and the pool works.
+ *
+ * It runs twice: with the least-privilege login role, and with a superuser login, where the
+ * statement policy alone must hold.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { rows, startStack, text, type Stack } from '../support/stack.js';
+import { attacks, legitimate } from './statements.js';
+
+/** A fingerprint of everything an attack could change: row counts and a checksum per table. */
+const SNAPSHOT_SQL = `
+  select json_object_agg(t, n) as counts from (
+    select 'companies' as t, (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from companies c) as n
+    union all select 'contacts', (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from contacts c)
+    union all select 'contact_notes', (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from contact_notes c)
+    union all select 'deals', (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from deals c)
+    union all select 'deal_notes', (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from deal_notes c)
+    union all select 'tasks', (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from tasks c)
+    union all select 'tags', (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from tags c)
+    union all select 'sales', (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from sales c)
+    union all select 'configuration', (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from configuration c)
+    union all select 'private_notes', (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from private_notes c)
+    union all select 'auth.users', (select count(*) || ':' || coalesce(sum(hashtext(c::text)), 0) from auth.users c)
+    union all select 'roles', (select count(*)::text from pg_roles)
+    union all select 'role settings', (select count(*)::text from pg_db_role_setting)
+    union all select 'relations', (select count(*)::text from pg_class)
+  ) s`;
+
+for (const login of ['least-privilege', 'superuser'] as const) {
+  describe(`red team (${login} login role)`, () => {
+    let stack: Stack;
+    let attacker: Client;
+    let bystander: Client;
+    let baseline: unknown;
+    let victimPrivateTexts: string[];
+
+    before(async () => {
+      stack = await startStack({ superuserLogin: login === 'superuser', env: { STATEMENT_TIMEOUT_MS: '2000' } });
+      [attacker, bystander] = await Promise.all([stack.connect(stack.users.alice), stack.connect(stack.users.bob)]);
+      baseline = (await stack.db.admin.unsafe(SNAPSHOT_SQL))[0]!.counts;
+      const victim = await stack.db.admin`
+        select p.text from private_notes p join sales s on s.id = p.sales_id where s.user_id <> ${stack.users.alice.id}`;
+      victimPrivateTexts = victim.map((r) => String(r.text));
+      assert.ok(victimPrivateTexts.length > 0, 'the fixture gives other users private notes to steal');
+    });
+    after(async () => {
+      await stack?.stop();
+    });
+
+    test(`${attacks.length} attacks are refused or fail, leak nothing, write nothing, and leave the pool clean`, async () => {
+      assert.ok(attacks.length >= 80);
+      const failures: string[] = [];
+      for (const attack of attacks) {
+        const result = await attacker.callTool({ name: attack.tool, arguments: { sql: attack.sql } });
+        const body = text(result);
+        if (!result.isError) failures.push(`${attack.name}: was not refused: ${body.slice(0, 200)}`);
+        for (const secret of victimPrivateTexts) {
+          if (body.includes(secret)) failures.push(`${attack.name}: returned another user's private note`);
+        }
+        if (/\$2[aby]\$\d\d\$/.test(body)) failures.push(`${attack.name}: returned a password hash`);
+        // The very next call, on the same pool, is still this user, as `authenticated`, with limits.
+        const [me] = rows(
+          await attacker.callTool({
+            name: 'query',
+            arguments: { sql: "select auth.uid() as uid, current_user as role, current_setting('statement_timeout') as timeout" },
+          }),
+        );
+        if (me?.uid !== stack.users.alice.id || me?.role !== 'authenticated' || me?.timeout !== '2s') {
+          failures.push(`${attack.name}: the next call ran as ${JSON.stringify(me)}`);
+        }
+      }
+      assert.deepEqual(failures, []);
+    });
+
+    test('nothing was written, no role or setting was created, no object appeared', async () => {
+      const now = (await stack.db.admin.unsafe(SNAPSHOT_SQL))[0]!.counts;
+      assert.deepEqual(now, baseline);
+    });
+
+    test('another user on the same pool is unaffected', async () => {
+      const [me] = rows(await bystander.callTool({ name: 'query', arguments: { sql: 'select auth.uid() as uid, current_user as role' } }));
+      assert.deepEqual(me, { uid: stack.users.bob.id, role: 'authenticated' });
+      const owners = rows(await bystander.callTool({ name: 'query', arguments: { sql: 'select distinct s.user_id from private_notes p join sales s on s.id = p.sales_id' } }));
+      assert.deepEqual(owners, [{ user_id: stack.users.bob.id }]);
+    });
+
+    test('no session state survives on any pooled connection', async () => {
+      // Straight on the server's own pool (the policy would refuse these catalog reads), many at
+      // once so every pooled connection answers for its own session.
+      const probes = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          stack.server.sql.unsafe(
+            `select current_user as role,
+               (select count(*)::int from pg_prepared_statements) as prepared,
+               (select count(*)::int from pg_listening_channels()) as listening,
+               (select count(*)::int from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()) as advisory,
+               (select count(*)::int from pg_class where relpersistence = 't') as temp_relations,
+               coalesce(current_setting('request.jwt.claims', true), '') as claims,
+               coalesce(current_setting('request.jwt.claim.sub', true), '') as sub`,
+            [],
+            { prepare: false },
+          ),
+        ),
+      );
+      const loginRole = decodeURIComponent(new URL(login === 'superuser' ? stack.db.adminUrl : stack.db.loginUrl).username);
+      for (const [state] of probes) {
+        assert.deepEqual(
+          { ...state },
+          { role: loginRole, prepared: 0, listening: 0, advisory: 0, temp_relations: 0, claims: '', sub: '' },
+        );
+      }
+    });
+  });
+}
+
+describe('legitimate agent SQL runs untouched', () => {
+  let stack: Stack;
+  let client: Client;
+  before(async () => {
+    stack = await startStack();
+    // The administrator: the legitimate set includes configuration writes only an admin may make.
+    client = await stack.connect(stack.users.admin);
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  test(`${legitimate.length} realistic queries and writes succeed`, async () => {
+    assert.ok(legitimate.length >= 50);
+    const failures: string[] = [];
+    for (const statement of legitimate) {
+      const result = await client.callTool({ name: statement.tool, arguments: { sql: statement.sql } });
+      if (result.isError) failures.push(`${statement.name}: ${text(result).slice(0, 300)}`);
+    }
+    assert.deepEqual(failures, []);
+  });
+});
