@@ -317,7 +317,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
  * Writes an ES module that, preloaded into a Node or Bun process (`NODE_OPTIONS=--import <file>`,
  * `bun --preload <file>`), adds `Authorization: Bearer $INJECT_BEARER_TOKEN` to every request that
  * process makes to `$INJECT_BEARER_ORIGIN`: through global fetch, and through undici's
- * `request()` (global dispatcher) where the process uses undici directly. Returns the file path.
+ * `request()` (its export wrapped) where the process uses undici directly. Returns the file path.
  */
 export async function writeBearerPreload(dir: string): Promise<string> {
   const { writeFile } = await import('node:fs/promises');
@@ -339,20 +339,23 @@ globalThis.fetch = function (input, init) {
   return originalFetch(input, { ...init, headers });
 };
 
-try {
-  const undici = await import('undici');
-  const base = undici.getGlobalDispatcher();
-  undici.setGlobalDispatcher(base.compose((dispatch) => (options, handler) => {
-    if (token && wanted(options.origin)) {
-      const headers = Array.isArray(options.headers) || options.headers == null
-        ? [...(options.headers ?? []), 'authorization', 'Bearer ' + token]
-        : { ...options.headers, authorization: 'Bearer ' + token };
-      return dispatch({ ...options, headers }, handler);
-    }
-    return dispatch(options, handler);
-  }));
-} catch {
-  // no undici in this process: fetch is all it uses
+// undici's request() (used directly by some tools) bypasses global fetch.
+import { createRequire } from 'node:module';
+let undici;
+try { undici = createRequire(process.cwd() + '/')('undici'); } catch { /* not used by this process */ }
+const hasAuth = (headers) => Array.isArray(headers)
+  ? headers.some((h, i) => i % 2 === 0 && String(h).toLowerCase() === 'authorization')
+  : Object.keys(headers ?? {}).some((k) => k.toLowerCase() === 'authorization');
+const withAuth = (headers) => {
+  if (hasAuth(headers)) return headers;
+  if (Array.isArray(headers)) return [...headers, 'authorization', 'Bearer ' + token];
+  return { ...(headers ?? {}), authorization: 'Bearer ' + token };
+};
+if (undici && token) {
+  // Replace the export before the tool imports it: Bun's built-in undici exposes a mutable exports
+  // object, and Node builds an ES module's view of a CommonJS package from its exports at first import.
+  const original = undici.request;
+  undici.request = (url, options = {}) => original(url, wanted(url) ? { ...options, headers: withAuth(options.headers) } : options);
 }
 `,
   );
