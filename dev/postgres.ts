@@ -42,7 +42,7 @@ export interface RunningPostgres {
 }
 
 /** The cluster's superuser. Local-only (127.0.0.1, no unix socket), so a fixed password is fine and
- *  lets a kept dataDir be reopened by the next run. */
+ *  lets a kept dataDir be reopened by the next run; callers may rely on postgres/postgres. */
 const SUPERUSER = 'postgres';
 const SUPERUSER_PASSWORD = 'postgres';
 const HOST = '127.0.0.1';
@@ -334,15 +334,18 @@ async function launch(bin: Binaries, dataDir: string, port: number, runAs: RunAs
       '-c', 'max_connections=300',
     ],
     // detached: its own process group, so a terminal's Ctrl-C reaches only us and we decide how
-    // PostgreSQL stops (stop() or the exit safety net below).
+    // PostgreSQL stops (stop(), or the exit safety net of track()).
     { ...runAs, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
   );
   track(child, 'SIGINT');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {
+    // The message may straddle two chunks: match on the recent end of the stream.
+    let recent = '';
     const onData = (chunk: Buffer): void => {
       tail.push(chunk);
-      if (chunk.toString('utf8').includes('database system is ready to accept connections')) resolve();
+      recent = (recent + chunk.toString('utf8')).slice(-512);
+      if (recent.includes('database system is ready to accept connections')) resolve();
     };
     child.stdout?.on('data', (c: Buffer) => tail.push(c));
     child.stderr?.on('data', onData);
