@@ -11,7 +11,8 @@
  * proxy's round-trip count per call compares them exactly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import os from 'node:os';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -19,7 +20,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type postgres from 'postgres';
 import { openPool } from '../src/db/pool.js';
 import { floorCall, naiveCall, type BenchIdentity } from './naive.js';
-import { startDelayProxy, type DelayProxy } from './proxy.js';
+import { startDelayProxy, startDelayProxyProcess, type DelayProxy, type ProxyProcess } from './proxy.js';
 import { ACTIVE_USERS, freePort, mintUser, startBenchDatabase, startCountingAuth, type BenchDatabase, type CountingAuth } from './setup.js';
 import { operation, type Operation } from './workload.js';
 
@@ -55,6 +56,8 @@ export interface PhaseResult {
   roundTripsPerCall: number;
   /** Connections the mode opened during the measured window (0 after a proper warm-up). */
   newConnections: number;
+  /** CPU the server process spent per call (user + system). */
+  serverCpuMsPerCall?: number;
   rssBeforeMb?: number;
   rssAfterMb?: number;
 }
@@ -79,6 +82,8 @@ export interface BenchReport {
   soak: SoakResult[];
   /** p50 ratios per delay and runtime: server / floor and server / naive. */
   ratios: { rttMs: number; runtime: Runtime; vsFloor: number; vsNaive: number }[];
+  /** Runtimes that could not be measured, and why. */
+  failures: string[];
   maxRoundTripsPerCall: number;
 }
 
@@ -88,10 +93,12 @@ interface Driver {
   call(client: number, op: Operation): Promise<string | null>;
   /** The server process' RSS in MB (spawned runtimes only). */
   rssMb?(): number | undefined;
+  /** CPU time the server process has used, ms (spawned runtimes only). */
+  cpuMs?(): number | undefined;
   stop(): Promise<void>;
 }
 
-const WARMUP_PER_CLIENT = 8;
+const WARMUP_PER_CLIENT = Number(process.env.BENCH_WARMUP ?? 8);
 /** Soak: RSS may exceed its post-warm-up value by this much (MB) before the run is called a leak. */
 const SOAK_TOLERANCE_MB = 24;
 
@@ -99,19 +106,21 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = Date.now();
   const db = existing?.db ?? (log('starting PostgreSQL with the fixture and seed…'), await startBenchDatabase());
-  // BENCH_TRACE=1: print what opens each round trip (the first message of the chunk), per phase.
+  // The proxy runs in its own process: forwarding must not wait for the load generator's JavaScript.
+  // BENCH_TRACE=1 instead runs it in-process and prints what opens each round trip, per phase.
   const openers = new Map<string, number>();
-  const proxy = await startDelayProxy({
-    targetPort: db.port,
-    delayMs: 0,
-    ...(process.env.BENCH_TRACE
-      ? { trace: (_c: number, direction: string, data: Buffer, fresh: boolean) => {
-          if (direction !== 'client' || !fresh) return;
-          const key = describeMessage(data);
-          openers.set(key, (openers.get(key) ?? 0) + 1);
-        } }
-      : {}),
-  });
+  const proxy: ProxyProcess = process.env.BENCH_TRACE
+    ? inProcess(
+        await startDelayProxy({
+          targetPort: db.port,
+          trace: (_c, direction, data, fresh) => {
+            if (direction !== 'client' || !fresh) return;
+            const key = describeMessage(data);
+            openers.set(key, (openers.get(key) ?? 0) + 1);
+          },
+        }),
+      )
+    : await startDelayProxyProcess({ targetPort: db.port });
   const auth = await startCountingAuth(db.admin);
   const databaseUrl = db.loginUrlVia(proxy.host, proxy.port);
   const tokens = await Promise.all(
@@ -120,18 +129,21 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
   const identities = tokens.map(claimsOf);
   const phases: PhaseResult[] = [];
   const soak: SoakResult[] = [];
+  const failures: string[] = [];
   let n = 0;
   const nextOp = () => operation(n++);
 
   const runPhase = async (driver: Driver, rttMs: number): Promise<PhaseResult> => {
-    proxy.delayMs = rttMs / 2;
+    await proxy.setDelay(rttMs / 2);
     await drive(driver, options.clients, options.clients * WARMUP_PER_CLIENT, nextOp);
     const rssBefore = driver.rssMb?.();
-    proxy.reset();
+    const cpuBefore = driver.cpuMs?.();
+    await proxy.reset();
     openers.clear();
     const run = await drive(driver, options.clients, options.calls, nextOp);
-    const stats = proxy.stats();
+    const stats = await proxy.stats();
     const rssAfter = driver.rssMb?.();
+    const cpuAfter = driver.cpuMs?.();
     const sorted = run.latencies.sort((a, b) => a - b);
     const result: PhaseResult = {
       mode: driver.mode,
@@ -146,6 +158,7 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
       callsPerSecond: round((options.calls / run.ms) * 1000, 1),
       roundTripsPerCall: round(stats.roundTrips / options.calls, 3),
       newConnections: stats.connections,
+      ...(cpuBefore !== undefined && cpuAfter !== undefined ? { serverCpuMsPerCall: round((cpuAfter - cpuBefore) / options.calls) } : {}),
       ...(rssBefore !== undefined ? { rssBeforeMb: rssBefore } : {}),
       ...(rssAfter !== undefined ? { rssAfterMb: rssAfter } : {}),
     };
@@ -174,7 +187,14 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
     }
     for (const runtime of options.runtimes) {
       log(`starting the server under ${runtime}…`);
-      const driver = await serverDriver(runtime, { databaseUrl, auth, tokens });
+      let driver: Driver;
+      try {
+        driver = await serverDriver(runtime, { databaseUrl, auth, tokens });
+      } catch (error) {
+        log(`  ${runtime}: ${(error as Error).message}`);
+        failures.push(`${runtime} did not start: ${(error as Error).message.slice(0, 500)}`);
+        continue;
+      }
       try {
         for (const rtt of options.delays) await runPhase(driver, rtt);
         if (options.soak) soak.push(await runSoak(driver, runtime, options, proxy, nextOp, log));
@@ -214,6 +234,7 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
     phases,
     soak,
     ratios,
+    failures,
     maxRoundTripsPerCall: Math.max(0, ...phases.filter((p) => p.mode !== 'naive').map((p) => p.roundTripsPerCall)),
   };
 }
@@ -222,12 +243,12 @@ async function runSoak(
   driver: Driver,
   runtime: Runtime,
   options: BenchOptions,
-  proxy: DelayProxy,
+  proxy: ProxyProcess,
   nextOp: () => Operation,
   log: (line: string) => void,
 ): Promise<SoakResult> {
   const rttMs = options.delays[0] ?? 0;
-  proxy.delayMs = rttMs / 2;
+  await proxy.setDelay(rttMs / 2);
   const total = options.soak!;
   const every = Math.max(1, Math.round(total / 10));
   log(`  soak ${runtime}: warm-up ${every} calls, then ${total} calls at rtt ${rttMs} ms`);
@@ -286,11 +307,24 @@ function inProcessDriver(mode: 'floor' | 'naive', databaseUrl: string, identitie
   };
 }
 
-const COMMANDS: Record<Runtime, string[]> = {
-  node: [process.execPath, '--import', 'tsx', 'runtimes/node.ts'],
-  bun: ['npx', 'bun', 'run', 'runtimes/bun.ts'],
-  deno: ['npx', 'deno', 'task', 'start'],
-};
+const ROOT = new URL('..', import.meta.url).pathname;
+
+/**
+ * How each runtime starts, as in package.json (start / start:bun / start:deno), with the binaries
+ * npm installed called directly rather than through npx: npx adds a process (and ~50 MB of RSS that
+ * is not the server's) and cannot run deno when npm did not link node_modules/.bin/deno. Deno's task
+ * runner starts `deno run …` itself, so the package's folder goes on PATH.
+ */
+function command(runtime: Runtime): { argv: string[]; path: string } {
+  const path = [join(ROOT, 'node_modules/.bin'), join(ROOT, 'node_modules/deno'), process.env.PATH ?? ''].join(delimiter);
+  if (runtime === 'node') return { argv: [process.execPath, '--import', 'tsx', 'runtimes/node.ts'], path };
+  if (runtime === 'bun') {
+    const bin = join(ROOT, 'node_modules/.bin/bun');
+    return { argv: existsSync(bin) ? [bin, 'run', 'runtimes/bun.ts'] : ['npx', 'bun', 'run', 'runtimes/bun.ts'], path };
+  }
+  const bin = join(ROOT, 'node_modules/deno/deno');
+  return { argv: existsSync(bin) ? [bin, 'task', 'start'] : ['npx', 'deno', 'task', 'start'], path };
+}
 
 async function serverDriver(
   runtime: Runtime,
@@ -298,15 +332,16 @@ async function serverDriver(
 ): Promise<Driver> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const [command, ...args] = COMMANDS[runtime];
+  const { argv, path } = command(runtime);
   const output: string[] = [];
-  const child = spawn(command!, args, {
-    cwd: new URL('..', import.meta.url).pathname,
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: ROOT,
     // Own process group, so stop() can end the runtime and anything npx started under it.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
+      PATH: path,
       SUPABASE_URL: context.auth.projectUrl,
       DATABASE_URL: context.databaseUrl,
       PORT: String(port),
@@ -373,11 +408,37 @@ async function serverDriver(
       return first?.type === 'text' ? first.text : 'tool error';
     },
     rssMb: () => serverRssMb(child.pid!),
+    cpuMs: () => serverCpuMs(child.pid!),
     async stop() {
       await Promise.allSettled(clients.map((c) => c.close()));
       await stop();
     },
   };
+}
+
+/** The server process (see serverRssMb): the spawned tree's leaf with the largest RSS. */
+function serverPid(rootPid: number): number | undefined {
+  const leaves: number[] = [];
+  const walk = (pid: number) => {
+    const children = childrenOf(pid);
+    if (children.length === 0) leaves.push(pid);
+    for (const c of children) walk(c);
+  };
+  walk(rootPid);
+  let best: number | undefined;
+  for (const pid of leaves) if (best === undefined || (rssKb(pid) ?? 0) > (rssKb(best) ?? 0)) best = pid;
+  return best;
+}
+
+/** utime + stime of the server process, ms (clock ticks are 100 Hz on Linux). */
+function serverCpuMs(rootPid: number): number | undefined {
+  const pid = serverPid(rootPid);
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 
 /** RSS of the server process: the leaf of the spawned tree with the largest VmRSS (npx/deno task wrap it). */
@@ -419,6 +480,17 @@ function claimsOf(token: string): BenchIdentity {
   return { sub: String(claims.sub), claims };
 }
 
+function inProcess(proxy: DelayProxy): ProxyProcess {
+  return {
+    port: proxy.port,
+    host: proxy.host,
+    setDelay: async (ms) => void (proxy.delayMs = ms),
+    stats: async () => proxy.stats(),
+    reset: async () => proxy.reset(),
+    close: () => proxy.close(),
+  };
+}
+
 /** The first protocol message of a client chunk, for BENCH_TRACE: type letter and a little text. */
 function describeMessage(data: Buffer): string {
   const type = String.fromCharCode(data[0] ?? 0);
@@ -443,13 +515,13 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push(`Benchmark ${report.date} — ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GB RAM, Node ${m.node}, ${m.platform}`);
   lines.push(`${report.options.clients} concurrent clients; ${report.options.calls} measured calls per row (4 reads : 1 write); round-trip time simulated by the proxy.`);
   lines.push('');
-  lines.push('| RTT ms | mode | p50 ms | p95 ms | p99 ms | calls/s | DB round trips/call | new conns | errors | server RSS MB before → after |');
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('| RTT ms | mode | p50 ms | p95 ms | p99 ms | calls/s | DB round trips/call | new conns | errors | server CPU ms/call | server RSS MB before → after |');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   const label: Record<string, string> = { floor: '(b) floor: raw postgres.js, 1 pipelined tx', naive: '(c) naive: 5 awaited steps' };
   for (const p of [...report.phases].sort((a, b) => a.rttMs - b.rttMs)) {
     const rss = p.rssBeforeMb !== undefined ? `${p.rssBeforeMb} → ${p.rssAfterMb}` : '—';
     lines.push(
-      `| ${p.rttMs} | ${label[p.mode] ?? `(a) server on ${p.mode}`} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.callsPerSecond} | ${p.roundTripsPerCall} | ${p.newConnections} | ${p.errors} | ${rss} |`,
+      `| ${p.rttMs} | ${label[p.mode] ?? `(a) server on ${p.mode}`} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.callsPerSecond} | ${p.roundTripsPerCall} | ${p.newConnections} | ${p.errors} | ${p.serverCpuMsPerCall ?? '—'} | ${rss} |`,
     );
   }
   if (report.ratios.length) {

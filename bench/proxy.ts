@@ -178,3 +178,71 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
   proxy.port = (server.address() as AddressInfo).port;
   return proxy;
 }
+
+/** The proxy in a child process, so its forwarding never waits for the load generator's JavaScript. */
+export interface ProxyProcess {
+  port: number;
+  host: string;
+  setDelay(ms: number): Promise<void>;
+  stats(): Promise<ProxyStats>;
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Command = { id: number; op: 'delay'; ms: number } | { id: number; op: 'stats' | 'reset' | 'close' };
+
+export async function startDelayProxyProcess(options: Omit<DelayProxyOptions, 'trace'>): Promise<ProxyProcess> {
+  const { fork } = await import('node:child_process');
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', JSON.stringify(options)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting = new Map<number, (value: unknown) => void>();
+  let nextId = 0;
+  const ready = new Promise<{ port: number; host: string }>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the proxy process exited (${code})`)));
+    child.on('message', (message: { id?: number; ready?: { port: number; host: string }; value?: unknown }) => {
+      if (message.ready) resolve(message.ready);
+      else if (message.id !== undefined) waiting.get(message.id)?.(message.value), waiting.delete(message.id);
+    });
+  });
+  const { port, host } = await ready;
+  const ask = <T>(command: Omit<Command, 'id'>): Promise<T> =>
+    new Promise((resolve) => {
+      const id = ++nextId;
+      waiting.set(id, resolve as (value: unknown) => void);
+      child.send({ ...command, id });
+    });
+  return {
+    port,
+    host,
+    setDelay: (ms) => ask({ op: 'delay', ms }),
+    stats: () => ask<ProxyStats>({ op: 'stats' }),
+    reset: () => ask({ op: 'reset' }),
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send({ op: 'close', id: 0 });
+      await exited;
+    },
+  };
+}
+
+// Child-process side of startDelayProxyProcess.
+if (process.argv[2] === '--serve' && process.send) {
+  const proxy = await startDelayProxy(JSON.parse(process.argv[3]!) as DelayProxyOptions);
+  process.on('message', async (command: Command) => {
+    let value: unknown = null;
+    if (command.op === 'delay') proxy.delayMs = command.ms;
+    else if (command.op === 'stats') value = proxy.stats();
+    else if (command.op === 'reset') proxy.reset();
+    else if (command.op === 'close') {
+      await proxy.close();
+      process.disconnect();
+      return;
+    }
+    process.send!({ id: command.id, value });
+  });
+  process.send({ ready: { port: proxy.port, host: proxy.host } });
+}

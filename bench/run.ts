@@ -50,7 +50,7 @@ if (!quick && !args.has('no-save')) {
   console.log(`wrote bench/results/${name}`);
 }
 
-const failures: string[] = [];
+const failures: string[] = [...report.failures];
 if (report.maxRoundTripsPerCall > MAX_ROUND_TRIPS_PER_CALL) {
   failures.push(`a tool call cost ${report.maxRoundTripsPerCall} database round trips (limit ${MAX_ROUND_TRIPS_PER_CALL})`);
 }
