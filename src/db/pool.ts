@@ -19,7 +19,7 @@ export interface PoolOptions {
 const asText = (x: string) => x;
 
 export function openPool(databaseUrl: string, options: PoolOptions = {}): Sql {
-  return postgres(databaseUrl, {
+  const options_: postgres.Options<Record<string, postgres.PostgresType>> & { socket: ReturnType<typeof noDelaySocket> } = {
     max: options.max ?? 10,
     // Named prepared statements break behind transaction-mode poolers (Supavisor :6543, PgBouncer),
     // and every statement here is either ours (tiny) or the agent's (seen once): never prepare.
@@ -35,7 +35,9 @@ export function openPool(databaseUrl: string, options: PoolOptions = {}): Sql {
       date: { to: 1184, from: [1082, 1083, 1114, 1184, 1266], serialize: (x: unknown) => String(x), parse: asText },
       bytea: { to: 17, from: [17], serialize: (x: unknown) => String(x), parse: asText },
     },
-  });
+  };
+  // `socket` is a documented postgres.js option missing from its type definitions.
+  return postgres(databaseUrl, options_ as postgres.Options<Record<string, postgres.PostgresType>>);
 }
 
 interface SocketOptions {

@@ -109,7 +109,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.allSettled(clients.map((c) => c.close()));
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
-        http.closeAllConnections?.();
+        (http as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await server.close();
       await auth.stop();
