@@ -1,0 +1,213 @@
+/**
+ * Graceful shutdown under load, on every runtime as users start it: while slow (but allowed)
+ * queries are in flight, SIGTERM. In-flight calls complete (or, past SHUTDOWN_TIMEOUT_MS, are
+ * cancelled in PostgreSQL), new connections are refused at once, the process exits 0, and no
+ * database connection is left behind (pg_stat_activity, from the admin connection).
+ * Run: node --import tsx test/run.ts test/deploy/shutdown.test.ts
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startAuthServer, type RunningAuthServer } from '../../dev/auth-server.js';
+import { DEMO_USERS } from '../../dev/seed.js';
+import { asMintUser, rows } from '../support/stack.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+/**
+ * As users start them (`npm start`, `bun run runtimes/bun.ts`, `deno task start`), with the binaries
+ * npm installed, spawned directly (no npx, no shell) so SIGTERM reaches the runtime itself.
+ */
+const RUNTIMES = {
+  node: [process.execPath, ['--import', 'tsx', 'runtimes/node.ts']],
+  bun: [`${ROOT}node_modules/bun/bin/bun.exe`, ['run', 'runtimes/bun.ts']],
+  deno: [`${ROOT}node_modules/deno/deno`, ['task', 'start']],
+} as const;
+type Runtime = keyof typeof RUNTIMES;
+
+const APP = 'atomic-crm-mcp';
+/** ~1–3 s of CPU in PostgreSQL, allowed by the statement policy (pg_sleep is not). */
+const SLOW = (n: number) => `select ${n} as call, count(*)::int as n from generate_series(1, 6000) a, generate_series(1, 6000) b`;
+const IN_FLIGHT = 4;
+
+let db: TestDatabase;
+let auth: RunningAuthServer;
+const children: ChildProcess[] = [];
+
+before(async () => {
+  db = await createTestDatabase('shutdown');
+  auth = await startAuthServer({ sql: db.admin });
+});
+after(async () => {
+  for (const c of children) killGroup(c);
+  await auth?.stop();
+  await db?.drop();
+});
+
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function start(runtime: Runtime, env: Record<string, string>) {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const [command, args] = RUNTIMES[runtime];
+  let output = '';
+  const child = spawn(command, [...args], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      SUPABASE_URL: auth.projectUrl,
+      DATABASE_URL: db.loginUrl,
+      MCP_SERVER_URL: baseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      STATEMENT_TIMEOUT_MS: '60000',
+      NO_COLOR: '1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so cleanup can reach `deno task`'s child too. SIGTERM still goes to
+    // the runtime's own pid only, as a container runtime or process manager sends it.
+    detached: true,
+  });
+  children.push(child);
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${runtime} exited early:\n${output}`);
+    if (await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false)) return { child, port, baseUrl, output: () => output, exited };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  killGroup(child);
+  throw new Error(`${runtime} not ready within 30 s:\n${output}`);
+}
+
+/** The exit of a signalled server, bounded: a hang fails with the server's output (and SIGKILLs it). */
+async function exitOf(server: Awaited<ReturnType<typeof start>>, ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      killGroup(server.child);
+      reject(new Error(`the server did not exit within ${ms} ms of SIGTERM:\n${server.output().slice(-3000)}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([server.exited, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function backends(filter = ''): Promise<{ pid: number; state: string; query: string }[]> {
+  return (await db.admin.unsafe(
+    `select pid, state, query from pg_stat_activity where datname = current_database() and application_name = $1 ${filter}`,
+    [APP],
+  )) as unknown as { pid: number; state: string; query: string }[];
+}
+
+async function until(what: string, fn: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Resolves with the connect error code, or 'CONNECTED'. */
+function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('CONNECTED');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'ERROR'));
+  });
+}
+
+async function clientFor(baseUrl: string): Promise<Client> {
+  const token = await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!));
+  const client = new Client({ name: 'shutdown-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  return client;
+}
+
+for (const runtime of (process.env.SHUTDOWN_RUNTIMES?.split(',') ?? Object.keys(RUNTIMES)) as Runtime[]) {
+  describe(`graceful shutdown on ${runtime}`, () => {
+    test('SIGTERM with slow calls in flight: they complete, new connections are refused, exit 0, no connection leaked', async () => {
+      const server = await start(runtime, { SHUTDOWN_TIMEOUT_MS: '30000' });
+      const client = await clientFor(server.baseUrl);
+      const started = Date.now();
+      const calls = Array.from({ length: IN_FLIGHT }, (_, i) => client.callTool({ name: 'query', arguments: { sql: SLOW(i + 1) } }));
+      await until('the slow queries to run in PostgreSQL', async () => (await backends(`and state = 'active' and query like '%generate_series%'`)).length === IN_FLIGHT);
+
+      server.child.kill('SIGTERM');
+      // The listener goes away at once; the in-flight calls keep running.
+      await until('new connections to be refused', async () => (await tryConnect(server.port)) === 'ECONNREFUSED', 5_000);
+      assert.ok((await backends(`and state = 'active' and query like '%generate_series%'`)).length > 0, 'calls were still in flight when the listener closed');
+
+      const results = await Promise.all(calls);
+      results.forEach((result, i) => assert.deepEqual(rows(result), [{ call: i + 1, n: 36_000_000 }]));
+      const { code, signal } = await exitOf(server, 15_000);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, server.output());
+      assert.match(server.output(), /"event":"stopped"/);
+      await until('no backend of the server left', async () => (await backends()).length === 0, 5_000);
+      await client.close().catch(() => {});
+      console.log(`# ${runtime}: ${IN_FLIGHT} calls completed ${Date.now() - started} ms after they started`);
+    });
+
+    const knownGap =
+      runtime === 'deno'
+        ? 'runtimes/deno.ts awaits http.shutdown() without a bound after server.close(): connections of cancelled requests never finish, so the process logs "stopped" and never exits'
+        : undefined;
+    test('SIGTERM past SHUTDOWN_TIMEOUT_MS: running statements are cancelled in PostgreSQL, exit 0, no connection leaked', { todo: knownGap }, async () => {
+      const server = await start(runtime, { SHUTDOWN_TIMEOUT_MS: '300' });
+      const client = await clientFor(server.baseUrl);
+      // Far longer than the shutdown bound: only cancellation can end them in time.
+      const long = `select count(*) from generate_series(1, 30000) a, generate_series(1, 30000) b`;
+      const calls = Array.from({ length: 2 }, () =>
+        client.callTool({ name: 'query', arguments: { sql: long } }).then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e })),
+      );
+      await until('the long queries to run', async () => (await backends(`and state = 'active' and query like '%generate_series%'`)).length === 2);
+      const signalled = Date.now();
+      server.child.kill('SIGTERM');
+      const { code, signal } = await exitOf(server, 15_000);
+      const took = Date.now() - signalled;
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, server.output());
+      assert.ok(took < 8_000, `shutdown took ${took} ms`);
+      assert.match(server.output(), /"event":"shutdown_cancelling"/);
+      // Each call ends: either a CANCELLED tool error or a dropped connection; never a hang.
+      const outcomes = await Promise.all(calls);
+      for (const o of outcomes) if (o.ok) assert.equal((o.r as { isError?: boolean }).isError, true);
+      await until('no backend of the server left', async () => (await backends()).length === 0, 5_000);
+      const still = (await db.admin.unsafe(`select count(*)::int as n from pg_stat_activity where datname = current_database() and query like '%generate_series(1, 30000)%' and pid <> pg_backend_pid()`)) as unknown as [{ n: number }];
+      assert.equal(still[0].n, 0, 'the cancelled statements are not running any more');
+      await client.close().catch(() => {});
+    });
+  });
+}
