@@ -28,13 +28,15 @@ export interface AppDeps {
   sql: Sql;
   verifier: TokenVerifier;
   log: Logger;
+  /** Column type names by oid, read at start-up (loadTypeNames). */
+  typeNames?: ReadonlyMap<number, string>;
 }
 
 type Env = AuthEnv & { Variables: { requestId: string } };
 
 const MCP_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID'];
 
-export function createApp({ config, sql, verifier, log }: AppDeps) {
+export function createApp({ config, sql, verifier, log, typeNames = new Map() }: AppDeps) {
   const app = new Hono<Env>();
   const doctorSummary = doctorSummaryFor(config, sql);
   const metadataUrl = resourceMetadataUrl(config.resourceUrl);
@@ -43,6 +45,7 @@ export function createApp({ config, sql, verifier, log }: AppDeps) {
   const handleMcp = createMcpHandler({
     sql,
     log,
+    typeNames,
     logStatements: config.logStatements,
     limits: {
       statementTimeoutMs: config.statementTimeoutMs,

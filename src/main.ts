@@ -13,6 +13,7 @@ import { loadConfig, maskDatabaseUrl, type Config } from './config.js';
 import { inspectLoginRole, LEAST_PRIVILEGE_FIX } from './db/login-role.js';
 import { loadPolicy } from './db/policy.js';
 import { openPool, type Sql } from './db/pool.js';
+import { loadTypeNames } from './db/run.js';
 import { createLogger, type Logger } from './log.js';
 
 export class StartupError extends Error {
@@ -36,6 +37,7 @@ export async function startServer(
   const config = loadConfig(env, argv);
   const log = createLogger({ level: config.logLevel, format: config.logFormat, write: options.write });
   const sql = openPool(config.databaseUrl, { max: config.poolSize });
+  let typeNames: Map<number, string>;
   try {
     await loadPolicy();
     let report;
@@ -56,6 +58,7 @@ export async function startServer(
       }
       log.warn('privileged_login_role', { role: report.role, problems: report.problems });
     }
+    typeNames = await loadTypeNames(sql);
   } catch (error) {
     await sql.end({ timeout: 1 });
     throw error;
@@ -65,7 +68,7 @@ export async function startServer(
   if (!(await verifier.ready())) {
     log.warn('jwks_unavailable', { jwksUrl: config.jwksUrl, hint: 'Tokens cannot be verified until the key set is reachable and holds an ES256 or RS256 key.' });
   }
-  const app = createApp({ config, sql, verifier, log });
+  const app = createApp({ config, sql, verifier, log, typeNames });
 
   const shutdown = new AbortController();
   let inFlight = 0;

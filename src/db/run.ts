@@ -87,6 +87,8 @@ export interface RunOptions {
   limits: Limits;
   /** Aborting cancels the running statement in PostgreSQL. */
   signal?: AbortSignal;
+  /** Column type names by oid (see loadTypeNames); unknown types are reported as `oid:N`. */
+  typeNames?: ReadonlyMap<number, string>;
 }
 
 const EXTENDED = { prepare: false } as const;
@@ -245,6 +247,28 @@ export async function asUser<T>(
   }
 }
 
+/**
+ * Names of the types an agent meets (built-ins and those of public and extensions, e.g. citext),
+ * read once at start-up so results can say `citext` rather than an oid.
+ */
+export async function loadTypeNames(sql: Sql): Promise<Map<number, string>> {
+  const rows = await sql.unsafe(
+    // format_type would qualify extension types (`extensions.citext`): the login role's search_path
+    // is not the one statements run with, so those are named by hand.
+    `select t.oid::int as oid,
+       case when n.nspname = 'pg_catalog' then format_type(t.oid, null)
+            when e.oid is not null then e.typname || '[]'
+            else t.typname end as name
+     from pg_type t
+     join pg_namespace n on n.oid = t.typnamespace
+     left join pg_type e on e.oid = t.typelem and t.typcategory = 'A'
+     where n.nspname in ('pg_catalog', 'public', 'extensions') and t.typisdefined`,
+    [],
+    EXTENDED,
+  );
+  return new Map(rows.map((r) => [Number(r.oid), String(r.name)]));
+}
+
 /** Runs the agent's statement (already accepted by the policy) and shapes the rows for the agent. */
 export async function runStatement(
   sql: Sql,
@@ -266,7 +290,7 @@ export async function runStatement(
     const rows = dataRows.slice(0, limits.maxRows).map((row) => row.slice(0, columns.length));
     return {
       command: 'SELECT',
-      ...shape(columns, rows),
+      ...shape(columns, rows, options.typeNames),
       rowCount: rows.length,
       // The byte budget cut first when fewer rows arrived than were seen (up to the row cap).
       truncated: over && rows.length < Math.min(seen, limits.maxRows) ? 'bytes' : seen > limits.maxRows ? 'rows' : null,
@@ -281,7 +305,7 @@ export async function runStatement(
   return {
     command: result.command,
     // A write without RETURNING has no row description at all.
-    ...shape(result.columns ?? [], rows),
+    ...shape(result.columns ?? [], rows, options.typeNames),
     rowCount: result.count ?? all.length,
     truncated,
   };
@@ -302,16 +326,6 @@ function capInMemory(rows: unknown[][], limits: Limits): { rows: unknown[][]; tr
 
 const jsonReplacer = (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);
 
-// Type names for the columns agents meet; anything else is reported by oid.
-const TYPE_NAMES: Record<number, string> = {
-  16: 'boolean', 17: 'bytea', 18: 'char', 19: 'name', 20: 'bigint', 21: 'smallint', 23: 'integer', 25: 'text',
-  26: 'oid', 114: 'json', 142: 'xml', 700: 'real', 701: 'double precision', 1042: 'character', 1043: 'character varying',
-  1082: 'date', 1083: 'time', 1114: 'timestamp', 1184: 'timestamptz', 1186: 'interval', 1266: 'timetz',
-  1700: 'numeric', 2950: 'uuid', 3802: 'jsonb', 3614: 'tsvector', 3615: 'tsquery',
-  1000: 'boolean[]', 1005: 'smallint[]', 1007: 'integer[]', 1009: 'text[]', 1015: 'character varying[]',
-  1016: 'bigint[]', 1115: 'timestamp[]', 1185: 'timestamptz[]', 1231: 'numeric[]', 2951: 'uuid[]',
-  199: 'json[]', 3807: 'jsonb[]', 2249: 'record', 2287: 'record[]', 705: 'unknown',
-};
 const BIGINT = 20;
 const BIGINT_ARRAY = 1016;
 
@@ -325,6 +339,7 @@ function bigintValue(value: unknown): unknown {
 function shape(
   columns: readonly postgres.ColumnList<string>[number][],
   rows: unknown[][],
+  typeNames: ReadonlyMap<number, string> = new Map(),
 ): { columns: Column[]; rows: Record<string, unknown>[] } {
   // Duplicate names (`select a.id, b.id`) get a suffix so no value is silently dropped.
   const used = new Map<string, number>();
@@ -334,7 +349,7 @@ function shape(
     return count === 0 ? c.name : `${c.name}_${count + 1}`;
   });
   return {
-    columns: columns.map((c, i) => ({ name: names[i]!, type: TYPE_NAMES[c.type] ?? `oid:${c.type}` })),
+    columns: columns.map((c, i) => ({ name: names[i]!, type: typeNames.get(c.type) ?? `oid:${c.type}` })),
     rows: rows.map((row) =>
       Object.fromEntries(
         names.map((name, i) => {

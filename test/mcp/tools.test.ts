@@ -111,6 +111,16 @@ describe('query', () => {
     assert.deepEqual(data[0], { d: '2026-03-01', ts: '2026-03-01 08:00:00+00' });
   });
 
+  test('column types are named, extension types included', async () => {
+    const result = await query(alice, "select s.email, c.id, c.email_jsonb, c.tags from sales s, contacts c limit 1");
+    assert.deepEqual((result.structuredContent as { columns: unknown[] }).columns, [
+      { name: 'email', type: 'citext' },
+      { name: 'id', type: 'bigint' },
+      { name: 'email_jsonb', type: 'jsonb' },
+      { name: 'tags', type: 'bigint[]' },
+    ]);
+  });
+
   test('duplicate column names are all kept', async () => {
     const data = rows(await query(alice, 'select c.id, co.id from contacts c join companies co on co.id = c.company_id order by c.id limit 1'));
     assert.deepEqual(Object.keys(data[0]!), ['id', 'id_2']);

@@ -33,6 +33,7 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString }> = {
     const result = await runStatement(deps.sql, principal, verdict.statement, {
       access: 'write',
       limits: deps.limits,
+      typeNames: deps.typeNames,
       signal,
     });
     const returned = result.rows.length ? ` Returned ${result.rows.length} row${result.rows.length === 1 ? '' : 's'}.` : '';

@@ -35,6 +35,7 @@ export const queryTool: ToolDefinition<{ sql: z.ZodString }> = {
     const result = await runStatement(deps.sql, principal, verdict.statement, {
       access: 'read',
       limits: deps.limits,
+      typeNames: deps.typeNames,
       signal,
     });
     const summary = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}.`;

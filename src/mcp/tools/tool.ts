@@ -11,6 +11,7 @@ import type { Limits } from '../../db/run.js';
 export interface ToolDeps {
   sql: Sql;
   limits: Limits;
+  typeNames: ReadonlyMap<number, string>;
 }
 
 export interface ToolContext {
