@@ -352,7 +352,7 @@ async function fakePooler(): Promise<{ port: number; startups: Record<string, st
   const server: Server = createServer((socket) => {
     let buffer = Buffer.alloc(0);
     socket.on('data', (chunk) => {
-      buffer = Buffer.concat([buffer, chunk]);
+      buffer = Buffer.concat([buffer, chunk as Buffer]);
       if (buffer.length < 8) return;
       const length = buffer.readInt32BE(0);
       if (buffer.length < length) return;
