@@ -37,7 +37,8 @@ EXPOSE 3000
 # orchestrator's readiness probe, not for restarts.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# exec form: node is PID 1's direct child of the runtime and receives SIGTERM itself, so in-flight
-# calls drain (SHUTDOWN_TIMEOUT_MS) before exit. Keep the orchestrator's grace period above it.
+# exec form: node is PID 1 and receives SIGTERM itself (its handler drains in-flight
+# calls for up to SHUTDOWN_TIMEOUT_MS). Keep the orchestrator's grace period (docker stop -t, k8s
+# terminationGracePeriodSeconds) above SHUTDOWN_TIMEOUT_MS + a few seconds.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/runtimes/node.js"]
