@@ -30,7 +30,7 @@ export function openPool(databaseUrl: string, options: PoolOptions = {}): Sql {
     // NOTICEs can carry row data raised by functions; they never reach a log.
     onnotice: () => {},
     connection: { application_name: 'atomic-crm-mcp' },
-    //socket: noDelaySocket(),
+    socket: noDelaySocket(),
     types: {
       date: { to: 1184, from: [1082, 1083, 1114, 1184, 1266], serialize: (x: unknown) => String(x), parse: asText },
       bytea: { to: 17, from: [17], serialize: (x: unknown) => String(x), parse: asText },
