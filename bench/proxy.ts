@@ -143,14 +143,14 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       serverSpoke = true;
       options.trace?.(id, 'server', data, false);
     });
-    client.on('data', (data) => {
+    client.on('data', (data: Buffer) => {
       options.trace?.(id, 'client', data, serverSpoke);
       if (serverSpoke) counters.roundTrips++;
       serverSpoke = false;
       counters.clientBytes += data.length;
       toServer.push(data);
     });
-    upstream.on('data', (data) => toClient.push(data));
+    upstream.on('data', (data: Buffer) => toClient.push(data));
     let closed = false;
     const close = () => {
       if (closed) return;
@@ -189,7 +189,7 @@ export interface ProxyProcess {
   close(): Promise<void>;
 }
 
-type Command = { id: number; op: 'delay'; ms: number } | { id: number; op: 'stats' | 'reset' | 'close' };
+type Command = { id: number; op: 'delay' | 'stats' | 'reset' | 'close'; ms?: number };
 
 export async function startDelayProxyProcess(options: Omit<DelayProxyOptions, 'trace'>): Promise<ProxyProcess> {
   const { fork } = await import('node:child_process');
@@ -234,12 +234,12 @@ if (process.argv[2] === '--serve' && process.send) {
   const proxy = await startDelayProxy(JSON.parse(process.argv[3]!) as DelayProxyOptions);
   process.on('message', async (command: Command) => {
     let value: unknown = null;
-    if (command.op === 'delay') proxy.delayMs = command.ms;
+    if (command.op === 'delay') proxy.delayMs = command.ms ?? 0;
     else if (command.op === 'stats') value = proxy.stats();
     else if (command.op === 'reset') proxy.reset();
     else if (command.op === 'close') {
       await proxy.close();
-      process.disconnect();
+      process.disconnect?.();
       return;
     }
     process.send!({ id: command.id, value });
