@@ -118,16 +118,15 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map() }:
   });
   app.post(
     '/mcp',
-    (c, next) =>
-      bearerAuth({
-        verifier,
-        metadataUrl,
-        // A missing token is every client's first step of discovery: not a security event.
-        onRefused: (reason) =>
-          reason === 'TOKEN_MISSING'
-            ? log.debug('auth_challenge', { requestId: c.get('requestId') })
-            : log.warn('security_event', { kind: 'auth_failure', requestId: c.get('requestId'), reason }),
-      })(c as never, next),
+    bearerAuth({
+      verifier,
+      metadataUrl,
+      // A missing token is every client's first step of discovery: not a security event.
+      onRefused: (reason, c) =>
+        reason === 'TOKEN_MISSING'
+          ? log.debug('auth_challenge', { requestId: c.get('requestId') })
+          : log.warn('security_event', { kind: 'auth_failure', requestId: c.get('requestId'), reason }),
+    }),
     (c) => handleMcp({ request: c.req.raw, principal: c.get('principal'), token: c.get('token'), requestId: c.get('requestId') }),
   );
 

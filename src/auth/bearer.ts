@@ -5,7 +5,7 @@
  * @example
  *   app.post('/mcp', bearerAuth({ verifier, metadataUrl }), handler);
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { TokenError, type Principal, type TokenVerifier } from './verify.js';
 
 export type AuthEnv = { Variables: { principal: Principal; token: string } };
@@ -45,8 +45,8 @@ function challenge(metadataUrl: string, error?: { code: string; description: str
 export interface BearerOptions {
   verifier: TokenVerifier;
   metadataUrl: string;
-  /** Told about every refusal (reason code only: never the token). */
-  onRefused?: (reason: string) => void;
+  /** Told about every refusal (reason code only: never the token), with the request's context. */
+  onRefused?: (reason: string, c: Context) => void;
 }
 
 /**
@@ -56,7 +56,7 @@ export interface BearerOptions {
 export function bearerAuth({ verifier, metadataUrl, onRefused }: BearerOptions): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const refuse = (status: 400 | 401 | 503, reason: string, error?: { code: string; description: string }) => {
-      onRefused?.(reason);
+      onRefused?.(reason, c);
       c.header('WWW-Authenticate', challenge(metadataUrl, error));
       c.header('Cache-Control', 'no-store');
       return c.json(

@@ -55,7 +55,11 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
       try {
         outcome = await tool.run(input, { deps, principal: call.principal, signal: extra.signal });
       } catch (error) {
-        outcome = { result: failureResult(error), outcome: error instanceof DbError ? error.code : 'INTERNAL_ERROR' };
+        outcome = {
+          result: failureResult(error),
+          outcome: error instanceof DbError ? error.code : 'INTERNAL_ERROR',
+          sqlstate: error instanceof DbError ? error.pg?.sqlstate : undefined,
+        };
         if (error instanceof DbError && error.code === 'INTEGRITY_VIOLATION') {
           deps.log.error('security_event', { kind: 'integrity_violation', requestId: call.requestId, sub: call.principal.sub, tool: tool.name, fingerprint: fingerprint(input.sql) });
         } else if (!(error instanceof DbError)) {
@@ -74,8 +78,9 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
         statement: deps.logStatements ? input.sql : undefined,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         rowCount: outcome.rowCount,
-        truncated: outcome.truncated ?? undefined,
+        truncated: outcome.truncated ? outcome.truncated : outcome.result.isError ? undefined : false,
         outcome: outcome.outcome,
+        sqlstate: outcome.sqlstate,
       });
       return outcome.result;
     });

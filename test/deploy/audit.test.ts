@@ -142,7 +142,7 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
     assert.match(String(line!.outcome), /^SQL_ERROR/);
   });
 
-  test('a SQL error: outcome (or a field of the line) carries the SQLSTATE', { todo: 'src/mcp/server.ts logs outcome "SQL_ERROR" without the SQLSTATE (DbError.pg.sqlstate)' }, async () => {
+  test('a SQL error: outcome (or a field of the line) carries the SQLSTATE', async () => {
     const { lines } = await during(stack, () => call('query', { sql: 'select 1 / (select count(*) - count(*) from tags)' }));
     const [line] = toolCalls(lines);
     assert.ok(String(line!.outcome).includes('22012') || line!.sqlstate === '22012', JSON.stringify(line));

@@ -27,6 +27,8 @@ export interface ToolOutcome {
   outcome: string;
   /** True when the statement policy refused the input (a security event). */
   refused?: boolean;
+  /** PostgreSQL's SQLSTATE when the database refused the statement. */
+  sqlstate?: string;
   rowCount?: number;
   truncated?: string | null;
 }
