@@ -17,6 +17,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig*.json ./
 COPY src ./src
 COPY runtimes ./runtimes
+COPY scripts ./scripts
 RUN npm run build
 
 # --- runtime: production dependencies and the compiled server only ----------------------------
