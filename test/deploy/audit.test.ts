@@ -124,6 +124,14 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
     assert.ok(!raw.join('\n').includes('pg_sleep'), 'the statement text is not logged');
   });
 
+  test('an honest mistake (a typo, the wrong tool) is refused without a security_event', async () => {
+    for (const [tool, sql, code] of [['query', 'selec 1', 'SYNTAX_ERROR'], ['mutate', 'select 1', 'WRONG_TOOL']] as const) {
+      const { lines } = await during(stack, () => call(tool, { sql }));
+      assert.equal(toolCalls(lines)[0]!.outcome, code);
+      assert.equal(lines.filter((l) => l.event === 'security_event').length, 0, code);
+    }
+  });
+
   test('an integrity violation: outcome INTEGRITY_VIOLATION and an error-level security_event', async () => {
     const { lines, raw } = await during(stack, () => call('query', { sql: 'select public.audit_swap_identity()' }));
     const calls = toolCalls(lines);

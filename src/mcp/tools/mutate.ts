@@ -5,8 +5,8 @@
 import { z } from 'zod';
 import { checkStatement } from '../../db/policy.js';
 import { runStatement } from '../../db/run.js';
-import { errorResult, rowsResult } from '../results.js';
-import { statementOutput, type ToolDefinition } from './tool.js';
+import { rowsResult } from '../results.js';
+import { refusalOutcome, statementOutput, type ToolDefinition } from './tool.js';
 
 export const mutateTool: ToolDefinition<{ sql: z.ZodString }> = {
   name: 'mutate',
@@ -29,7 +29,7 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString }> = {
   },
   async run({ sql: text }, { deps, principal, signal }) {
     const verdict = checkStatement(text, 'mutate');
-    if (!verdict.ok) return { result: errorResult({ ...verdict.refusal }), outcome: verdict.refusal.code, refused: true };
+    if (!verdict.ok) return refusalOutcome(verdict.refusal);
     const result = await runStatement(deps.sql, principal, verdict.statement, {
       access: 'write',
       limits: deps.limits,

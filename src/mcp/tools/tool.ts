@@ -6,7 +6,9 @@ import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/
 import { z } from 'zod';
 import type { Principal } from '../../auth/verify.js';
 import type { Sql } from '../../db/pool.js';
+import type { Refusal } from '../../db/policy.js';
 import type { Limits } from '../../db/run.js';
+import { errorResult } from '../results.js';
 
 export interface ToolDeps {
   sql: Sql;
@@ -43,6 +45,14 @@ export interface ToolDefinition<Input extends z.ZodRawShape> {
     annotations: ToolAnnotations;
   };
   run(input: z.infer<z.ZodObject<Input>>, context: ToolContext): Promise<ToolOutcome>;
+}
+
+/** Mistakes any agent makes: refused, but not worth a security event. */
+const HONEST_MISTAKES = new Set<Refusal['code']>(['SYNTAX_ERROR', 'EMPTY', 'WRONG_TOOL']);
+
+/** The outcome of a statement the policy refused. */
+export function refusalOutcome(refusal: Refusal): ToolOutcome {
+  return { result: errorResult({ ...refusal }), outcome: refusal.code, refused: !HONEST_MISTAKES.has(refusal.code) };
 }
 
 export const statementOutput = {
