@@ -4,17 +4,12 @@
  * separate process configured only through its environment, called by the SDK's client.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startAuthServer, type RunningAuthServer } from '../dev/auth-server.js';
 import { DEMO_USERS } from '../dev/seed.js';
-import { asMintUser, rows, text } from './support/stack.js';
+import { asMintUser, connectWithToken, rows, text } from './support/stack.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { REPO_ROOT, SERVER_COMMANDS, type Runtime } from './support/runtimes.js';
-
+import { RUNTIMES, startServerProcess, type ServerProcess } from './support/runtimes.js';
 
 let db: TestDatabase;
 let auth: RunningAuthServer;
@@ -28,67 +23,13 @@ after(async () => {
   await db?.drop();
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Started {
-  child: ChildProcess;
-  baseUrl: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function start(runtime: Runtime): Promise<Started> {
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const [command, args] = SERVER_COMMANDS[runtime];
-  let output = '';
-  const child = spawn(command, [...args], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      SUPABASE_URL: auth.projectUrl,
-      DATABASE_URL: db.loginUrl,
-      MCP_SERVER_URL: baseUrl,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_FORMAT: 'json',
-      NO_COLOR: '1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${runtime} exited early:\n${output}`);
-    const ready = await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false);
-    if (ready) return { child, baseUrl, output: () => output, exited };
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`${runtime} did not become ready within 30 s:\n${output}`);
-}
-
-for (const runtime of Object.keys(SERVER_COMMANDS) as Runtime[]) {
+for (const runtime of RUNTIMES) {
   describe(`runtime: ${runtime}`, () => {
-    let server: Started;
+    let server: ServerProcess;
     before(async () => {
-      server = await start(runtime);
+      server = await startServerProcess(runtime, { SUPABASE_URL: auth.projectUrl, DATABASE_URL: db.loginUrl, LOG_FORMAT: 'json' });
     });
-    after(async () => {
-      if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
-    });
+    after(() => server?.kill());
 
     test('serves metadata and challenges like every other runtime', async () => {
       const prm = await (await fetch(`${server.baseUrl}/.well-known/oauth-protected-resource/mcp`)).json();
@@ -101,12 +42,7 @@ for (const runtime of Object.keys(SERVER_COMMANDS) as Runtime[]) {
     test('a signed-in user lists tools, reads as themselves under RLS, and writes', async () => {
       const user = DEMO_USERS[1]!;
       const token = await auth.mintAccessToken(asMintUser(user));
-      const client = new Client({ name: `runtime-${runtime}`, version: '1.0.0' });
-      await client.connect(
-        new StreamableHTTPClientTransport(new URL(`${server.baseUrl}/mcp`), {
-          requestInit: { headers: { Authorization: `Bearer ${token}` } },
-        }),
-      );
+      const client = await connectWithToken(`${server.baseUrl}/mcp`, token, `runtime-${runtime}`);
       try {
         const { tools } = await client.listTools();
         assert.deepEqual(tools.map((t) => t.name).sort(), ['get_schema', 'mutate', 'query']);
@@ -133,8 +69,8 @@ for (const runtime of Object.keys(SERVER_COMMANDS) as Runtime[]) {
 
     test('SIGTERM stops it cleanly with exit code 0', async () => {
       server.child.kill('SIGTERM');
-      const code = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
-      assert.equal(code, 0, server.output());
+      const exit = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
+      assert.deepEqual(exit, { code: 0, signal: null }, server.output());
       assert.match(server.output(), /"event":"stopped"/);
     });
   });

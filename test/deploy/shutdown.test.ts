@@ -6,27 +6,14 @@
  * Run: node --import tsx test/run.ts test/deploy/shutdown.test.ts
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startAuthServer, type RunningAuthServer } from '../../dev/auth-server.js';
 import { DEMO_USERS } from '../../dev/seed.js';
-import { asMintUser, rows } from '../support/stack.js';
+import { asMintUser, connectWithToken, rows } from '../support/stack.js';
+import { RUNTIMES, startServerProcess, type Runtime, type ServerProcess } from '../support/runtimes.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-
-const ROOT = new URL('../..', import.meta.url).pathname;
-/**
- * As users start them (`npm start`, `bun run runtimes/bun.ts`, `deno task start`), with the binaries
- * npm installed, spawned directly (no npx, no shell) so SIGTERM reaches the runtime itself.
- */
-const RUNTIMES = {
-  node: [process.execPath, ['--import', 'tsx', 'runtimes/node.ts']],
-  bun: [`${ROOT}node_modules/bun/bin/bun.exe`, ['run', 'runtimes/bun.ts']],
-  deno: [`${ROOT}node_modules/deno/deno`, ['task', 'start']],
-} as const;
-type Runtime = keyof typeof RUNTIMES;
 
 const APP = 'atomic-crm-mcp';
 /** ~1–3 s of CPU in PostgreSQL, allowed by the statement policy (pg_sleep is not). */
@@ -35,83 +22,35 @@ const IN_FLIGHT = 4;
 
 let db: TestDatabase;
 let auth: RunningAuthServer;
-const children: ChildProcess[] = [];
+const servers: ServerProcess[] = [];
 
 before(async () => {
   db = await createTestDatabase('shutdown');
   auth = await startAuthServer({ sql: db.admin });
 });
 after(async () => {
-  for (const c of children) killGroup(c);
+  for (const server of servers) server.kill();
   await auth?.stop();
   await db?.drop();
 });
 
-function killGroup(child: ChildProcess): void {
-  try {
-    process.kill(-child.pid!, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+async function start(runtime: Runtime, env: Record<string, string>): Promise<ServerProcess> {
+  const server = await startServerProcess(runtime, {
+    SUPABASE_URL: auth.projectUrl,
+    DATABASE_URL: db.loginUrl,
+    STATEMENT_TIMEOUT_MS: '60000',
+    ...env,
   });
-}
-
-async function start(runtime: Runtime, env: Record<string, string>) {
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const [command, args] = RUNTIMES[runtime];
-  let output = '';
-  const child = spawn(command, [...args], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      SUPABASE_URL: auth.projectUrl,
-      DATABASE_URL: db.loginUrl,
-      MCP_SERVER_URL: baseUrl,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      STATEMENT_TIMEOUT_MS: '60000',
-      NO_COLOR: '1',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group, so cleanup can reach `deno task`'s child too. SIGTERM still goes to
-    // the runtime's own pid only, as a container runtime or process manager sends it.
-    detached: true,
-  });
-  children.push(child);
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${runtime} exited early:\n${output}`);
-    if (await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false)) return { child, port, baseUrl, output: () => output, exited };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  killGroup(child);
-  throw new Error(`${runtime} not ready within 30 s:\n${output}`);
+  servers.push(server);
+  return server;
 }
 
 /** The exit of a signalled server, bounded: a hang fails with the server's output (and SIGKILLs it). */
-async function exitOf(server: Awaited<ReturnType<typeof start>>, ms: number) {
+async function exitOf(server: ServerProcess, ms: number) {
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      killGroup(server.child);
+      server.kill();
       reject(new Error(`the server did not exit within ${ms} ms of SIGTERM:\n${server.output().slice(-3000)}`));
     }, ms);
   });
@@ -152,12 +91,10 @@ function tryConnect(port: number): Promise<string> {
 
 async function clientFor(baseUrl: string): Promise<Client> {
   const token = await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!));
-  const client = new Client({ name: 'shutdown-test', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
-  return client;
+  return connectWithToken(`${baseUrl}/mcp`, token, 'shutdown-test');
 }
 
-for (const runtime of (process.env.SHUTDOWN_RUNTIMES?.split(',') ?? Object.keys(RUNTIMES)) as Runtime[]) {
+for (const runtime of (process.env.SHUTDOWN_RUNTIMES?.split(',') as Runtime[] | undefined) ?? RUNTIMES) {
   describe(`graceful shutdown on ${runtime}`, () => {
     test('SIGTERM with slow calls in flight: they complete, new connections are refused, exit 0, no connection leaked', async () => {
       const server = await start(runtime, { SHUTDOWN_TIMEOUT_MS: '30000' });

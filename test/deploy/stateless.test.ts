@@ -5,8 +5,6 @@
  * Run: node --import tsx test/run.ts test/deploy/stateless.test.ts
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -14,66 +12,24 @@ import { startAuthServer, type RunningAuthServer } from '../../dev/auth-server.j
 import { DEMO_USERS } from '../../dev/seed.js';
 import { asMintUser, rows } from '../support/stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { startServerProcess, type ServerProcess } from '../support/runtimes.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 /** The public URL both replicas advertise, as behind one load balancer. */
 const PUBLIC_URL = 'http://mcp.lb.test';
 
 let db: TestDatabase;
 let auth: RunningAuthServer;
-const replicas: Replica[] = [];
+const replicas: ServerProcess[] = [];
 
-interface Replica {
-  child: ChildProcess;
-  baseUrl: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+async function startReplica(): Promise<ServerProcess> {
+  const replica = await startServerProcess('node', {
+    SUPABASE_URL: auth.projectUrl,
+    DATABASE_URL: db.loginUrl,
+    MCP_SERVER_URL: PUBLIC_URL,
+    LOG_LEVEL: 'warn',
   });
-}
-
-async function startReplica(): Promise<Replica> {
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'runtimes/node.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      SUPABASE_URL: auth.projectUrl,
-      DATABASE_URL: db.loginUrl,
-      MCP_SERVER_URL: PUBLIC_URL,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`replica exited early:\n${output}`);
-    if (await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false)) {
-      const replica = { child, baseUrl, output: () => output, exited };
-      replicas.push(replica);
-      return replica;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`replica not ready within 30 s:\n${output}`);
+  replicas.push(replica);
+  return replica;
 }
 
 before(async () => {
@@ -82,7 +38,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const r of replicas) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+  for (const r of replicas) r.kill();
   await auth?.stop();
   await db?.drop();
 });
@@ -128,12 +84,12 @@ test('two replicas, one client, requests alternate between them: every call succ
 
   // Losing a replica mid-conversation loses nothing: no session lived on it.
   a!.child.kill('SIGTERM');
-  assert.equal(await a!.exited, 0, a!.output());
+  assert.deepEqual(await a!.exited, { code: 0, signal: null }, a!.output());
   live = [backends[1]!];
   const after = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as still_here' } });
   assert.deepEqual(rows(after), [{ still_here: 1 }]);
 
   await client.close();
   b!.child.kill('SIGTERM');
-  assert.equal(await b!.exited, 0, b!.output());
+  assert.deepEqual(await b!.exited, { code: 0, signal: null }, b!.output());
 });

@@ -95,13 +95,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     users,
     token,
     async connect(user, overrides) {
-      const bearer = await token(user, overrides);
-      const client = new Client({ name: 'atomic-crm-mcp-tests', version: '1.0.0' });
-      await client.connect(
-        new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), {
-          requestInit: { headers: { Authorization: `Bearer ${bearer}` } },
-        }),
-      );
+      const client = await connectWithToken(`${baseUrl}/mcp`, await token(user, overrides));
       clients.push(client);
       return client;
     },
@@ -116,6 +110,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await db.drop();
     },
   };
+}
+
+/** An SDK client on `url` sending `Authorization: Bearer <token>`. */
+export async function connectWithToken(url: string, token: string, name = 'atomic-crm-mcp-tests'): Promise<Client> {
+  const client = new Client({ name, version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
+  );
+  return client;
 }
 
 /** The text of a tool result's first content block. */
