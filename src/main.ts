@@ -25,6 +25,8 @@ export interface RunningServer {
   log: Logger;
   sql: Sql;
   fetch: (request: Request) => Promise<Response>;
+  /** Requests being handled right now. */
+  inFlight(): number;
   /** Waits for in-flight requests (at most SHUTDOWN_TIMEOUT_MS), cancels the rest, closes the pool. */
   close(): Promise<void>;
 }
@@ -104,5 +106,5 @@ export async function startServer(
     database: maskDatabaseUrl(config.databaseUrl),
     sessionTokens: config.allowSessionTokens,
   });
-  return { config, log, sql, fetch, close };
+  return { config, log, sql, fetch, close, inFlight: () => inFlight };
 }

@@ -20,8 +20,17 @@ export function createMcpHandler(deps: McpDeps): (call: McpRequest) => Promise<R
     const server = createMcpServer(deps, { principal, requestId });
     // JSON responses: tools report no progress, and a plain response ends with the call.
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    // A client that goes away aborts the tool's signal, which cancels its statement in PostgreSQL.
-    const onAbort = () => void transport.close();
+    // A client that goes away: closing the transport aborts the tool's signal, which cancels its
+    // statement in PostgreSQL. The transport then never answers, so the response is settled here
+    // (nobody will read it); otherwise the request would count as in flight forever.
+    let onAbort = () => {};
+    const abandoned = new Promise<Response>((resolve) => {
+      onAbort = () => {
+        void transport.close();
+        resolve(new Response(null, { status: 499 }));
+      };
+    });
+    if (request.signal.aborted) onAbort();
     request.signal.addEventListener('abort', onAbort, { once: true });
     try {
       await server.connect(transport);
@@ -32,7 +41,7 @@ export function createMcpHandler(deps: McpDeps): (call: McpRequest) => Promise<R
         expiresAt: principal.expiresAt,
         extra: { sub: principal.sub },
       };
-      return await transport.handleRequest(request, { authInfo });
+      return await Promise.race([transport.handleRequest(request, { authInfo }), abandoned]);
     } finally {
       request.signal.removeEventListener('abort', onAbort);
       await server.close();

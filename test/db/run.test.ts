@@ -124,6 +124,9 @@ describe('cancellation and a busy pool, over HTTP', () => {
     const stoppedAfter = Date.now() - abortedAt;
     assert.equal(await active(), 0, 'the statement was cancelled');
     assert.ok(stoppedAfter < 1_000, `stopped ${stoppedAfter} ms after the client left`);
+    const settleBy = Date.now() + 3_000;
+    while (stack.server.inFlight() > 0 && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(stack.server.inFlight(), 0, 'the abandoned request is no longer in flight (shutdown would wait for it)');
     const client = await stack.connect(stack.users.alice);
     assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: 'select 1 as ok' } })), [{ ok: 1 }], 'the pool is healthy');
   });
