@@ -32,9 +32,7 @@ import { createLoginRole } from './login-role.js';
 import { startPostgres, type RunningPostgres } from './postgres.js';
 import { applySchema, DEMO_PASSWORD, DEMO_USERS, seed } from './seed.js';
 
-const DEMO_DIR = fileURLToPath(new URL('../.demo/', import.meta.url));
-const PG_DATA = path.join(DEMO_DIR, 'pgdata');
-const LOGIN_PASSWORD_FILE = path.join(DEMO_DIR, 'mcp_login.password');
+const DEFAULT_DEMO_DIR = fileURLToPath(new URL('../.demo/', import.meta.url));
 const DATABASE = 'atomic_crm';
 const LOGIN_ROLE = 'mcp_login';
 /** Everything listens on loopback only: the demo users' password is printed below. */
@@ -55,7 +53,8 @@ const USAGE = `Usage: npm run demo -- [--reset] [--port=N] [--auth-port=N] [--db
   --port=N       MCP server port (default 3000)
   --auth-port=N  Supabase Auth stand-in port (default 54321)
   --db-port=N    PostgreSQL port (default: any free port)
-  --free-ports   pick free ports for everything`;
+  --free-ports   pick free ports for everything
+  --data-dir=P   keep the database in P instead of .demo/`;
 
 function readOptions() {
   let values;
@@ -67,6 +66,7 @@ function readOptions() {
         'auth-port': { type: 'string' },
         'db-port': { type: 'string' },
         'free-ports': { type: 'boolean', default: false },
+        'data-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -90,6 +90,7 @@ function readOptions() {
     mcpPort: port('--port', values.port, free ? undefined : 3000),
     authPort: port('--auth-port', values['auth-port'], free ? undefined : 54321),
     dbPort: port('--db-port', values['db-port'], undefined),
+    dataDir: path.resolve(values['data-dir'] ?? DEFAULT_DEMO_DIR),
   };
 }
 
@@ -128,14 +129,15 @@ function listen(fetch: (request: Request) => Promise<Response>, port: number, fl
 // Database
 
 /** The password of `mcp_login`, generated once and kept in .demo/ so restarts reuse it. */
-async function loginPassword(regenerate: boolean): Promise<string> {
-  if (!regenerate && existsSync(LOGIN_PASSWORD_FILE)) {
-    const saved = (await readFile(LOGIN_PASSWORD_FILE, 'utf8')).trim();
+async function loginPassword(dataDir: string, regenerate: boolean): Promise<string> {
+  const file = path.join(dataDir, 'mcp_login.password');
+  if (!regenerate && existsSync(file)) {
+    const saved = (await readFile(file, 'utf8')).trim();
     if (saved) return saved;
   }
   const password = randomBytes(24).toString('base64url');
-  await writeFile(LOGIN_PASSWORD_FILE, `${password}\n`, { mode: 0o600 });
-  await chmod(LOGIN_PASSWORD_FILE, 0o600);
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
   return password;
 }
 
@@ -152,7 +154,7 @@ async function isLoaded(db: postgres.Sql): Promise<boolean> {
  * after an interrupted one) and that `mcp_login` exists with least privilege. Returns the
  * superuser connection to `atomic_crm` (the auth stand-in reads `auth.users` through it).
  */
-async function prepareDatabase(pg: RunningPostgres, regenerate: boolean): Promise<{ admin: postgres.Sql; loginUrl: string; loaded: boolean }> {
+async function prepareDatabase(pg: RunningPostgres, dataDir: string, regenerate: boolean): Promise<{ admin: postgres.Sql; loginUrl: string; loaded: boolean }> {
   const quiet = { onnotice: () => undefined, connect_timeout: 10 };
   const cluster = postgres(pg.adminUrl, { ...quiet, max: 1 });
   let loaded = false;
@@ -175,7 +177,7 @@ async function prepareDatabase(pg: RunningPostgres, regenerate: boolean): Promis
       await seed(admin); // deterministic: the same rows on every machine
     }
     // Roles belong to the cluster: create it, or bring it back to least privilege, at every start.
-    const password = await loginPassword(regenerate);
+    const password = await loginPassword(dataDir, regenerate);
     await createLoginRole(cluster, LOGIN_ROLE, password);
     return { admin, loginUrl: pg.urlFor(LOGIN_ROLE, password, DATABASE), loaded };
   } finally {
@@ -202,7 +204,7 @@ async function waitUntilReady(baseUrl: string): Promise<void> {
   throw new DemoError(`The MCP server did not become ready within ${READY_TIMEOUT_MS / 1000}s (last /readyz: ${last}).`);
 }
 
-function banner(mcpUrl: string, authUrl: string): string {
+function banner(mcpUrl: string, authUrl: string, dataDir: string): string {
   const vscode = JSON.stringify({ servers: { 'atomic-crm': { type: 'http', url: mcpUrl } } }, null, 2);
   const width = Math.max(...DEMO_USERS.map((u) => u.email.length));
   const users = DEMO_USERS.map((u) => {
@@ -232,7 +234,7 @@ ${indent(vscode)}
 ${users}
     password: ${DEMO_PASSWORD}
 
-  Data lives in .demo/ (npm run demo -- --reset starts over). Ctrl-C stops everything.
+  Data lives in ${path.relative(process.cwd(), dataDir) || '.'}/ (npm run demo -- --reset starts over). Ctrl-C stops everything.
 ────────────────────────────────────────────────────────────────────────────
 `;
 }
@@ -266,13 +268,14 @@ async function main(): Promise<void> {
   }
 
   try {
-    await mkdir(DEMO_DIR, { recursive: true });
+    await mkdir(options.dataDir, { recursive: true });
+    const pgData = path.join(options.dataDir, 'pgdata');
     if (options.reset) {
-      console.log('--reset: deleting .demo/pgdata');
-      await rm(PG_DATA, { recursive: true, force: true });
+      console.log(`--reset: deleting ${pgData}`);
+      await rm(pgData, { recursive: true, force: true });
     }
     console.log('Starting PostgreSQL…');
-    const pg = await startPostgres({ dataDir: PG_DATA, port: options.dbPort }).catch((error: Error) => {
+    const pg = await startPostgres({ dataDir: pgData, port: options.dbPort }).catch((error: Error) => {
       if (options.dbPort !== undefined && /could not (bind|create listen socket)|already in use/i.test(error.message)) {
         throw new DemoError(`Port ${options.dbPort} (PostgreSQL) is already in use. Choose another with --db-port=N, or leave it out.`);
       }
@@ -280,7 +283,7 @@ async function main(): Promise<void> {
     });
     stops.push(() => pg.stop());
 
-    const { admin, loginUrl } = await prepareDatabase(pg, options.reset);
+    const { admin, loginUrl } = await prepareDatabase(pg, options.dataDir, options.reset);
     stops.push(() => admin.end({ timeout: 5 }));
 
     const authUrl = `http://localhost:${authPort}`;
@@ -314,7 +317,7 @@ async function main(): Promise<void> {
     );
 
     await waitUntilReady(`http://${BIND_HOST}:${mcpPort}`);
-    console.log(banner(`${publicUrl}/mcp`, authUrl));
+    console.log(banner(`${publicUrl}/mcp`, authUrl, options.dataDir));
   } catch (error) {
     await stopAll();
     throw error;
