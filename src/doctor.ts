@@ -16,7 +16,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createTokenVerifier, TokenError } from './auth/verify.js';
 import { ConfigError, loadConfig, maskDatabaseUrl } from './config.js';
 import { inspectLoginRole, LEAST_PRIVILEGE_FIX } from './db/login-role.js';
-import type { Sql } from './db/pool.js';
+import { EXTENDED, type Sql } from './db/pool.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
@@ -465,7 +465,7 @@ async function connectDatabase(ctx: Ctx): Promise<CheckResult> {
     });
   }
   try {
-    const [row] = (await ctx.sql.unsafe(`select current_user as "user", current_database() as db, current_setting('server_version') as version`, [], { prepare: false })) as unknown as [{ user: string; db: string; version: string }];
+    const [row] = (await ctx.sql.unsafe(`select current_user as "user", current_database() as db, current_setting('server_version') as version`, [], EXTENDED)) as unknown as [{ user: string; db: string; version: string }];
     ctx.dbConnected = true;
     const info = ctx.databaseUrl && !ctx.options.sql ? classifyDatabaseUrl(ctx.databaseUrl) : null;
     return pass(id, title, `Connected as "${row.user}" to database "${row.db}" (PostgreSQL ${row.version})${info ? ` via ${info.describe}` : ''}.`);
@@ -533,7 +533,7 @@ async function checkLoginRole(ctx: Ctx): Promise<CheckResult[]> {
   const role = { id: 'login_role', title: 'Login role is least-privilege' };
   const auth = { id: 'authenticated_role', title: 'Role "authenticated" exists and is reachable' };
   if (!ctx.dbConnected || !ctx.sql) return [skip(role.id, role.title, 'No database connection.'), skip(auth.id, auth.title, 'No database connection.')];
-  const [{ exists }] = (await ctx.sql.unsafe(`select to_regrole('authenticated') is not null as exists`, [], { prepare: false })) as unknown as [{ exists: boolean }];
+  const [{ exists }] = (await ctx.sql.unsafe(`select to_regrole('authenticated') is not null as exists`, [], EXTENDED)) as unknown as [{ exists: boolean }];
   const report = await inspectLoginRole(ctx.sql);
   const results: CheckResult[] = [];
   results.push(
@@ -560,7 +560,7 @@ async function checkSchema(ctx: Ctx): Promise<CheckResult[]> {
     `select c.relname::text as name, c.relrowsecurity as rls from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition order by 1`,
     [],
-    { prepare: false },
+    EXTENDED,
   )) as unknown as { name: string; rls: boolean }[];
   const off = tables.filter((t) => !t.rls).map((t) => t.name);
   const results: CheckResult[] = [];

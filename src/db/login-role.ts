@@ -8,7 +8,7 @@
  *   const report = await inspectLoginRole(sql);
  *   if (report.problems.length) console.error(report.problems.join('\n'));
  */
-import type { Sql } from './pool.js';
+import { EXTENDED, type Sql } from './pool.js';
 
 export interface LoginRoleReport {
   role: string;
@@ -29,7 +29,7 @@ export async function inspectLoginRole(sql: Sql): Promise<LoginRoleReport> {
            and (c.relowner = r.oid or exists (select 1 from aclexplode(c.relacl) a where a.grantee = r.oid))), '{}') as own_tables
      from pg_roles r where r.rolname = current_user`,
     [],
-    { prepare: false },
+    EXTENDED,
   );
   const r = row as unknown as {
     role: string; superuser: boolean; bypassrls: boolean; createrole: boolean; can_act: boolean;

@@ -10,6 +10,14 @@ import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
 
+/**
+ * Options for every `unsafe` query: the extended protocol, unnamed statements. With no bind
+ * parameters postgres.js would otherwise use the simple protocol, which runs every `;`-separated
+ * statement of a string (how "read-only" SQL tools were escaped with `select 1; commit; …`); over
+ * the extended protocol a second statement is a syntax error (42601) in PostgreSQL itself.
+ */
+export const EXTENDED = { prepare: false, simple: false } as const;
+
 export interface PoolOptions {
   /** Connections at most (default 10). */
   max?: number;

@@ -15,7 +15,7 @@
  *   });
  */
 import type postgres from 'postgres';
-import type { Sql } from './pool.js';
+import { EXTENDED, type Sql } from './pool.js';
 
 /** Who the statement runs as: the verified token's subject and claims. */
 export interface Identity {
@@ -91,7 +91,6 @@ export interface RunOptions {
   typeNames?: ReadonlyMap<number, string>;
 }
 
-const EXTENDED = { prepare: false } as const;
 
 /**
  * COMMIT padded past 1 KiB. postgres.js buffers a connection's messages and writes them out either

@@ -5,7 +5,7 @@
  * @example
  *   const text = renderOverview(await readSchema(sql, identity, options));
  */
-import type { Sql } from './pool.js';
+import { EXTENDED, type Sql } from './pool.js';
 import { asUser, literal, type Identity, type RunOptions } from './run.js';
 
 export interface ColumnInfo {
@@ -82,13 +82,13 @@ select json_build_object(
 
 /** Reads the schema as the user; `table` narrows it to one relation with policies and indexes. */
 export async function readSchema(sql: Sql, identity: Identity, options: RunOptions, table: string | null = null): Promise<SchemaInfo> {
-  const rows = await asUser(sql, identity, options, (c) => c.unsafe(introspectionSql(table), [], { prepare: false }));
+  const rows = await asUser(sql, identity, options, (c) => c.unsafe(introspectionSql(table), [], EXTENDED));
   const relations = (rows[0]!.schema as { relations: RelationInfo[] }).relations;
   // A table that may not exist cannot be named in the same statement, hence a second, rare call.
   const hasConfig = table === null && relations.some((r) => r.name === 'configuration' && r.columns.some((c) => c.name === 'config'));
   const config = hasConfig
     ? await asUser(sql, identity, options, (c) =>
-        c.unsafe('select config from public.configuration where id = 1', [], { prepare: false }),
+        c.unsafe('select config from public.configuration where id = 1', [], EXTENDED),
       )
     : [];
   return { relations, crmConfig: (config[0]?.config as Record<string, unknown> | undefined) ?? null };

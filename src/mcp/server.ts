@@ -4,6 +4,7 @@
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { fingerprintSync } from 'libpg-query';
 import type { Principal } from '../auth/verify.js';
 import { DbError } from '../db/run.js';
@@ -26,6 +27,13 @@ const INSTRUCTIONS = [
 
 const TOOLS = [getSchemaTool, queryTool, mutateTool] as ToolDefinition<any>[];
 
+/**
+ * One JSON Schema validator for every request's server: the SDK would otherwise build a new Ajv
+ * instance per McpServer, i.e. per request in stateless mode (measured: a visible share of the
+ * server's CPU per call). It caches compiled schemas, so sharing it is also what makes it cheap.
+ */
+const VALIDATOR = new AjvJsonSchemaValidator();
+
 export interface McpDeps extends ToolDeps {
   log: Logger;
   /** Log the statement text in audit lines (off by default: it may contain personal data). */
@@ -47,7 +55,7 @@ function fingerprint(statement: unknown): string | undefined {
 }
 
 export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
-  const server = new McpServer(SERVER_INFO, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  const server = new McpServer(SERVER_INFO, { capabilities: { tools: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: VALIDATOR });
   for (const tool of TOOLS) {
     server.registerTool(tool.name, tool.config, async (input: Record<string, unknown>, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
       const started = performance.now();

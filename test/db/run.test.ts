@@ -47,6 +47,15 @@ describe('runStatement', () => {
     assert.deepEqual(next.rows, [{ uid: alice.id }]);
   });
 
+  test('several statements are a syntax error in PostgreSQL itself (extended protocol), even past the policy', async () => {
+    await assert.rejects(
+      runStatement(sql, identity(), "insert into tags (name, color) values ('two', '#000'); delete from tags", { access: 'write', limits: LIMITS }),
+      (error: unknown) => error instanceof DbError && error.pg?.sqlstate === '42601',
+    );
+    assert.equal((await db.admin`select count(*)::int as n from tags where name = 'two'`)[0]!.n, 0);
+    assert.ok((await db.admin`select count(*)::int as n from tags`)[0]!.n > 0, 'nothing was deleted');
+  });
+
   test('a role switch is refused by the database for the least-privilege login, and caught for a privileged one', async () => {
     await assert.rejects(
       runStatement(sql, identity(), "select set_config('role', 'anon', true)", { access: 'read', limits: LIMITS }),
