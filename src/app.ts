@@ -30,13 +30,15 @@ export interface AppDeps {
   log: Logger;
   /** Column type names by oid, read at start-up (loadTypeNames). */
   typeNames?: ReadonlyMap<number, string>;
+  /** Aborted when a shutdown stops waiting: running tool calls are then cancelled. */
+  shutdownSignal?: AbortSignal;
 }
 
 type Env = AuthEnv & { Variables: { requestId: string } };
 
 const MCP_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID'];
 
-export function createApp({ config, sql, verifier, log, typeNames = new Map() }: AppDeps) {
+export function createApp({ config, sql, verifier, log, typeNames = new Map(), shutdownSignal }: AppDeps) {
   const app = new Hono<Env>();
   const doctorSummary = doctorSummaryFor(config, sql);
   const metadataUrl = resourceMetadataUrl(config.resourceUrl);
@@ -127,7 +129,15 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map() }:
           ? log.debug('auth_challenge', { requestId: c.get('requestId') })
           : log.warn('security_event', { kind: 'auth_failure', requestId: c.get('requestId'), reason }),
     }),
-    (c) => handleMcp({ request: c.req.raw, principal: c.get('principal'), token: c.get('token'), requestId: c.get('requestId') }),
+    (c) =>
+      handleMcp({
+        request: c.req.raw,
+        // The call ends when its client goes away or when a shutdown stops waiting for it.
+        signal: shutdownSignal ? AbortSignal.any([c.req.raw.signal, shutdownSignal]) : c.req.raw.signal,
+        principal: c.get('principal'),
+        token: c.get('token'),
+        requestId: c.get('requestId'),
+      }),
   );
 
   app.notFound((c) => c.json({ error: 'not_found', error_description: `No route for ${c.req.method} ${new URL(c.req.url).pathname}.` }, 404));

@@ -70,16 +70,15 @@ export async function startServer(
   if (!(await verifier.ready())) {
     log.warn('jwks_unavailable', { jwksUrl: config.jwksUrl, hint: 'Tokens cannot be verified until the key set is reachable and holds an ES256 or RS256 key.' });
   }
-  const app = createApp({ config, sql, verifier, log, typeNames });
-
   const shutdown = new AbortController();
+  const app = createApp({ config, sql, verifier, log, typeNames, shutdownSignal: shutdown.signal });
+
   let inFlight = 0;
   let drained: (() => void) | null = null;
   const fetch = async (request: Request): Promise<Response> => {
     inFlight++;
     try {
-      const signal = AbortSignal.any([request.signal, shutdown.signal]);
-      return await app.fetch(new Request(request, { signal }));
+      return await app.fetch(request);
     } finally {
       if (--inFlight === 0) drained?.();
     }

@@ -10,13 +10,15 @@ import { createMcpServer, type McpDeps } from './server.js';
 
 export interface McpRequest {
   request: Request;
+  /** Aborts the call: the client went away, or the server is shutting down. */
+  signal: AbortSignal;
   principal: Principal;
   token: string;
   requestId: string;
 }
 
 export function createMcpHandler(deps: McpDeps): (call: McpRequest) => Promise<Response> {
-  return async ({ request, principal, token, requestId }) => {
+  return async ({ request, signal, principal, token, requestId }) => {
     const server = createMcpServer(deps, { principal, requestId });
     // JSON responses: tools report no progress, and a plain response ends with the call.
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
@@ -30,8 +32,8 @@ export function createMcpHandler(deps: McpDeps): (call: McpRequest) => Promise<R
         resolve(new Response(null, { status: 499 }));
       };
     });
-    if (request.signal.aborted) onAbort();
-    request.signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
       await server.connect(transport);
       const authInfo: AuthInfo = {
@@ -43,7 +45,7 @@ export function createMcpHandler(deps: McpDeps): (call: McpRequest) => Promise<R
       };
       return await Promise.race([transport.handleRequest(request, { authInfo }), abandoned]);
     } finally {
-      request.signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       await server.close();
     }
   };
