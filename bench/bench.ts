@@ -416,17 +416,20 @@ async function serverDriver(
   };
 }
 
-/** The server process (see serverRssMb): the spawned tree's leaf with the largest RSS. */
+/**
+ * The server process: the process of the spawned tree with the largest RSS. `deno task` runs the
+ * server as its child, and tsx (node) keeps an esbuild helper process as a child of the server, so
+ * neither the root nor a leaf is reliably the server.
+ */
 function serverPid(rootPid: number): number | undefined {
-  const leaves: number[] = [];
+  const tree: number[] = [];
   const walk = (pid: number) => {
-    const children = childrenOf(pid);
-    if (children.length === 0) leaves.push(pid);
-    for (const c of children) walk(c);
+    tree.push(pid);
+    for (const c of childrenOf(pid)) walk(c);
   };
   walk(rootPid);
   let best: number | undefined;
-  for (const pid of leaves) if (best === undefined || (rssKb(pid) ?? 0) > (rssKb(best) ?? 0)) best = pid;
+  for (const pid of tree) if (best === undefined || (rssKb(pid) ?? 0) > (rssKb(best) ?? 0)) best = pid;
   return best;
 }
 
@@ -441,17 +444,11 @@ function serverCpuMs(rootPid: number): number | undefined {
   }
 }
 
-/** RSS of the server process: the leaf of the spawned tree with the largest VmRSS (npx/deno task wrap it). */
+/** RSS of the server process (see serverPid), MB. */
 export function serverRssMb(rootPid: number): number | undefined {
-  const leaves: number[] = [];
-  const walk = (pid: number) => {
-    const children = childrenOf(pid);
-    if (children.length === 0) leaves.push(pid);
-    for (const c of children) walk(c);
-  };
-  walk(rootPid);
-  const rss = leaves.map(rssKb).filter((kb): kb is number => kb !== undefined);
-  return rss.length ? round(Math.max(...rss) / 1024, 1) : undefined;
+  const pid = serverPid(rootPid);
+  const kb = pid === undefined ? undefined : rssKb(pid);
+  return kb === undefined ? undefined : round(kb / 1024, 1);
 }
 
 function childrenOf(pid: number): number[] {

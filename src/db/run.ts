@@ -179,7 +179,7 @@ function cappedSelect(statement: string, limits: Limits): { text: string; offset
  * Runs `body` as the user inside one pipelined transaction and returns its result. Used for the
  * agent's statements and for the server's own introspection queries alike.
  */
-export async function asUser<T>(
+export async function asUser(
   sql: Sql,
   identity: Identity,
   options: RunOptions,
@@ -206,19 +206,21 @@ export async function asUser<T>(
   signal?.removeEventListener('abort', cancel);
 
   try {
+    // A cancel request stops whichever step is running when it lands, not always the statement.
+    if (signal?.aborted && firstFailure(begun, setUp, ran, checked, committed) !== undefined) {
+      throw new DbError('CANCELLED', 'The request was cancelled; the statement was stopped and nothing was changed.');
+    }
     const failure = firstFailure(begun, setUp);
     if (failure) throw setupFailure(failure);
     if (ran.status === 'rejected') {
       const error = ran.reason;
       if (isPostgresError(error) && error.code === '57014') {
-        throw signal?.aborted
-          ? new DbError('CANCELLED', 'The request was cancelled; the statement was stopped and nothing was changed.')
-          : new DbError(
-              'STATEMENT_TIMEOUT',
-              `The statement ran longer than ${limits.statementTimeoutMs} ms and was stopped; nothing was changed. ` +
-                'Narrow it (WHERE, LIMIT, fewer joins) or aggregate in SQL.',
-              pgFields(error, 0, 0),
-            );
+        throw new DbError(
+          'STATEMENT_TIMEOUT',
+          `The statement ran longer than ${limits.statementTimeoutMs} ms and was stopped; nothing was changed. ` +
+            'Narrow it (WHERE, LIMIT, fewer joins) or aggregate in SQL.',
+          pgFields(error, 0, 0),
+        );
       }
       if (isPostgresError(error)) throw describeError(error);
       throw unavailable(error);
