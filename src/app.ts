@@ -47,6 +47,7 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
   const handleMcp = createMcpHandler({
     sql,
     log,
+    shutdownSignal,
     typeNames,
     logStatements: config.logStatements,
     limits: {
@@ -132,8 +133,6 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     (c) =>
       handleMcp({
         request: c.req.raw,
-        // The call ends when its client goes away or when a shutdown stops waiting for it.
-        signal: shutdownSignal ? AbortSignal.any([c.req.raw.signal, shutdownSignal]) : c.req.raw.signal,
         principal: c.get('principal'),
         token: c.get('token'),
         requestId: c.get('requestId'),

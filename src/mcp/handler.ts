@@ -10,21 +10,28 @@ import { createMcpServer, type McpDeps } from './server.js';
 
 export interface McpRequest {
   request: Request;
-  /** Aborts the call: the client went away, or the server is shutting down. */
-  signal: AbortSignal;
   principal: Principal;
   token: string;
   requestId: string;
 }
 
-export function createMcpHandler(deps: McpDeps): (call: McpRequest) => Promise<Response> {
-  return async ({ request, signal, principal, token, requestId }) => {
+export interface HandlerDeps extends McpDeps {
+  /** Aborted when a shutdown stops waiting: running calls are then cancelled. */
+  shutdownSignal?: AbortSignal;
+}
+
+export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (call: McpRequest) => Promise<Response> {
+  // Listeners rather than AbortSignal.any: a composite signal per request hanging off the
+  // long-lived shutdown signal is what some runtimes keep alive.
+  const endings = (request: Request) => (shutdownSignal ? [request.signal, shutdownSignal] : [request.signal]);
+  return async ({ request, principal, token, requestId }) => {
     const server = createMcpServer(deps, { principal, requestId });
     // JSON responses: tools report no progress, and a plain response ends with the call.
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    // A client that goes away: closing the transport aborts the tool's signal, which cancels its
-    // statement in PostgreSQL. The transport then never answers, so the response is settled here
-    // (nobody will read it); otherwise the request would count as in flight forever.
+    // A client that goes away (or a shutdown that stops waiting): closing the transport aborts the
+    // tool's signal, which cancels its statement in PostgreSQL. The transport then never answers,
+    // so the response is settled here (nobody will read it); otherwise the request would count as
+    // in flight forever.
     let onAbort = () => {};
     const abandoned = new Promise<Response>((resolve) => {
       onAbort = () => {
@@ -32,8 +39,9 @@ export function createMcpHandler(deps: McpDeps): (call: McpRequest) => Promise<R
         resolve(new Response(null, { status: 499 }));
       };
     });
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    const signals = endings(request);
+    if (signals.some((s) => s.aborted)) onAbort();
+    for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
     try {
       await server.connect(transport);
       const authInfo: AuthInfo = {
@@ -45,7 +53,7 @@ export function createMcpHandler(deps: McpDeps): (call: McpRequest) => Promise<R
       };
       return await Promise.race([transport.handleRequest(request, { authInfo }), abandoned]);
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      for (const s of signals) s.removeEventListener('abort', onAbort);
       await server.close();
     }
   };
