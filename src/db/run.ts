@@ -131,6 +131,9 @@ function setupSql(identity: Identity, claimsJson: string, limits: Limits): strin
     ['idle_in_transaction_session_timeout', String(limits.statementTimeoutMs + 5_000)],
     // As Supabase's API does: citext operators live in `extensions`.
     ['search_path', 'public, extensions'],
+    // The statement policy parsed the text with the default grammar; a role or database default
+    // of `off` would make PostgreSQL read backslashes in '' strings differently from the policy.
+    ['standard_conforming_strings', 'on'],
     ['TimeZone', 'UTC'],
   ];
   return `select ${settings.map(([k, v]) => `pg_catalog.set_config('${k}', ${literal(v)}, true)`).join(', ')}`;

@@ -81,6 +81,24 @@ describe('runStatement', () => {
     assert.deepEqual(result.rows, [{ note: nasty }]);
   });
 
+  test('strings are read as the policy read them, even if a role default turns standard_conforming_strings off', async () => {
+    const loginRole = decodeURIComponent(new URL(db.loginUrl).username);
+    await db.admin.unsafe(`alter role ${loginRole} in database ${db.name} set standard_conforming_strings = off`);
+    const fresh = openPool(db.loginUrl, { max: 1 });
+    try {
+      const result = await runStatement(fresh, identity(), String.raw`select 'a\b' as text, length('a\b') as n`, {
+        access: 'read',
+        limits: LIMITS,
+      });
+      // Standard strings: a, backslash, b. With the setting off PostgreSQL would read \b as a
+      // backspace: another string than the policy parsed, and in general another statement.
+      assert.deepEqual(result.rows, [{ text: String.raw`a\b`, n: 3 }]);
+    } finally {
+      await fresh.end({ timeout: 5 });
+      await db.admin.unsafe(`alter role ${loginRole} in database ${db.name} reset standard_conforming_strings`);
+    }
+  });
+
   test('a failed statement leaves the connection clean for the next caller', async () => {
     const single = openPool(db.loginUrl, { max: 1 });
     try {
