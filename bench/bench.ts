@@ -21,7 +21,9 @@ import type postgres from 'postgres';
 import { openPool } from '../src/db/pool.js';
 import { floorCall, naiveCall, type BenchIdentity } from './naive.js';
 import { startDelayProxy, startDelayProxyProcess, type DelayProxy, type ProxyProcess } from './proxy.js';
-import { ACTIVE_USERS, freePort, mintUser, startBenchDatabase, startCountingAuth, type BenchDatabase, type CountingAuth } from './setup.js';
+import { asMintUser } from '../dev/seed.js';
+import { freePort } from '../dev/ports.js';
+import { ACTIVE_USERS, startBenchDatabase, startCountingAuth, type BenchDatabase, type CountingAuth } from './setup.js';
 import { operation, type Operation } from './workload.js';
 
 export type Runtime = 'node' | 'bun' | 'deno';
@@ -124,7 +126,7 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
   const auth = await startCountingAuth(db.admin);
   const databaseUrl = db.loginUrlVia(proxy.host, proxy.port);
   const tokens = await Promise.all(
-    Array.from({ length: options.clients }, (_, i) => auth.auth.mintAccessToken(mintUser(ACTIVE_USERS[i % ACTIVE_USERS.length]!), { expiresIn: 6 * 3600 })),
+    Array.from({ length: options.clients }, (_, i) => auth.auth.mintAccessToken(asMintUser(ACTIVE_USERS[i % ACTIVE_USERS.length]!), { expiresIn: 6 * 3600 })),
   );
   const identities = tokens.map(claimsOf);
   const phases: PhaseResult[] = [];

@@ -10,6 +10,7 @@ import { startAuthServer, type RunningAuthServer } from '../dev/auth-server.js';
 import { createLoginRole } from '../dev/login-role.js';
 import { startPostgres } from '../dev/postgres.js';
 import { applySchema, seed, DEMO_USERS, type DemoUser } from '../dev/seed.js';
+import { freePort } from '../dev/ports.js';
 
 export const LOGIN_ROLE = 'mcp_bench_login';
 export const LOGIN_PASSWORD = 'bench-login-password';
@@ -64,20 +65,7 @@ export async function startBenchDatabase(): Promise<BenchDatabase> {
 /** Demo users that can sign in (the disabled one cannot). */
 export const ACTIVE_USERS: readonly DemoUser[] = DEMO_USERS.filter((u) => !u.disabled);
 
-export function mintUser(user: DemoUser) {
-  return { id: user.id, email: user.email, user_metadata: { first_name: user.firstName, last_name: user.lastName } };
-}
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface CountingAuth {
   auth: RunningAuthServer;

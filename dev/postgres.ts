@@ -18,6 +18,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './ports.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -113,19 +114,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('could not obtain a free port'))));
-    });
-  });
 }
 
 /**
@@ -390,7 +378,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Ru
   let port = opts.port ?? 0;
   for (let attempt = 1; !postmaster; attempt++) {
     // Another process can take a free port between our probe and PostgreSQL's bind: retry then.
-    if (opts.port === undefined) port = await freePort();
+    if (opts.port === undefined) port = await freePort(HOST);
     try {
       postmaster = await launch(bin, dataDir, port, runAs, tail);
     } catch (error) {

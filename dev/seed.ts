@@ -46,6 +46,11 @@ export const DEMO_USERS: readonly DemoUser[] = [
   { id: '00000000-0000-4000-8000-000000000006', email: 'tom.becker@acme-demo.test', firstName: 'Tom', lastName: 'Becker', administrator: false, disabled: true },
 ].map((u) => ({ ...u, password: DEMO_PASSWORD }));
 
+/** The identity the auth stand-in signs a token for (its MintUser shape). */
+export function asMintUser(user: DemoUser) {
+  return { id: user.id, email: user.email, user_metadata: { first_name: user.firstName, last_name: user.lastName } };
+}
+
 /** The seed's clock: every date is relative to it, so runs are identical. */
 export const SEED_NOW = new Date('2026-11-16T09:00:00Z');
 

@@ -15,22 +15,13 @@ import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { rows, startStack, type Stack } from '../support/stack.js';
+import { freePort } from '../../dev/ports.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROXY = path.join(ROOT, 'node_modules/mcp-remote/dist/proxy.js');
 const OPENER = path.join(ROOT, 'test/support/oauth-client.ts');
 const REQUEST_TIMEOUT_MS = 45_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let stack: Stack;
 let dir: string;

@@ -17,8 +17,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { startDelayProxy } from '../../bench/proxy.js';
-import { freePort, startCountingAuth, mintUser } from '../../bench/setup.js';
-import { DEMO_USERS } from '../../dev/seed.js';
+import { startCountingAuth } from '../../bench/setup.js';
+import { freePort } from '../../dev/ports.js';
+import { asMintUser, DEMO_USERS } from '../../dev/seed.js';
 import { openPool, type Sql } from '../../src/db/pool.js';
 import { DbError, runStatement, type Identity, type Limits } from '../../src/db/run.js';
 import { startServer } from '../../src/main.js';
@@ -269,7 +270,7 @@ describe('behind PgBouncer in transaction mode', () => {
       DB_POOL_SIZE: String(CLIENT_POOL),
     });
     try {
-      const tokens = await Promise.all(USERS.map((u) => auth.auth.mintAccessToken(mintUser(u))));
+      const tokens = await Promise.all(USERS.map((u) => auth.auth.mintAccessToken(asMintUser(u))));
       const call = async (i: number, tool: 'query' | 'mutate', text: string) => {
         const response = await server.fetch(
           new Request('http://127.0.0.1:9/mcp', {

@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { runBench } from '../../bench/bench.js';
 import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
-import { startCountingAuth, mintUser, type BenchDatabase } from '../../bench/setup.js';
-import { DEMO_USERS } from '../../dev/seed.js';
+import { startCountingAuth, type BenchDatabase } from '../../bench/setup.js';
+import { asMintUser, DEMO_USERS } from '../../dev/seed.js';
 import { openPool, type Sql } from '../../src/db/pool.js';
 import { DbError, runStatement, type Identity, type Limits } from '../../src/db/run.js';
 import { startServer } from '../../src/main.js';
@@ -143,7 +143,7 @@ describe('token verification', () => {
       const fetchesAtStart = auth.count(JWKS);
       assert.ok(fetchesAtStart <= 1, `start-up fetched the JWKS ${fetchesAtStart} times`);
       const users = DEMO_USERS.filter((u) => !u.disabled);
-      const tokens = await Promise.all(users.map((u) => auth.auth.mintAccessToken(mintUser(u))));
+      const tokens = await Promise.all(users.map((u) => auth.auth.mintAccessToken(asMintUser(u))));
       const N = 40;
       const results = await Promise.all(
         Array.from({ length: N }, async (_, i) => {

@@ -9,8 +9,8 @@
  *   assert.deepEqual(await server.exited, { code: 0, signal: null });
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../dev/ports.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -27,18 +27,6 @@ export const SERVER_COMMANDS: Record<Runtime, [string, string[]]> = {
 };
 
 export const RUNTIMES = Object.keys(SERVER_COMMANDS) as Runtime[];
-
-/** A port nobody listens on right now (the OS picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ServerProcess {
   child: ChildProcess;

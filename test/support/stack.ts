@@ -16,7 +16,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startAuthServer, type MintOverrides, type MintUser, type RunningAuthServer } from '../../dev/auth-server.js';
-import { DEMO_USERS, type DemoUser } from '../../dev/seed.js';
+import { asMintUser, DEMO_USERS, type DemoUser } from '../../dev/seed.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -45,13 +45,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export function asMintUser(user: DemoUser): MintUser {
-  return {
-    id: user.id,
-    email: user.email,
-    user_metadata: { first_name: user.firstName, last_name: user.lastName },
-  };
-}
+export { asMintUser };
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = await createTestDatabase();
