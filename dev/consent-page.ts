@@ -20,10 +20,12 @@ export function consentPageHtml(): string {
 <title>Authorize application — Atomic CRM (local)</title>
 <style>
   body { font-family: system-ui, sans-serif; max-width: 28rem; margin: 3rem auto; padding: 0 1rem; color: #222; }
-  h1 { font-size: 1.3rem; }
+  h1 { font-size: .95rem; font-weight: 600; color: #555; letter-spacing: .02em; text-transform: uppercase; }
+  h2 { font-size: 1.4rem; }
   label { display: block; margin-top: .8rem; font-weight: 600; }
   input { display: block; width: 100%; padding: .4rem; margin-top: .2rem; box-sizing: border-box; }
-  button { margin-top: 1rem; margin-right: .5rem; padding: .5rem 1rem; }
+  button { margin-top: 1rem; margin-right: .5rem; padding: .5rem 1.2rem; border-radius: 6px; border: 1px solid #999; background: #fff; font: inherit; cursor: pointer; }
+  button[type=submit], #approve { background: #1d4ed8; border-color: #1d4ed8; color: #fff; }
   [role=alert] { color: #a00; margin-top: 1rem; }
   [hidden] { display: none !important; }
   .scopes li { font-family: ui-monospace, monospace; }
@@ -31,7 +33,7 @@ export function consentPageHtml(): string {
 </head>
 <body>
 <main>
-  <h1 id="title">Authorize application</h1>
+  <h1 id="title">Atomic CRM</h1>
   <p id="status" role="status"></p>
 
   <form id="signin" aria-labelledby="signin-heading" hidden>
