@@ -59,8 +59,11 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     },
   });
 
+  // A caller's X-Request-Id ties our lines to its proxy's; only a plain token, so it cannot forge
+  // log lines (newlines, quotes) in the pretty format.
   app.use(async (c, next) => {
-    c.set('requestId', c.req.header('X-Request-Id')?.slice(0, 64) || crypto.randomUUID());
+    const given = c.req.header('X-Request-Id');
+    c.set('requestId', given && /^[\w.:-]{1,64}$/.test(given) ? given : crypto.randomUUID());
     await next();
   });
 

@@ -109,6 +109,20 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
     assert.equal(tagged.length, 1);
   });
 
+  test('an X-Request-Id that is not a plain token is replaced, so it cannot forge log lines', async () => {
+    const forged = 'x" level=error event=fake';
+    const { raw } = await during(stack, async () => {
+      const response = await fetch(stack.url, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Request-Id': forged },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'query', arguments: { sql: 'select 1 as one' } } }),
+      });
+      await response.text();
+    });
+    assert.ok(raw.length > 0);
+    assert.ok(!raw.join('\n').includes('event=fake'), raw.join('\n'));
+  });
+
   test('a policy refusal: outcome is the policy code, plus a security_event policy_refusal', async () => {
     const { lines, raw } = await during(stack, () => call('query', { sql: 'select pg_sleep(1)' }));
     const calls = toolCalls(lines);
