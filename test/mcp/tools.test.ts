@@ -121,6 +121,17 @@ describe('query', () => {
     ]);
   });
 
+  test('the order the statement asks for is the order returned, across the caps', async () => {
+    const descending = rows(await query(alice, 'select id from contacts order by id desc'));
+    assert.equal(descending.length, 50);
+    const ids = descending.map((r) => r.id as number);
+    assert.deepEqual(ids, [...ids].sort((a, b) => b - a));
+    const [highest] = await stack.db.admin`select max(id)::int as id from contacts`;
+    assert.equal(ids[0], highest!.id, 'starts at the highest id');
+    const union = rows(await query(alice, "select 'b' as k union all select 'a' union all select 'c' order by 1 desc"));
+    assert.deepEqual(union, [{ k: 'c' }, { k: 'b' }, { k: 'a' }]);
+  });
+
   test('duplicate column names are all kept', async () => {
     const data = rows(await query(alice, 'select c.id, co.id from contacts c join companies co on co.id = c.company_id order by c.id limit 1'));
     assert.deepEqual(Object.keys(data[0]!), ['id', 'id_2']);
