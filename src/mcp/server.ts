@@ -59,6 +59,8 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
   for (const tool of TOOLS) {
     server.registerTool(tool.name, tool.config, async (input: Record<string, unknown>, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
       const started = performance.now();
+      // Parsed once per call for every line this call writes.
+      const statementFingerprint = fingerprint(input.sql);
       let outcome: ToolOutcome;
       try {
         outcome = await tool.run(input, { deps, principal: call.principal, signal: extra.signal });
@@ -69,20 +71,20 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
           sqlstate: error instanceof DbError ? error.pg?.sqlstate : undefined,
         };
         if (error instanceof DbError && error.code === 'INTEGRITY_VIOLATION') {
-          deps.log.error('security_event', { kind: 'integrity_violation', requestId: call.requestId, sub: call.principal.sub, tool: tool.name, fingerprint: fingerprint(input.sql) });
+          deps.log.error('security_event', { kind: 'integrity_violation', requestId: call.requestId, sub: call.principal.sub, tool: tool.name, fingerprint: statementFingerprint });
         } else if (!(error instanceof DbError)) {
           deps.log.error('tool_failure', { requestId: call.requestId, tool: tool.name, error: error instanceof Error ? error.message : String(error) });
         }
       }
       if (outcome.refused) {
-        deps.log.warn('security_event', { kind: 'policy_refusal', requestId: call.requestId, sub: call.principal.sub, tool: tool.name, code: outcome.outcome, fingerprint: fingerprint(input.sql) });
+        deps.log.warn('security_event', { kind: 'policy_refusal', requestId: call.requestId, sub: call.principal.sub, tool: tool.name, code: outcome.outcome, fingerprint: statementFingerprint });
       }
       deps.log.info('tool_call', {
         requestId: call.requestId,
         sub: call.principal.sub,
         clientId: call.principal.clientId,
         tool: tool.name,
-        fingerprint: fingerprint(input.sql),
+        fingerprint: statementFingerprint,
         statement: deps.logStatements ? input.sql : undefined,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         rowCount: outcome.rowCount,
