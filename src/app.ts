@@ -9,6 +9,7 @@
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { bearerAuth, resourceMetadata, resourceMetadataUrl, type AuthEnv } from './auth/bearer.js';
 import type { TokenVerifier } from './auth/verify.js';
 import type { Config } from './config.js';
@@ -16,6 +17,7 @@ import { runDoctor, type CheckStatus } from './doctor.js';
 import type { Sql } from './db/pool.js';
 import type { Logger } from './log.js';
 import { createMcpHandler } from './mcp/handler.js';
+import { withTimeout } from './timeout.js';
 
 export type AppConfig = Pick<
   Config,
@@ -34,7 +36,7 @@ export interface AppDeps {
   shutdownSignal?: AbortSignal;
 }
 
-type Env = AuthEnv & { Variables: { requestId: string } };
+type Env = AuthEnv & { Variables: RequestIdVariables };
 
 const MCP_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID'];
 
@@ -59,13 +61,10 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     },
   });
 
-  // A caller's X-Request-Id ties our lines to its proxy's; only a plain token, so it cannot forge
-  // log lines (newlines, quotes) in the pretty format.
-  app.use(async (c, next) => {
-    const given = c.req.header('X-Request-Id');
-    c.set('requestId', given && /^[\w.:-]{1,64}$/.test(given) ? given : crypto.randomUUID());
-    await next();
-  });
+  // A caller's X-Request-Id ties our lines to its proxy's. Hono keeps it only when it is a plain
+  // token (letters, digits, _ - =), so it cannot forge log lines (spaces, quotes, newlines) in the
+  // pretty format; otherwise a fresh UUID. The id is echoed in the response for the caller's logs.
+  app.use(requestId({ limitLength: 64 }));
 
   // A browser page on another origin must not drive the server (DNS rebinding, CSRF). Requests
   // without Origin (every non-browser client) pass; the token still decides who they are.
@@ -103,8 +102,8 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const [database, keys] = await Promise.all([
-      withTimeout(sql`select 1 as ok`.then(() => true), 3_000).catch(() => false),
-      withTimeout(verifier.ready(), 6_000).catch(() => false),
+      withTimeout(sql`select 1 as ok`.then(() => true), 3_000, 'database ping').catch(() => false),
+      withTimeout(verifier.ready(), 6_000, 'signing keys').catch(() => false),
     ]);
     const ready = database && keys;
     const body: Record<string, unknown> = {
@@ -169,12 +168,4 @@ function doctorSummaryFor(config: AppConfig, sql: Sql): () => Promise<DoctorSumm
     cached = { at: Date.now(), value };
     return value;
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), ms))),
-  ]).finally(() => clearTimeout(timer));
 }

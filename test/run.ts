@@ -18,6 +18,7 @@ import postgres from 'postgres';
 import { createLoginRole } from '../dev/login-role.js';
 import { startPostgres, type RunningPostgres } from '../dev/postgres.js';
 import { applySchema, seed } from '../dev/seed.js';
+import { withTimeout } from '../src/timeout.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TEMPLATE = 'atomic_template';
@@ -43,14 +44,6 @@ function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${encodeURIComponent(database)}`;
   return u.toString();
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const connect = (url: string): postgres.Sql =>
