@@ -19,11 +19,8 @@ import type { Logger } from './log.js';
 import { createMcpHandler } from './mcp/handler.js';
 import { withTimeout } from './timeout.js';
 
-export type AppConfig = Pick<
-  Config,
-  | 'supabaseUrl' | 'issuer' | 'publicUrl' | 'resourceUrl' | 'allowedOrigins' | 'statementTimeoutMs' | 'lockTimeoutMs'
-  | 'maxRows' | 'maxResultBytes' | 'poolWaitMs' | 'logStatements'
->;
+/** The settings the HTTP surface reads; groups are passed on as they are. */
+export type AppConfig = Pick<Config, 'supabaseUrl' | 'publicUrl' | 'resourceUrl' | 'allowedOrigins' | 'auth' | 'limits' | 'log'>;
 
 export interface AppDeps {
   config: AppConfig;
@@ -51,14 +48,8 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     log,
     shutdownSignal,
     typeNames,
-    logStatements: config.logStatements,
-    limits: {
-      statementTimeoutMs: config.statementTimeoutMs,
-      lockTimeoutMs: config.lockTimeoutMs,
-      maxRows: config.maxRows,
-      maxBytes: config.maxResultBytes,
-      poolWaitMs: config.poolWaitMs,
-    },
+    logStatements: config.log.statements,
+    limits: config.limits,
   });
 
   // A caller's X-Request-Id ties our lines to its proxy's. Hono keeps it only when it is a plain
@@ -87,7 +78,7 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     }),
   );
 
-  const metadata = resourceMetadata({ resource: config.resourceUrl, issuer: config.issuer });
+  const metadata = resourceMetadata({ resource: config.resourceUrl, issuer: config.auth.issuer });
   const serveMetadata = (c: { json: (body: unknown) => Response; header: (k: string, v: string) => void }) => {
     c.header('Cache-Control', 'public, max-age=300');
     return c.json(metadata);

@@ -3,13 +3,35 @@
  * Config. Validation happens once at start-up and reports every problem in one message, because
  * an operator fixing a deployment should not have to restart once per mistake.
  *
+ * One schema is the whole contract: its output is the shape the code uses (`auth`, `limits`,
+ * `log`, …) and each setting names its environment variable beside its type, default and bounds.
+ * Adding a setting is one line here, plus its line in .env.example and in the README's table
+ * (test/config.test.ts checks both list exactly these variables).
+ *
  * @example
  *   const config = loadConfig(process.env, process.argv.slice(2));
+ *   createMcpHandler({ limits: config.limits, … });
  */
 import { z } from 'zod';
 
+/** The environment variable a setting is read from, and what to tell an operator who got it wrong. */
+interface Variable {
+  name: string;
+  hint?: string;
+}
+
+const variables = z.registry<Variable>();
+
+/** A setting read from the environment variable `name`. */
+function fromEnv<T extends z.ZodType>(name: string, type: T, hint?: string): T {
+  // Its own instance: one schema (a flag, a bound) backs several variables.
+  const setting = type.clone();
+  variables.add(setting, { name, hint });
+  return setting;
+}
+
 const flag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .optional()
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
@@ -23,60 +45,79 @@ const baseUrl = z
   .refine((u) => !u.search && !u.hash, 'must not carry a query string or a #fragment')
   .transform((u) => u.href.replace(/\/+$/, ''));
 
-const schema = z.object({
-  SUPABASE_URL: baseUrl.describe('your project URL, e.g. https://abcd1234.supabase.co'),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection string')
-    .describe('a PostgreSQL connection string for the least-privilege login role (see sql/least-privilege-role.sql)'),
-  MCP_SERVER_URL: baseUrl.optional().describe('the public base URL clients reach, e.g. https://abcd.ngrok.app'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  ALLOW_SESSION_TOKENS: flag,
-  ALLOWED_ORIGINS: z
-    .string()
-    .optional()
-    .transform((s) => (s ?? '').split(',').map((o) => o.trim()).filter(Boolean))
-    .pipe(z.array(z.url()).transform((list) => list.map((o) => new URL(o).origin))),
-  STATEMENT_TIMEOUT_MS: positiveInt(8_000, 600_000),
-  LOCK_TIMEOUT_MS: positiveInt(2_000, 600_000),
-  MAX_ROWS: positiveInt(200, 100_000),
-  MAX_RESULT_BYTES: positiveInt(100_000, 50_000_000),
-  DB_POOL_SIZE: positiveInt(10, 1_000),
-  DB_POOL_WAIT_MS: positiveInt(5_000, 600_000),
-  ALLOW_PRIVILEGED_LOGIN_ROLE: flag,
-  SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
-  LOG_STATEMENTS: flag,
+const origins = z
+  .string()
+  .optional()
+  .transform((s) => (s ?? '').split(',').map((o) => o.trim()).filter(Boolean))
+  .pipe(z.array(z.url()).transform((list) => list.map((o) => new URL(o).origin)));
+
+const settings = z.object({
+  supabaseUrl: fromEnv('SUPABASE_URL', baseUrl, 'your project URL, e.g. https://abcd1234.supabase.co'),
+  databaseUrl: fromEnv(
+    'DATABASE_URL',
+    z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection string'),
+    'a PostgreSQL connection string for the least-privilege login role (see sql/least-privilege-role.sql)',
+  ),
+  /** Public base URL of this server (no trailing slash); default http://localhost:PORT. */
+  publicUrl: fromEnv('MCP_SERVER_URL', baseUrl.optional(), 'the public base URL clients reach, e.g. https://abcd.ngrok.app'),
+  port: fromEnv('PORT', z.coerce.number().int().min(0).max(65535).default(3000)),
+  host: fromEnv('HOST', z.string().min(1).default('0.0.0.0')),
+  /** Browser origins allowed besides the server's own. */
+  allowedOrigins: fromEnv('ALLOWED_ORIGINS', origins),
+  poolSize: fromEnv('DB_POOL_SIZE', positiveInt(10, 1_000)),
+  allowPrivilegedLoginRole: fromEnv('ALLOW_PRIVILEGED_LOGIN_ROLE', flag),
+  shutdownTimeoutMs: fromEnv('SHUTDOWN_TIMEOUT_MS', positiveInt(10_000, 600_000)),
+  auth: z.object({
+    /** Also accept the web app's own session tokens (no client_id claim). */
+    allowSessionTokens: fromEnv('ALLOW_SESSION_TOKENS', flag),
+  }),
+  /** What one tool call may use (src/db/run.ts). */
+  limits: z.object({
+    statementTimeoutMs: fromEnv('STATEMENT_TIMEOUT_MS', positiveInt(8_000, 600_000)),
+    lockTimeoutMs: fromEnv('LOCK_TIMEOUT_MS', positiveInt(2_000, 600_000)),
+    maxRows: fromEnv('MAX_ROWS', positiveInt(200, 100_000)),
+    maxBytes: fromEnv('MAX_RESULT_BYTES', positiveInt(100_000, 50_000_000)),
+    /** How long a call waits for a free connection before answering POOL_BUSY. */
+    poolWaitMs: fromEnv('DB_POOL_WAIT_MS', positiveInt(5_000, 600_000)),
+  }),
+  log: z.object({
+    level: fromEnv('LOG_LEVEL', z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info')),
+    format: fromEnv('LOG_FORMAT', z.enum(['json', 'pretty']).default('json')),
+    /** Put the SQL text in audit lines (it may contain personal data). */
+    statements: fromEnv('LOG_STATEMENTS', flag),
+  }),
 });
 
-export type Config = {
-  supabaseUrl: string;
-  /** `SUPABASE_URL/auth/v1`: the `iss` of every token Supabase Auth mints. */
-  issuer: string;
-  jwksUrl: string;
-  databaseUrl: string;
-  /** Public base URL of this server (no trailing slash). */
-  publicUrl: string;
-  /** The MCP endpoint's canonical URL: the `resource` of the protected-resource metadata. */
-  resourceUrl: string;
-  port: number;
-  host: string;
-  allowSessionTokens: boolean;
-  allowedOrigins: string[];
-  statementTimeoutMs: number;
-  lockTimeoutMs: number;
-  maxRows: number;
-  maxResultBytes: number;
-  poolSize: number;
-  poolWaitMs: number;
-  allowPrivilegedLoginRole: boolean;
-  shutdownTimeoutMs: number;
-  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  logFormat: 'json' | 'pretty';
-  logStatements: boolean;
-};
+/** `SUPABASE_URL/auth/v1`: the `iss` of every token Supabase Auth mints. */
+export const issuerOf = (supabaseUrl: string): string => `${supabaseUrl}/auth/v1`;
+
+/** The settings plus the URLs derived from them. */
+const schema = settings.transform((s) => {
+  const publicUrl = s.publicUrl ?? `http://localhost:${s.port}`;
+  const issuer = issuerOf(s.supabaseUrl);
+  return {
+    ...s,
+    publicUrl,
+    /** The MCP endpoint's canonical URL: the `resource` of the protected-resource metadata. */
+    resourceUrl: `${publicUrl}/mcp`,
+    auth: { ...s.auth, issuer, jwksUrl: `${issuer}/.well-known/jwks.json` },
+  };
+});
+
+export type Config = z.output<typeof schema>;
+
+/** Where each setting sits in Config and which variable it is read from, in the schema's order. */
+const SETTINGS: { path: string[]; variable: Variable }[] = (function walk(shape: z.ZodRawShape, path: string[]) {
+  return Object.entries(shape).flatMap(([key, type]): { path: string[]; variable: Variable }[] => {
+    const variable = variables.get(type);
+    if (variable) return [{ path: [...path, key], variable }];
+    if (type instanceof z.ZodObject) return walk(type.shape, [...path, key]);
+    throw new Error(`config: the setting ${[...path, key].join('.')} names no environment variable`);
+  });
+})(settings.shape, []);
+
+/** Every environment variable the server reads, in the schema's order. */
+export const CONFIG_VARIABLES: readonly string[] = SETTINGS.map((s) => s.variable.name);
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -111,46 +152,44 @@ export function maskDatabaseUrl(url: string): string {
   }
 }
 
-export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[] = []): Config {
-  const input: Record<string, string | undefined> = { ...env, MCP_SERVER_URL: urlFromArgs(argv) ?? env.MCP_SERVER_URL };
-  // Empty strings (VAR= in a .env file) mean "not set", so defaults apply.
-  for (const key of Object.keys(input)) if (input[key] === '') delete input[key];
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const key = String(issue.path[0] ?? '');
-        const hint = (schema.shape as Record<string, z.ZodType>)[key]?.description;
-        const given = key === 'DATABASE_URL' && env[key] ? ` (got ${maskDatabaseUrl(env[key]!)})` : '';
-        const what = issue.code === 'invalid_type' && input[key] === undefined ? 'is required' : issue.message;
-        return `${key} ${what}${given}${hint ? `: ${hint}` : ''}`;
-      }),
-    );
+type Input = { [key: string]: string | undefined | Input };
+
+/** The environment arranged in the schema's shape. */
+function inputFrom(env: Record<string, string | undefined>): Input {
+  const input: Input = {};
+  for (const { path, variable } of SETTINGS) {
+    let group = input;
+    for (const key of path.slice(0, -1)) group = (group[key] ??= {}) as Input;
+    // Empty strings (VAR= in a .env file) mean "not set", so defaults apply.
+    group[path.at(-1)!] = env[variable.name] || undefined;
   }
-  const v = parsed.data;
-  const publicUrl = v.MCP_SERVER_URL ?? `http://localhost:${v.PORT}`;
-  const issuer = `${v.SUPABASE_URL}/auth/v1`;
-  return {
-    supabaseUrl: v.SUPABASE_URL,
-    issuer,
-    jwksUrl: `${issuer}/.well-known/jwks.json`,
-    databaseUrl: v.DATABASE_URL,
-    publicUrl,
-    resourceUrl: `${publicUrl}/mcp`,
-    port: v.PORT,
-    host: v.HOST,
-    allowSessionTokens: v.ALLOW_SESSION_TOKENS,
-    allowedOrigins: v.ALLOWED_ORIGINS,
-    statementTimeoutMs: v.STATEMENT_TIMEOUT_MS,
-    lockTimeoutMs: v.LOCK_TIMEOUT_MS,
-    maxRows: v.MAX_ROWS,
-    maxResultBytes: v.MAX_RESULT_BYTES,
-    poolSize: v.DB_POOL_SIZE,
-    poolWaitMs: v.DB_POOL_WAIT_MS,
-    allowPrivilegedLoginRole: v.ALLOW_PRIVILEGED_LOGIN_ROLE,
-    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
-    logLevel: v.LOG_LEVEL,
-    logFormat: v.LOG_FORMAT,
-    logStatements: v.LOG_STATEMENTS,
-  };
+  return input;
+}
+
+export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[] = []): Config {
+  const given: Record<string, string | undefined> = { ...env, MCP_SERVER_URL: urlFromArgs(argv) ?? env.MCP_SERVER_URL };
+  const parsed = schema.safeParse(inputFrom(given));
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const setting = SETTINGS.find(({ path }) => path.every((key, i) => issue.path[i] === key));
+      if (!setting) return `${issue.path.join('.')} ${issue.message}`;
+      const { name, hint } = setting.variable;
+      const value = given[name] || undefined;
+      const shown = name === 'DATABASE_URL' && value ? ` (got ${maskDatabaseUrl(value)})` : '';
+      const what = issue.code === 'invalid_type' && value === undefined ? 'is required' : issue.message;
+      return `${name} ${what}${shown}${hint ? `: ${hint}` : ''}`;
+    }),
+  );
+}
+
+type Setting = keyof typeof settings.shape;
+
+/**
+ * One setting on its own, or undefined when it is missing or wrong: for a tool that goes on
+ * checking the rest of a configuration that does not load (the doctor).
+ */
+export function readSetting<K extends Setting>(key: K, env: Record<string, string | undefined>): z.output<(typeof settings.shape)[K]> | undefined {
+  const parsed = settings.shape[key].safeParse(inputFrom(env)[key]);
+  return parsed.success ? (parsed.data as z.output<(typeof settings.shape)[K]>) : undefined;
 }

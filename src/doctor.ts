@@ -191,9 +191,9 @@ function checkConfig(ctx: Ctx): CheckResult {
   try {
     const config = loadConfig(env);
     ctx.supabaseUrl = config.supabaseUrl;
-    ctx.issuer = config.issuer;
+    ctx.issuer = config.auth.issuer;
     ctx.databaseUrl = ctx.options.sql ? null : config.databaseUrl;
-    ctx.allowSessionTokens = config.allowSessionTokens;
+    ctx.allowSessionTokens = config.auth.allowSessionTokens;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     // Keep what parses, so the other checks still say something useful.

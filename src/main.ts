@@ -37,7 +37,7 @@ export async function startServer(
   options: { write?: (line: string) => void } = {},
 ): Promise<RunningServer> {
   const config = loadConfig(env, argv);
-  const log = createLogger({ level: config.logLevel, format: config.logFormat, write: options.write });
+  const log = createLogger({ ...config.log, write: options.write });
   const sql = openPool(config.databaseUrl, { max: config.poolSize });
   let typeNames: Map<number, string>;
   try {
@@ -66,9 +66,9 @@ export async function startServer(
     throw error;
   }
 
-  const verifier = createTokenVerifier({ issuer: config.issuer, jwksUrl: config.jwksUrl, requireClientId: !config.allowSessionTokens });
+  const verifier = createTokenVerifier({ issuer: config.auth.issuer, jwksUrl: config.auth.jwksUrl, requireClientId: !config.auth.allowSessionTokens });
   if (!(await verifier.ready())) {
-    log.warn('jwks_unavailable', { jwksUrl: config.jwksUrl, hint: 'Tokens cannot be verified until the key set is reachable and holds an ES256 or RS256 key.' });
+    log.warn('jwks_unavailable', { jwksUrl: config.auth.jwksUrl, hint: 'Tokens cannot be verified until the key set is reachable and holds an ES256 or RS256 key.' });
   }
   const shutdown = new AbortController();
   const app = createApp({ config, sql, verifier, log, typeNames, shutdownSignal: shutdown.signal });
@@ -101,9 +101,9 @@ export async function startServer(
 
   log.info('started', {
     mcp: config.resourceUrl,
-    issuer: config.issuer,
+    issuer: config.auth.issuer,
     database: maskDatabaseUrl(config.databaseUrl),
-    sessionTokens: config.allowSessionTokens,
+    sessionTokens: config.auth.allowSessionTokens,
   });
   return { config, log, sql, fetch, close, inFlight: () => inFlight };
 }

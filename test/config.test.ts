@@ -3,8 +3,9 @@
  * ngrok, and no secret in any message.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, maskDatabaseUrl } from '../src/config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, maskDatabaseUrl } from '../src/config.js';
 
 const minimal = { SUPABASE_URL: 'https://abcd1234.supabase.co', DATABASE_URL: 'postgresql://mcp_login:s3cret@db.abcd1234.supabase.co:5432/postgres' };
 
@@ -29,15 +30,15 @@ test('every problem is reported at once, with how to fix it, and the password ma
 
 test('defaults are the safe ones', () => {
   const config = loadConfig(minimal);
-  assert.equal(config.issuer, 'https://abcd1234.supabase.co/auth/v1');
-  assert.equal(config.jwksUrl, 'https://abcd1234.supabase.co/auth/v1/.well-known/jwks.json');
+  assert.equal(config.auth.issuer, 'https://abcd1234.supabase.co/auth/v1');
+  assert.equal(config.auth.jwksUrl, 'https://abcd1234.supabase.co/auth/v1/.well-known/jwks.json');
   assert.equal(config.resourceUrl, 'http://localhost:3000/mcp');
-  assert.equal(config.allowSessionTokens, false);
+  assert.equal(config.auth.allowSessionTokens, false);
   assert.equal(config.allowPrivilegedLoginRole, false);
-  assert.equal(config.statementTimeoutMs, 8000);
-  assert.equal(config.maxRows, 200);
-  assert.equal(config.maxResultBytes, 100_000);
-  assert.equal(config.logStatements, false);
+  assert.equal(config.limits.statementTimeoutMs, 8000);
+  assert.equal(config.limits.maxRows, 200);
+  assert.equal(config.limits.maxBytes, 100_000);
+  assert.equal(config.log.statements, false);
 });
 
 test('--url= from the command line (ngrok) wins over MCP_SERVER_URL, trailing slash dropped', () => {
@@ -48,15 +49,15 @@ test('--url= from the command line (ngrok) wins over MCP_SERVER_URL, trailing sl
 });
 
 test('a SUPABASE_URL with a path keeps it; one with a query string is refused', () => {
-  assert.equal(loadConfig({ ...minimal, SUPABASE_URL: 'https://auth.example.com/base/' }).issuer, 'https://auth.example.com/base/auth/v1');
+  assert.equal(loadConfig({ ...minimal, SUPABASE_URL: 'https://auth.example.com/base/' }).auth.issuer, 'https://auth.example.com/base/auth/v1');
   assert.throws(() => loadConfig({ ...minimal, SUPABASE_URL: 'https://x.supabase.co/?a=1' }), /query string/);
 });
 
 test('empty values mean unset, flags accept true/1/yes', () => {
   const config = loadConfig({ ...minimal, PORT: '', ALLOW_SESSION_TOKENS: 'yes', LOG_STATEMENTS: '1' });
   assert.equal(config.port, 3000);
-  assert.equal(config.allowSessionTokens, true);
-  assert.equal(config.logStatements, true);
+  assert.equal(config.auth.allowSessionTokens, true);
+  assert.equal(config.log.statements, true);
 });
 
 test('allowed origins are normalised to origins', () => {
@@ -68,4 +69,18 @@ test('allowed origins are normalised to origins', () => {
 
 test('maskDatabaseUrl hides only the password', () => {
   assert.equal(maskDatabaseUrl(minimal.DATABASE_URL), 'postgresql://mcp_login:***@db.abcd1234.supabase.co:5432/postgres');
+});
+
+test('.env.example and the README\'s configuration table list exactly the variables the schema reads', () => {
+  const schema = [...CONFIG_VARIABLES].sort();
+  const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+  const assigned = [...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!);
+  assert.deepEqual([...assigned].sort(), schema, '.env.example: one VAR= line per setting');
+
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = /^## Configuration\n([\s\S]*?)^## /m.exec(readme)?.[1];
+  assert.ok(section, 'the README has a "## Configuration" section');
+  const firstCells = [...section.matchAll(/^\|([^|\n]*)\|/gm)].map((m) => m[1]!);
+  const documented = firstCells.flatMap((cell) => [...cell.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1]!));
+  assert.deepEqual([...documented].sort(), schema, 'README: each setting in the first column of the table, once');
 });

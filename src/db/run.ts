@@ -15,6 +15,7 @@
  *   });
  */
 import type postgres from 'postgres';
+import type { Config } from '../config.js';
 import { EXTENDED, type Sql } from './pool.js';
 
 /** Who the statement runs as: the verified token's subject and claims. */
@@ -23,13 +24,8 @@ export interface Identity {
   claims: Readonly<Record<string, unknown>>;
 }
 
-export interface Limits {
-  statementTimeoutMs: number;
-  lockTimeoutMs: number;
-  maxRows: number;
-  maxBytes: number;
-  poolWaitMs: number;
-}
+/** What one call may use: the `limits` group of the configuration (src/config.ts), as it is. */
+export type Limits = Config['limits'];
 
 export interface Column {
   name: string;
