@@ -7,7 +7,7 @@
  */
 import { resolve4, resolve6 } from 'node:dns/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import { formatCheck, runDoctor, type Resolver } from '../src/doctor.js';
+import { formatCheck, runDoctor, type Resolver } from '../src/doctor/index.js';
 
 function flag(name: string): string | undefined {
   const args = process.argv.slice(2);

@@ -13,7 +13,6 @@ import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { bearerAuth, resourceMetadata, resourceMetadataUrl, type AuthEnv } from './auth/bearer.js';
 import type { TokenVerifier } from './auth/verify.js';
 import type { Config } from './config.js';
-import { runDoctor, type CheckStatus } from './doctor.js';
 import type { Sql } from './db/pool.js';
 import type { Logger } from './log.js';
 import { createMcpHandler } from './mcp/handler.js';
@@ -31,15 +30,16 @@ export interface AppDeps {
   typeNames?: ReadonlyMap<number, string>;
   /** Aborted when a shutdown stops waiting: running tool calls are then cancelled. */
   shutdownSignal?: AbortSignal;
+  /** Non-secret verdicts for `/readyz?details=1` (main.ts hands in the doctor's). */
+  doctorSummary?: () => Promise<object>;
 }
 
 type Env = AuthEnv & { Variables: RequestIdVariables };
 
 const MCP_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID'];
 
-export function createApp({ config, sql, verifier, log, typeNames = new Map(), shutdownSignal }: AppDeps) {
+export function createApp({ config, sql, verifier, log, typeNames = new Map(), shutdownSignal, doctorSummary }: AppDeps) {
   const app = new Hono<Env>();
-  const doctorSummary = doctorSummaryFor(config, sql);
   const metadataUrl = resourceMetadataUrl(config.resourceUrl);
   const ownOrigin = new URL(config.publicUrl).origin;
   const allowed = new Set([ownOrigin, ...config.allowedOrigins]);
@@ -101,10 +101,8 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
       status: ready ? 'ready' : 'not_ready',
       checks: { database: database ? 'ok' : 'unreachable', jwks: keys ? 'ok' : 'no usable signing key' },
     };
-    // ?details=1: the doctor's verdicts (id, status, code only: no hosts, roles or table names),
-    // cached and single-flight so an anonymous caller cannot turn it into load. `npm run doctor`
-    // prints what each code means and the fix.
-    if (c.req.query('details') !== undefined) body.doctor = await doctorSummary();
+    // ?details=1: the doctor's verdicts, codes only and cached (src/doctor/summary.ts).
+    if (doctorSummary && c.req.query('details') !== undefined) body.doctor = await doctorSummary();
     return c.json(body, ready ? 200 : 503);
   });
 
@@ -138,25 +136,4 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     return c.json({ error: 'internal_error', error_description: 'The server failed to handle this request.' }, 500);
   });
   return app;
-}
-
-type DoctorSummary = { checkedAt: string; ok: boolean; checks: { id: string; status: CheckStatus; code: string }[] };
-
-const DOCTOR_CACHE_MS = 60_000;
-
-/** The doctor's non-secret verdicts for /readyz?details=1: at most one run per minute, shared by concurrent callers. */
-function doctorSummaryFor(config: AppConfig, sql: Sql): () => Promise<DoctorSummary> {
-  let cached: { at: number; value: Promise<DoctorSummary> } | null = null;
-  return () => {
-    if (cached && Date.now() - cached.at < DOCTOR_CACHE_MS) return cached.value;
-    const value = runDoctor({ env: { SUPABASE_URL: config.supabaseUrl }, sql, probeRegistration: false, timeoutMs: 5_000 })
-      .then((report) => ({
-        checkedAt: new Date().toISOString(),
-        ok: report.ok,
-        checks: report.checks.filter((check) => check.status !== 'skip').map(({ id, status, code }) => ({ id, status, code })),
-      }))
-      .catch(() => ({ checkedAt: new Date().toISOString(), ok: false, checks: [{ id: 'doctor', status: 'fail' as const, code: 'DOCTOR_FAILED' }] }));
-    cached = { at: Date.now(), value };
-    return value;
-  };
 }

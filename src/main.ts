@@ -14,6 +14,7 @@ import { inspectLoginRole, LEAST_PRIVILEGE_FIX } from './db/login-role.js';
 import { loadPolicy } from './db/policy.js';
 import { openPool, type Sql } from './db/pool.js';
 import { loadTypeNames } from './db/run.js';
+import { createDoctorSummary } from './doctor/summary.js';
 import { createLogger, type Logger } from './log.js';
 
 export class StartupError extends Error {
@@ -71,7 +72,8 @@ export async function startServer(
     log.warn('jwks_unavailable', { jwksUrl: config.auth.jwksUrl, hint: 'Tokens cannot be verified until the key set is reachable and holds an ES256 or RS256 key.' });
   }
   const shutdown = new AbortController();
-  const app = createApp({ config, sql, verifier, log, typeNames, shutdownSignal: shutdown.signal });
+  const doctorSummary = createDoctorSummary(config, sql);
+  const app = createApp({ config, sql, verifier, log, typeNames, shutdownSignal: shutdown.signal, doctorSummary });
 
   let inFlight = 0;
   let drained: (() => void) | null = null;

@@ -1,5 +1,5 @@
 /**
- * `npm run doctor` (src/doctor.ts, scripts/doctor.ts) against the local Supabase Auth stand-in and
+ * `npm run doctor` (src/doctor/, scripts/doctor.ts) against the local Supabase Auth stand-in and
  * the fixture database, configured right and configured wrong in each way an operator can get it
  * wrong; every diagnosis is asserted by its code and the text that tells the operator what to do.
  * Run: node --import tsx test/run.ts test/doctor.test.ts
@@ -11,7 +11,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { startAuthServer, type RunningAuthServer } from '../dev/auth-server.js';
 import { DEMO_USERS } from '../dev/seed.js';
-import { classifyDatabaseUrl, runDoctor, type CheckResult, type DoctorOptions, type DoctorReport } from '../src/doctor.js';
+import { classifyDatabaseUrl, runDoctor, type CheckResult, type DoctorOptions, type DoctorReport } from '../src/doctor/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { asMintUser, startStack } from './support/stack.js';
 
@@ -127,6 +127,34 @@ describe('Supabase Auth configured wrong', () => {
       assert.equal(check(report, 'issuer').code, 'ISSUER_MISMATCH');
     } finally {
       await new Promise((r) => proxy.close(r));
+    }
+  });
+
+  test('a registration endpoint that answers 404 → DCR_UNCONFIRMED, not a pass', async () => {
+    // A gateway in front of the stand-in, under its own URL (so the issuer matches), that drops
+    // the registration route while the metadata still advertises it.
+    let url = '';
+    const gateway = createHttpServer(async (req, res) => {
+      if (req.method === 'POST' && req.url === '/auth/v1/oauth/clients/register') {
+        res.writeHead(404, { 'Content-Type': 'text/html' }).end('<h1>Not Found</h1>');
+        return;
+      }
+      const upstream = await fetch(`${auth.projectUrl}${req.url}`, { method: req.method, redirect: 'manual' });
+      const body = (await upstream.text()).replaceAll(auth.projectUrl, url);
+      res.writeHead(upstream.status, { 'Content-Type': upstream.headers.get('content-type') ?? 'text/plain' }).end(body);
+    });
+    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+    try {
+      url = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+      const report = await doctor({ SUPABASE_URL: url });
+      const c = check(report, 'dynamic_registration');
+      assert.equal(c.status, 'fail');
+      assert.equal(c.code, 'DCR_UNCONFIRMED');
+      assert.ok(c.found.includes(`registration_endpoint ${url}/auth/v1/oauth/clients/register, but a registration there answered HTTP 404`), c.found);
+      assert.match(c.fix!, /drops POST \/auth\/v1\/oauth\/clients\/register/);
+      assert.deepEqual(failures(report), ['dynamic_registration:DCR_UNCONFIRMED']);
+    } finally {
+      await new Promise((r) => gateway.close(r));
     }
   });
 
