@@ -36,7 +36,9 @@ export interface AppDeps {
 
 type Env = AuthEnv & { Variables: { requestId: string } };
 
-const MCP_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID'];
+/** Request headers a browser-based client sends: 2026-07-28 names the method and tool in headers. */
+const MCP_REQUEST_HEADERS = ['Mcp-Protocol-Version', 'Mcp-Method', 'Mcp-Name', 'Mcp-Session-Id', 'Last-Event-ID'];
+const MCP_RESPONSE_HEADERS = ['Mcp-Protocol-Version', 'Mcp-Session-Id'];
 
 export function createApp({ config, sql, verifier, log, typeNames = new Map(), shutdownSignal }: AppDeps) {
   const app = new Hono<Env>();
@@ -82,8 +84,8 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     cors({
       origin: (origin) => (allowed.has(origin) ? origin : null),
       allowMethods: ['GET', 'POST', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'Accept', ...MCP_HEADERS],
-      exposeHeaders: ['WWW-Authenticate', ...MCP_HEADERS],
+      allowHeaders: ['Authorization', 'Content-Type', 'Accept', ...MCP_REQUEST_HEADERS],
+      exposeHeaders: ['WWW-Authenticate', ...MCP_RESPONSE_HEADERS],
       maxAge: 600,
     }),
   );

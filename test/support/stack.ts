@@ -15,6 +15,7 @@ import { serve } from '@hono/node-server';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport, type ClientCapabilities } from '@modelcontextprotocol/client';
 import { startAuthServer, type MintOverrides, type MintUser, type RunningAuthServer } from '../../dev/auth-server.js';
 import { asMintUser, DEMO_USERS, type DemoUser } from '../../dev/seed.js';
 import { startServer, type RunningServer } from '../../src/main.js';
@@ -111,6 +112,28 @@ export async function connectWithToken(url: string, token: string, name = 'atomi
   const client = new Client({ name, version: '1.0.0' });
   await client.connect(
     new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
+  );
+  return client;
+}
+
+/** How a v2 SDK client picks its protocol era: pinned to 2026-07-28, or probing ('auto'). */
+export type Negotiation = 'auto' | { pin: string };
+
+/**
+ * A v2 SDK client (`@modelcontextprotocol/client`) on `url` with a bearer token. `fetch` lets a
+ * test count or inspect the HTTP requests it sends.
+ */
+export async function connectModern(
+  url: string,
+  token: string,
+  options: { mode?: Negotiation; fetch?: typeof fetch; capabilities?: ClientCapabilities } = {},
+): Promise<ModernClient> {
+  const client = new ModernClient(
+    { name: 'atomic-crm-mcp-tests-v2', version: '1.0.0' },
+    { versionNegotiation: { mode: options.mode ?? { pin: '2026-07-28' } }, capabilities: options.capabilities },
+  );
+  await client.connect(
+    new ModernTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } }, fetch: options.fetch }),
   );
   return client;
 }

@@ -21,9 +21,9 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString }> = {
       'as [{"email":"a@b.com","type":"Work"}]; a task is done by setting done_date = now(). Deleting a company',
       'deletes its contacts, deals, notes and tasks. Reads belong to the `query` tool.',
     ].join(' '),
-    inputSchema: {
+    inputSchema: z.object({
       sql: z.string().min(1).max(100_000).describe('Exactly one INSERT, UPDATE, DELETE or MERGE statement.'),
-    },
+    }),
     outputSchema: statementOutput,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   },

@@ -2,7 +2,7 @@
  * What every tool shares: its definition shape, the context it runs in, and the output schema of
  * statement results.
  */
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Principal } from '../../auth/verify.js';
 import type { Sql } from '../../db/pool.js';
@@ -40,8 +40,8 @@ export interface ToolDefinition<Input extends z.ZodRawShape> {
   config: {
     title: string;
     description: string;
-    inputSchema: Input;
-    outputSchema?: z.ZodRawShape;
+    inputSchema: z.ZodObject<Input>;
+    outputSchema?: z.ZodObject;
     annotations: ToolAnnotations;
   };
   run(input: z.infer<z.ZodObject<Input>>, context: ToolContext): Promise<ToolOutcome>;
@@ -55,11 +55,11 @@ export function refusalOutcome(refusal: Refusal): ToolOutcome {
   return { result: errorResult({ ...refusal }), outcome: refusal.code, refused: !HONEST_MISTAKES.has(refusal.code) };
 }
 
-export const statementOutput = {
+export const statementOutput = z.object({
   command: z.string().describe('PostgreSQL command tag: SELECT, INSERT, UPDATE, DELETE or MERGE.'),
   columns: z.array(z.object({ name: z.string(), type: z.string() })),
   rows: z.array(z.record(z.string(), z.unknown())),
   rowCount: z.number().int().describe('Rows returned (query) or affected (mutate).'),
   truncated: z.boolean().describe('True when rows were left out to respect the result caps.'),
   notice: z.string().optional().describe('How to narrow the statement when the result was truncated.'),
-};
+});
