@@ -316,8 +316,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
 /**
  * Writes an ES module that, preloaded into a Node or Bun process (`NODE_OPTIONS=--import <file>`,
  * `bun --preload <file>`), adds `Authorization: Bearer $INJECT_BEARER_TOKEN` to every request that
- * process makes to `$INJECT_BEARER_ORIGIN`: through global fetch, and through undici's
- * `request()` (its export wrapped) where the process uses undici directly. Returns the file path.
+ * process makes to `$INJECT_BEARER_ORIGIN`: through global fetch, through undici's `request()` (its
+ * export wrapped) where the process uses undici directly, and through `node:http`'s `request()`.
+ * Returns the file path.
  */
 export async function writeBearerPreload(dir: string): Promise<string> {
   const { writeFile } = await import('node:fs/promises');
@@ -357,6 +358,17 @@ if (undici && token) {
   const original = undici.request;
   undici.request = (url, options = {}) => original(url, wanted(url) ? { ...options, headers: withAuth(options.headers) } : options);
 }
+
+// node:http's request({ hostname, port, path, headers }) (used by some scenarios to send raw headers).
+const http = createRequire(import.meta.url)('node:http');
+const httpRequest = http.request;
+http.request = function (options, ...rest) {
+  if (token && options && typeof options === 'object' && !(options instanceof URL)) {
+    const target = 'http://' + (options.hostname ?? options.host ?? 'localhost') + (options.port ? ':' + options.port : '');
+    if (wanted(target)) options = { ...options, headers: withAuth(options.headers) };
+  }
+  return httpRequest.call(this, options, ...rest);
+};
 `,
   );
   return file;
