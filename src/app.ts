@@ -15,12 +15,13 @@ import type { Config } from './config.js';
 import { runDoctor, type CheckStatus } from './doctor.js';
 import type { Sql } from './db/pool.js';
 import type { Logger } from './log.js';
+import { confirmCodec } from './mcp/confirm.js';
 import { createMcpHandler } from './mcp/handler.js';
 
 export type AppConfig = Pick<
   Config,
   | 'supabaseUrl' | 'issuer' | 'publicUrl' | 'resourceUrl' | 'allowedOrigins' | 'statementTimeoutMs' | 'lockTimeoutMs'
-  | 'maxRows' | 'maxResultBytes' | 'poolWaitMs' | 'logStatements'
+  | 'maxRows' | 'maxResultBytes' | 'poolWaitMs' | 'logStatements' | 'confirmWriteRows' | 'databaseUrl'
 >;
 
 export interface AppDeps {
@@ -52,6 +53,10 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     shutdownSignal,
     typeNames,
     logStatements: config.logStatements,
+    confirmWriteRows: config.confirmWriteRows,
+    // Every replica of a deployment shares DATABASE_URL, a secret: a key derived from it lets any
+    // replica finish a confirmation another one started, with nothing more to configure.
+    confirmCodec: confirmCodec(`atomic-crm-mcp/write-confirmation\0${config.databaseUrl}`),
     limits: {
       statementTimeoutMs: config.statementTimeoutMs,
       lockTimeoutMs: config.lockTimeoutMs,

@@ -42,6 +42,7 @@ const schema = z.object({
   LOCK_TIMEOUT_MS: positiveInt(2_000, 600_000),
   MAX_ROWS: positiveInt(200, 100_000),
   MAX_RESULT_BYTES: positiveInt(100_000, 50_000_000),
+  CONFIRM_WRITE_ROWS: z.coerce.number().int().min(0).max(1_000_000).default(20),
   DB_POOL_SIZE: positiveInt(10, 1_000),
   DB_POOL_WAIT_MS: positiveInt(5_000, 600_000),
   ALLOW_PRIVILEGED_LOGIN_ROLE: flag,
@@ -69,6 +70,8 @@ export type Config = {
   lockTimeoutMs: number;
   maxRows: number;
   maxResultBytes: number;
+  /** A write changing more rows than this, or deleting any, asks the user first. */
+  confirmWriteRows: number;
   poolSize: number;
   poolWaitMs: number;
   allowPrivilegedLoginRole: boolean;
@@ -145,6 +148,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
     lockTimeoutMs: v.LOCK_TIMEOUT_MS,
     maxRows: v.MAX_ROWS,
     maxResultBytes: v.MAX_RESULT_BYTES,
+    confirmWriteRows: v.CONFIRM_WRITE_ROWS,
     poolSize: v.DB_POOL_SIZE,
     poolWaitMs: v.DB_POOL_WAIT_MS,
     allowPrivilegedLoginRole: v.ALLOW_PRIVILEGED_LOGIN_ROLE,

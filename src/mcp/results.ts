@@ -13,7 +13,11 @@ export type ToolErrorCode =
   | import('../db/run.js').DbErrorCode
   | import('../db/policy.js').PolicyCode
   | 'INTERNAL_ERROR'
-  | 'TABLE_NOT_FOUND';
+  | 'TABLE_NOT_FOUND'
+  | 'CONFIRMATION_REQUIRED'
+  | 'CONFIRMATION_STALE'
+  | 'CONFIRMATION_MISMATCH'
+  | 'WRITE_DECLINED';
 
 export interface ToolErrorBody {
   code: ToolErrorCode;

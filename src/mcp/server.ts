@@ -2,12 +2,13 @@
  * The MCP server for one request (the transport is stateless): the tools, wrapped so every call
  * leaves exactly one audit line and no failure escapes as anything but an actionable result.
  */
-import { McpServer, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import { McpServer, type CallToolResult, type InputRequiredResult, type RequestStateCodec, type ServerContext } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import { fingerprintSync } from 'libpg-query';
 import type { Principal } from '../auth/verify.js';
 import { DbError } from '../db/run.js';
 import type { Logger } from '../log.js';
+import { askingFor, type ConfirmState } from './confirm.js';
 import { failureResult } from './results.js';
 import { getSchemaTool } from './tools/get-schema.js';
 import { mutateTool } from './tools/mutate.js';
@@ -36,6 +37,8 @@ export interface McpDeps extends ToolDeps {
   log: Logger;
   /** Log the statement text in audit lines (off by default: it may contain personal data). */
   logStatements: boolean;
+  /** Seals and verifies the state a write confirmation carries between its two requests. */
+  confirmCodec: RequestStateCodec<ConfirmState>;
 }
 
 export interface CallContext {
@@ -85,16 +88,21 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
     instructions: INSTRUCTIONS,
     jsonSchemaValidator: VALIDATOR,
     cacheHints: CACHE_HINTS,
+    // Forged, expired or another user's state is refused before any tool runs.
+    requestState: { verify: deps.confirmCodec.verify },
+    // A stateless 2025 request cannot carry a server-to-client question: such clients get the
+    // confirm_rows path instead, so the SDK's in-process shim must never run.
+    inputRequired: { legacyShim: false },
   });
   for (const tool of TOOLS) {
-    server.registerTool(tool.name, tool.config, async (input: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult> => {
+    server.registerTool(tool.name, tool.config, async (input: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult | InputRequiredResult> => {
       const started = performance.now();
       // Parsed once per call for every line this call writes.
       const statementFingerprint = fingerprint(input.sql);
       const [signal, detach] = joinSignals([ctx.mcpReq.signal, ...call.endings]);
       let outcome: ToolOutcome;
       try {
-        outcome = await tool.run(input, { deps, principal: call.principal, signal });
+        outcome = await tool.run(input, { deps, principal: call.principal, signal, asking: askingFor(ctx, deps.confirmCodec) });
       } catch (error) {
         outcome = {
           result: failureResult(error),
@@ -121,7 +129,7 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
         statement: deps.logStatements ? input.sql : undefined,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         rowCount: outcome.rowCount,
-        truncated: outcome.truncated ? outcome.truncated : outcome.result.isError ? undefined : false,
+        truncated: outcome.truncated ? outcome.truncated : 'isError' in outcome.result && outcome.result.isError ? undefined : false,
         outcome: outcome.outcome,
         sqlstate: outcome.sqlstate,
       });

@@ -2,29 +2,35 @@
  * What every tool shares: its definition shape, the context it runs in, and the output schema of
  * statement results.
  */
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/server';
+import type { CallToolResult, InputRequiredResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Principal } from '../../auth/verify.js';
 import type { Sql } from '../../db/pool.js';
 import type { Refusal } from '../../db/policy.js';
 import type { Limits } from '../../db/run.js';
+import type { Asking } from '../confirm.js';
 import { errorResult } from '../results.js';
 
 export interface ToolDeps {
   sql: Sql;
   limits: Limits;
   typeNames: ReadonlyMap<number, string>;
+  /** A write that changes more rows than this, or deletes any, asks the user first. */
+  confirmWriteRows: number;
 }
 
 export interface ToolContext {
   deps: ToolDeps;
   principal: Principal;
   signal: AbortSignal;
+  /** How this call can ask the human (destructive writes). */
+  asking: Asking;
 }
 
 /** What a tool reports besides its result, for the audit line. */
 export interface ToolOutcome {
-  result: CallToolResult;
+  /** A result, or (2026-07-28) a question for the user that the client answers by retrying. */
+  result: CallToolResult | InputRequiredResult;
   /** 'ok', or the stable code of the refusal or error. */
   outcome: string;
   /** True when the statement policy refused the input (a security event). */
