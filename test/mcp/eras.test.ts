@@ -148,10 +148,12 @@ describe('a 2025-11-25 client', () => {
     assert.deepEqual((await call.json()).result.structuredContent.rows, [{ four: 4 }]);
   });
 
-  test('an older revision the SDK still speaks (2025-06-18) is served too', async () => {
-    const init = await legacy('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } });
-    assert.equal((await init.json()).result.protocolVersion, '2025-06-18');
-  });
+  for (const version of ['2025-06-18', '2025-03-26', '2024-11-05']) {
+    test(`an older revision (${version}) is served too`, async () => {
+      const init = await legacy('initialize', { protocolVersion: version, capabilities: {}, clientInfo: { name: 'raw', version: '1' } });
+      assert.equal((await init.json()).result.protocolVersion, version);
+    });
+  }
 });
 
 describe('CORS', () => {

@@ -39,6 +39,8 @@ export interface Stack {
   baseUrl: string;
   /** Every log line the server wrote (when captureLogs). */
   logs: string[];
+  /** Every HTTP request the MCP server answered, in order: `POST /mcp tools/call → 200`. Clear it to count. */
+  requests: string[];
   users: { admin: DemoUser; alice: DemoUser; bob: DemoUser; all: readonly DemoUser[] };
   token(user: DemoUser, overrides?: MintOverrides): Promise<string>;
   /** An SDK client connected with a bearer token for `user`. */
@@ -72,7 +74,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     [],
     { write: (line) => (options.captureLogs ? logs.push(line) : undefined) },
   );
-  fetchHandler = server.fetch;
+  const requests: string[] = [];
+  fetchHandler = async (request) => {
+    const rpc = request.method === 'POST' ? await request.clone().json().then((b: { method?: string }) => b?.method, () => undefined) : undefined;
+    const response = await server.fetch(request);
+    requests.push(`${request.method} ${new URL(request.url).pathname}${rpc ? ` ${rpc}` : ''} → ${response.status}`);
+    return response;
+  };
 
   const admin = DEMO_USERS.find((u) => u.administrator)!;
   const others = DEMO_USERS.filter((u) => !u.administrator && !u.disabled);
@@ -87,6 +95,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     url: `${baseUrl}/mcp`,
     baseUrl,
     logs,
+    requests,
     users,
     token,
     async connect(user, overrides) {
