@@ -104,6 +104,7 @@ const SAMPLE_ROWS = 5;
 /** Up to five returned rows, reduced to the columns that say which row it is. */
 export function sampleRows(result: StatementResult): Record<string, unknown>[] {
   const columns = IDENTIFYING.filter((c) => result.columns.some((col) => col.name === c));
+  if (columns.length === 0) return [];
   return result.rows.slice(0, SAMPLE_ROWS).map((row) =>
     Object.fromEntries(columns.map((c) => [c, typeof row[c] === 'string' ? (row[c] as string).slice(0, 80) : row[c]])),
   );
@@ -116,5 +117,5 @@ export function describeChanges(changes: TableChanges[]): string {
     const tables = changes.filter((c) => c[field] > 0).map((c) => `${c[field]} in ${c.table}`);
     if (tables.length) parts.push(`${verb} ${tables.join(', ')}`);
   }
-  return parts.join('; ');
+  return parts.length ? parts.join('; ') : 'changes no row';
 }
