@@ -15,11 +15,12 @@ import type { TokenVerifier } from './auth/verify.js';
 import type { Config } from './config.js';
 import type { Sql } from './db/pool.js';
 import type { Logger } from './log.js';
+import { confirmCodec } from './mcp/confirm.js';
 import { createMcpHandler } from './mcp/handler.js';
 import { withTimeout } from './timeout.js';
 
 /** The settings the HTTP surface reads; groups are passed on as they are. */
-export type AppConfig = Pick<Config, 'supabaseUrl' | 'publicUrl' | 'resourceUrl' | 'allowedOrigins' | 'auth' | 'limits' | 'log'>;
+export type AppConfig = Pick<Config, 'supabaseUrl' | 'publicUrl' | 'resourceUrl' | 'allowedOrigins' | 'auth' | 'limits' | 'log' | 'confirmWriteRows' | 'databaseUrl'>;
 
 export interface AppDeps {
   config: AppConfig;
@@ -36,7 +37,9 @@ export interface AppDeps {
 
 type Env = AuthEnv & { Variables: RequestIdVariables };
 
-const MCP_HEADERS = ['Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID'];
+/** Request headers a browser-based client sends: 2026-07-28 names the method and tool in headers. */
+const MCP_REQUEST_HEADERS = ['Mcp-Protocol-Version', 'Mcp-Method', 'Mcp-Name', 'Mcp-Session-Id', 'Last-Event-ID'];
+const MCP_RESPONSE_HEADERS = ['Mcp-Protocol-Version', 'Mcp-Session-Id'];
 
 export function createApp({ config, sql, verifier, log, typeNames = new Map(), shutdownSignal, doctorSummary }: AppDeps) {
   const app = new Hono<Env>();
@@ -49,6 +52,10 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     shutdownSignal,
     typeNames,
     logStatements: config.log.statements,
+    confirmWriteRows: config.confirmWriteRows,
+    // Every replica of a deployment shares DATABASE_URL, a secret: a key derived from it lets any
+    // replica finish a confirmation another one started, with nothing more to configure.
+    confirmCodec: confirmCodec(`atomic-crm-mcp/write-confirmation\0${config.databaseUrl}`),
     limits: config.limits,
   });
 
@@ -72,8 +79,8 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     cors({
       origin: (origin) => (allowed.has(origin) ? origin : null),
       allowMethods: ['GET', 'POST', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'Accept', ...MCP_HEADERS],
-      exposeHeaders: ['WWW-Authenticate', ...MCP_HEADERS],
+      allowHeaders: ['Authorization', 'Content-Type', 'Accept', ...MCP_REQUEST_HEADERS],
+      exposeHeaders: ['WWW-Authenticate', ...MCP_RESPONSE_HEADERS],
       maxAge: 600,
     }),
   );

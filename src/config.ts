@@ -67,6 +67,8 @@ const settings = z.object({
   poolSize: fromEnv('DB_POOL_SIZE', positiveInt(10, 1_000)),
   allowPrivilegedLoginRole: fromEnv('ALLOW_PRIVILEGED_LOGIN_ROLE', flag),
   shutdownTimeoutMs: fromEnv('SHUTDOWN_TIMEOUT_MS', positiveInt(10_000, 600_000)),
+  /** A write changing more rows than this, or deleting any, asks the user first (src/mcp/confirm.ts). */
+  confirmWriteRows: fromEnv('CONFIRM_WRITE_ROWS', z.coerce.number().int().min(0).max(1_000_000).default(20)),
   auth: z.object({
     /** Also accept the web app's own session tokens (no client_id claim). */
     allowSessionTokens: fromEnv('ALLOW_SESSION_TOKENS', flag),

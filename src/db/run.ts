@@ -80,6 +80,8 @@ export class DbError extends Error {
 export interface RunOptions {
   /** `read` runs the transaction READ ONLY. */
   access: 'read' | 'write';
+  /** For writes: commit only what this allows, else roll back and throw WriteHeld. */
+  guard?: WriteGuard;
   limits: Limits;
   /** Aborting cancels the running statement in PostgreSQL. */
   signal?: AbortSignal;
@@ -87,6 +89,74 @@ export interface RunOptions {
   typeNames?: ReadonlyMap<number, string>;
 }
 
+
+/**
+ * Which writes commit without asking. Decided in SQL after the statement, in the same pipeline, so
+ * an ordinary write still costs one round trip: a failed gate turns the pipelined COMMIT into a
+ * ROLLBACK. Counts are the transaction's own (pg_stat_xact_user_tables): cascades and triggers
+ * included, which is what the user would lose.
+ */
+export interface WriteGuard {
+  /** Without `expected`: commit when at most this many rows changed and none was deleted. */
+  maxRows: number;
+  /** A count the user confirmed: commit only when exactly this many rows changed. */
+  expected?: number;
+}
+
+/** Rows one table gained, changed and lost in the transaction. */
+export interface TableChanges {
+  table: string;
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+/** The write was rolled back because its guard did not allow it; nothing was changed. */
+export class WriteHeld extends Error {
+  readonly code = 'WRITE_HELD';
+  constructor(
+    readonly changes: TableChanges[],
+    readonly result: StatementResult,
+  ) {
+    super('The write was held for confirmation and rolled back.');
+    this.name = 'WriteHeld';
+  }
+  /** Every row inserted, updated or deleted, cascades included. */
+  get total(): number {
+    return this.changes.reduce((n, c) => n + c.inserted + c.updated + c.deleted, 0);
+  }
+}
+
+/**
+ * The transaction's changes are the counters of pg_stat_xact_user_tables minus what they held
+ * before the statement: a backend flushes them only between transactions, so counts of earlier
+ * transactions on the same pooled connection may still be there. The snapshot sits in a setting
+ * the agent's SQL cannot touch (the policy refuses set_config and SET).
+ */
+const BEFORE = 'mcp.changes_before';
+const SNAPSHOT_SQL =
+  `select pg_catalog.set_config('${BEFORE}', coalesce((select pg_catalog.json_object_agg(relid, pg_catalog.json_build_array(n_tup_ins, n_tup_upd, n_tup_del))` +
+  ' from pg_catalog.pg_stat_xact_user_tables where n_tup_ins + n_tup_upd + n_tup_del > 0), \'{}\')::text, true)';
+const DELTA =
+  '(select case when t.schemaname = \'public\' then t.relname::text else t.schemaname || \'.\' || t.relname end as table,' +
+  ' (t.n_tup_ins - coalesce((b.value->>0)::bigint, 0))::int as inserted,' +
+  ' (t.n_tup_upd - coalesce((b.value->>1)::bigint, 0))::int as updated,' +
+  ' (t.n_tup_del - coalesce((b.value->>2)::bigint, 0))::int as deleted' +
+  ' from pg_catalog.pg_stat_xact_user_tables t' +
+  ` left join pg_catalog.json_each(pg_catalog.current_setting('${BEFORE}')::json) b on b.key = t.relid::text) as d`;
+const CHANGES_SQL = `select d.* from ${DELTA} where d.inserted + d.updated + d.deleted > 0 order by 1`;
+
+/** Fails (division by zero, in its own step) when the guard does not allow the transaction's changes. */
+function gateSql(guard: WriteGuard): string {
+  const allowed =
+    guard.expected !== undefined
+      ? `s.total = ${Math.trunc(guard.expected)}`
+      : `s.deleted = 0 and s.total <= ${Math.trunc(guard.maxRows)}`;
+  return (
+    `select 1 / (case when ${allowed} then 1 else 0 end) as allowed` +
+    ` from (select coalesce(sum(d.inserted + d.updated + d.deleted), 0) as total, coalesce(sum(d.deleted), 0) as deleted from ${DELTA}) as s`
+  );
+}
 
 /**
  * COMMIT padded past 1 KiB. postgres.js buffers a connection's messages and writes them out either
@@ -189,27 +259,38 @@ export async function asUser(
   if (signal?.aborted) throw new DbError('CANCELLED', 'The request was cancelled before the statement ran.');
   const connection = await reserve(sql, limits.poolWaitMs);
   const claimsJson = JSON.stringify(identity.claims);
+  const step = (text: string) => connection.unsafe(text, [], EXTENDED);
+  const { guard } = options;
   const steps = [
-    connection.unsafe(options.access === 'read' ? 'begin read only' : 'begin', [], EXTENDED),
-    connection.unsafe(setupSql(identity, claimsJson, limits), [], EXTENDED),
+    step(options.access === 'read' ? 'begin read only' : 'begin'),
+    step(setupSql(identity, claimsJson, limits)),
+    ...(guard ? [step(SNAPSHOT_SQL)] : []),
     body(connection),
-    connection.unsafe(integrityCheckSql(identity, claimsJson), [], EXTENDED),
-    connection.unsafe(COMMIT, [], EXTENDED),
-  ] as const;
-  const statement = steps[2];
+    step(integrityCheckSql(identity, claimsJson)),
+    ...(guard ? [step(CHANGES_SQL), step(gateSql(guard))] : []),
+    step(COMMIT),
+  ];
+  const at = guard ? 1 : 0;
+  const statement = steps[2 + at]!;
   const cancel = () => void statement.cancel();
   signal?.addEventListener('abort', cancel, { once: true });
   // Written back to back: postgres.js pipelines queries on a connection until one needs a reply.
-  for (const step of steps) step.execute();
-  const [begun, setUp, ran, checked, committed] = await Promise.allSettled(steps);
+  for (const s of steps) s.execute();
+  const settled = (await Promise.allSettled(steps)) as PromiseSettledResult<Rows>[];
+  const [begun, setUp] = settled as [PromiseSettledResult<Rows>, PromiseSettledResult<Rows>];
+  const snapshot = guard ? settled[2] : undefined;
+  const ran = settled[2 + at]!;
+  const checked = settled[3 + at]!;
+  const [changes, gate] = guard ? settled.slice(4 + at, 6 + at) : [];
+  const committed = settled.at(-1)!;
   signal?.removeEventListener('abort', cancel);
 
   try {
     // A cancel request stops whichever step is running when it lands, not always the statement.
-    if (signal?.aborted && firstFailure(begun, setUp, ran, checked, committed) !== undefined) {
+    if (signal?.aborted && firstFailure(...settled) !== undefined) {
       throw new DbError('CANCELLED', 'The request was cancelled; the statement was stopped and nothing was changed.');
     }
-    const failure = firstFailure(begun, setUp);
+    const failure = firstFailure(begun, setUp, ...(snapshot ? [snapshot] : []));
     if (failure) throw setupFailure(failure);
     if (ran.status === 'rejected') {
       const error = ran.reason;
@@ -234,6 +315,13 @@ export async function asUser(
       }
       throw isPostgresError(error) ? describeError(error) : unavailable(error);
     }
+    if (changes && gate) {
+      if (changes.status === 'rejected') throw isPostgresError(changes.reason) ? describeError(changes.reason) : unavailable(changes.reason);
+      if (gate.status === 'rejected') {
+        if (isPostgresError(gate.reason) && gate.reason.code === '22012') throw new HeldRows(ran.value, changes.value as unknown as TableChanges[]);
+        throw isPostgresError(gate.reason) ? describeError(gate.reason) : unavailable(gate.reason);
+      }
+    }
     if (committed.status === 'rejected') {
       const error = committed.reason;
       throw isPostgresError(error) ? describeError(error) : unavailable(error);
@@ -244,6 +332,16 @@ export async function asUser(
     return ran.value;
   } finally {
     await release(connection, committed);
+  }
+}
+
+/** Internal: the rolled-back statement's rows and changes, shaped into WriteHeld by runStatement. */
+class HeldRows extends Error {
+  constructor(
+    readonly rows: Rows,
+    readonly changes: TableChanges[],
+  ) {
+    super('held');
   }
 }
 
@@ -297,18 +395,25 @@ export async function runStatement(
     };
   }
 
-  const result = await asUser(sql, identity, options, (c) => c.unsafe(statement, [], EXTENDED).values(), (e) =>
-    fromPostgres(e, 0, statement.length),
-  );
-  const all = result as unknown as unknown[][];
-  const { rows, truncated } = capInMemory(all, limits);
-  return {
-    command: result.command,
-    // A write without RETURNING has no row description at all.
-    ...shape(result.columns ?? [], rows, options.typeNames),
-    rowCount: result.count ?? all.length,
-    truncated,
+  const write = (result: Rows): StatementResult => {
+    const all = result as unknown as unknown[][];
+    const { rows, truncated } = capInMemory(all, limits);
+    return {
+      command: result.command,
+      // A write without RETURNING has no row description at all.
+      ...shape(result.columns ?? [], rows, options.typeNames),
+      rowCount: result.count ?? all.length,
+      truncated,
+    };
   };
+  try {
+    return write(
+      await asUser(sql, identity, options, (c) => c.unsafe(statement, [], EXTENDED).values(), (e) => fromPostgres(e, 0, statement.length)),
+    );
+  } catch (error) {
+    if (error instanceof HeldRows) throw new WriteHeld(error.changes, write(error.rows));
+    throw error;
+  }
 }
 
 /** RETURNING rows of a write arrive whole; cap what is passed on by rows, then bytes. */

@@ -1,12 +1,25 @@
 /**
- * The Web-standard MCP endpoint: Request in, Response out, on any runtime. Stateless: every POST
- * gets a fresh server and transport (a stateless transport cannot be reused), so any number of
- * instances can serve one client with no sticky sessions.
+ * The Web-standard MCP endpoint: Request in, Response out, on any runtime, for both protocol eras.
+ * Stateless: every request gets a fresh server, so any number of instances can serve one client
+ * with no sticky sessions.
+ *
+ * - 2026-07-28 (every request carries its version and capabilities in `_meta`): the SDK's
+ *   `createMcpHandler`, strict (`legacy: 'reject'`). Its default response mode answers in JSON
+ *   unless a tool sends a message before its result, which ours never do (no progress, no logs).
+ * - 2025-11-25 and older (`initialize` first): the SDK's stateless Streamable HTTP transport with
+ *   JSON responses. The SDK's own stateless fallback answers these over SSE and its `close()`
+ *   cannot reach them, so this leg is wired here, routed by the SDK's own classifier
+ *   (`isLegacyRequest`) so the two never disagree on which era a request belongs to.
  */
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import {
+  createMcpHandler as createModernHandler,
+  isLegacyRequest,
+  WebStandardStreamableHTTPServerTransport,
+  type AuthInfo,
+  type McpRequestContext,
+} from '@modelcontextprotocol/server';
 import type { Principal } from '../auth/verify.js';
-import { createMcpServer, type McpDeps } from './server.js';
+import { createMcpServer, type CallContext, type McpDeps } from './server.js';
 
 export interface McpRequest {
   request: Request;
@@ -20,18 +33,30 @@ export interface HandlerDeps extends McpDeps {
   shutdownSignal?: AbortSignal;
 }
 
+/** What the SDK hands back to the factory: the call's identity rides in `authInfo.extra`. */
+function callOf(authInfo: AuthInfo | undefined, request: Request | undefined, shutdownSignal?: AbortSignal): CallContext {
+  const extra = authInfo?.extra as { principal: Principal; requestId: string } | undefined;
+  if (!extra || !request) throw new Error('an MCP request reached the server without its principal');
+  return { principal: extra.principal, requestId: extra.requestId, endings: endingsOf(request, shutdownSignal) };
+}
+
+/** A client that goes away or a shutdown that stops waiting: either cancels the running statement. */
+function endingsOf(request: Request, shutdownSignal?: AbortSignal): AbortSignal[] {
+  return shutdownSignal ? [request.signal, shutdownSignal] : [request.signal];
+}
+
 export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (call: McpRequest) => Promise<Response> {
-  // Listeners rather than AbortSignal.any: a composite signal per request hanging off the
-  // long-lived shutdown signal is what some runtimes keep alive.
-  const endings = (request: Request) => (shutdownSignal ? [request.signal, shutdownSignal] : [request.signal]);
-  return async ({ request, principal, token, requestId }) => {
-    const server = createMcpServer(deps, { principal, requestId });
-    // JSON responses: tools report no progress, and a plain response ends with the call.
+  const modern = createModernHandler(
+    ({ authInfo, requestInfo }: McpRequestContext) => createMcpServer(deps, callOf(authInfo, requestInfo, shutdownSignal)),
+    { legacy: 'reject', onerror: (error) => deps.log.debug('mcp_rejected', { error: error.message }) },
+  );
+
+  async function legacy(request: Request, authInfo: AuthInfo, call: CallContext): Promise<Response> {
+    const server = createMcpServer(deps, call);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    // A client that goes away (or a shutdown that stops waiting): closing the transport aborts the
-    // tool's signal, which cancels its statement in PostgreSQL. The transport then never answers,
-    // so the response is settled here (nobody will read it); otherwise the request would count as
-    // in flight forever.
+    // The statement is cancelled through the tool's signal (see server.ts); the transport then
+    // never answers, so the response is settled here (nobody will read it), or the request would
+    // count as in flight forever.
     let onAbort = () => {};
     const abandoned = new Promise<Response>((resolve) => {
       onAbort = () => {
@@ -39,22 +64,26 @@ export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (cal
         resolve(new Response(null, { status: 499 }));
       };
     });
-    const signals = endings(request);
-    if (signals.some((s) => s.aborted)) onAbort();
-    for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+    if (call.endings.some((s) => s.aborted)) onAbort();
+    for (const s of call.endings) s.addEventListener('abort', onAbort, { once: true });
     try {
       await server.connect(transport);
-      const authInfo: AuthInfo = {
-        token,
-        clientId: principal.clientId ?? '',
-        scopes: principal.scopes,
-        expiresAt: principal.expiresAt,
-        extra: { sub: principal.sub },
-      };
       return await Promise.race([transport.handleRequest(request, { authInfo }), abandoned]);
     } finally {
-      for (const s of signals) s.removeEventListener('abort', onAbort);
+      for (const s of call.endings) s.removeEventListener('abort', onAbort);
       await server.close();
     }
+  }
+
+  return async ({ request, principal, token, requestId }) => {
+    const authInfo: AuthInfo = {
+      token,
+      clientId: principal.clientId ?? '',
+      scopes: principal.scopes,
+      expiresAt: principal.expiresAt,
+      extra: { principal, requestId },
+    };
+    if (await isLegacyRequest(request)) return legacy(request, authInfo, callOf(authInfo, request, shutdownSignal));
+    return modern.fetch(request, { authInfo });
   };
 }

@@ -5,7 +5,7 @@
  * Failures are `isError` results with a stable code and, for database errors, PostgreSQL's own
  * fields (SQLSTATE, message, detail, hint, position), so the agent can fix its statement.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { DbError, type StatementResult } from '../db/run.js';
 
 /** Stable codes of every failure a tool can return. */
@@ -13,7 +13,11 @@ export type ToolErrorCode =
   | import('../db/run.js').DbErrorCode
   | import('../db/policy.js').PolicyCode
   | 'INTERNAL_ERROR'
-  | 'TABLE_NOT_FOUND';
+  | 'TABLE_NOT_FOUND'
+  | 'CONFIRMATION_REQUIRED'
+  | 'CONFIRMATION_STALE'
+  | 'CONFIRMATION_MISMATCH'
+  | 'WRITE_DECLINED';
 
 export interface ToolErrorBody {
   code: ToolErrorCode;

@@ -2,13 +2,13 @@
  * The MCP server for one request (the transport is stateless): the tools, wrapped so every call
  * leaves exactly one audit line and no failure escapes as anything but an actionable result.
  */
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { McpServer, type CallToolResult, type InputRequiredResult, type RequestStateCodec, type ServerContext } from '@modelcontextprotocol/server';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import { fingerprintSync } from 'libpg-query';
 import type { Principal } from '../auth/verify.js';
 import { DbError } from '../db/run.js';
 import type { Logger } from '../log.js';
+import { askingFor, type ConfirmState } from './confirm.js';
 import { failureResult } from './results.js';
 import { getSchemaTool } from './tools/get-schema.js';
 import { mutateTool } from './tools/mutate.js';
@@ -28,9 +28,8 @@ const INSTRUCTIONS = [
 const TOOLS = [getSchemaTool, queryTool, mutateTool] as ToolDefinition<any>[];
 
 /**
- * One JSON Schema validator for every request's server: the SDK would otherwise build a new Ajv
- * instance per McpServer, i.e. per request in stateless mode (measured: a visible share of the
- * server's CPU per call). It caches compiled schemas, so sharing it is also what makes it cheap.
+ * One JSON Schema validator for every request's server (it checks elicitation answers): the SDK
+ * would otherwise build a new Ajv instance per McpServer, i.e. per request.
  */
 const VALIDATOR = new AjvJsonSchemaValidator();
 
@@ -38,11 +37,28 @@ export interface McpDeps extends ToolDeps {
   log: Logger;
   /** Log the statement text in audit lines (off by default: it may contain personal data). */
   logStatements: boolean;
+  /** Seals and verifies the state a write confirmation carries between its two requests. */
+  confirmCodec: RequestStateCodec<ConfirmState>;
 }
 
 export interface CallContext {
   principal: Principal;
   requestId: string;
+  /** Signals that end the call early: the client's disconnect, a shutdown that stops waiting. */
+  endings: AbortSignal[];
+}
+
+/**
+ * The SDK's signal (a 2026 request's cancellation) joined with the call's endings. Listeners rather
+ * than AbortSignal.any: a composite signal hanging off the long-lived shutdown signal is what some
+ * runtimes keep alive. The returned function detaches them.
+ */
+function joinSignals(signals: AbortSignal[]): [AbortSignal, () => void] {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  if (signals.some((s) => s.aborted)) abort();
+  for (const s of signals) s.addEventListener('abort', abort, { once: true });
+  return [controller.signal, () => signals.forEach((s) => s.removeEventListener('abort', abort))];
 }
 
 function fingerprint(statement: unknown): string | undefined {
@@ -54,16 +70,39 @@ function fingerprint(statement: unknown): string | undefined {
   }
 }
 
+/**
+ * Cache hints (2026-07-28) for what never varies by user or request: the tool list and the
+ * discovery answer change only with a deployment. One hour, shareable: a client that meets a tool
+ * it does not know re-lists anyway (the spec allows re-fetching early on such an error).
+ */
+const CACHE_HINTS = {
+  'tools/list': { ttlMs: 3_600_000, cacheScope: 'public' },
+  'server/discover': { ttlMs: 3_600_000, cacheScope: 'public' },
+} as const;
+
 export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
-  const server = new McpServer(SERVER_INFO, { capabilities: { tools: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: VALIDATOR });
+  const server = new McpServer(SERVER_INFO, {
+    // No listChanged: the list never changes while the server runs, and a stateless server has no
+    // stream to announce it on.
+    capabilities: { tools: { listChanged: false } },
+    instructions: INSTRUCTIONS,
+    jsonSchemaValidator: VALIDATOR,
+    cacheHints: CACHE_HINTS,
+    // Forged, expired or another user's state is refused before any tool runs.
+    requestState: { verify: deps.confirmCodec.verify },
+    // A stateless 2025 request cannot carry a server-to-client question: such clients get the
+    // confirm_rows path instead, so the SDK's in-process shim must never run.
+    inputRequired: { legacyShim: false },
+  });
   for (const tool of TOOLS) {
-    server.registerTool(tool.name, tool.config, async (input: Record<string, unknown>, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
+    server.registerTool(tool.name, tool.config, async (input: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult | InputRequiredResult> => {
       const started = performance.now();
       // Parsed once per call for every line this call writes.
       const statementFingerprint = fingerprint(input.sql);
+      const [signal, detach] = joinSignals([ctx.mcpReq.signal, ...call.endings]);
       let outcome: ToolOutcome;
       try {
-        outcome = await tool.run(input, { deps, principal: call.principal, signal: extra.signal });
+        outcome = await tool.run(input, { deps, principal: call.principal, signal, asking: askingFor(ctx, deps.confirmCodec) });
       } catch (error) {
         outcome = {
           result: failureResult(error),
@@ -75,6 +114,8 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
         } else if (!(error instanceof DbError)) {
           deps.log.error('tool_failure', { requestId: call.requestId, tool: tool.name, error: error instanceof Error ? error.message : String(error) });
         }
+      } finally {
+        detach();
       }
       if (outcome.refused) {
         deps.log.warn('security_event', { kind: 'policy_refusal', requestId: call.requestId, sub: call.principal.sub, tool: tool.name, code: outcome.outcome, fingerprint: statementFingerprint });
@@ -88,7 +129,7 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
         statement: deps.logStatements ? input.sql : undefined,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         rowCount: outcome.rowCount,
-        truncated: outcome.truncated ? outcome.truncated : outcome.result.isError ? undefined : false,
+        truncated: outcome.truncated ? outcome.truncated : 'isError' in outcome.result && outcome.result.isError ? undefined : false,
         outcome: outcome.outcome,
         sqlstate: outcome.sqlstate,
       });

@@ -70,6 +70,7 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
     `\n--- mcp-remote stderr ---\n${stderr.slice(-4000)}\n--- browser log ---\n${await readFile(consentLog, 'utf8').catch(() => '(none)')}`;
 
   const client = new Client({ name: 'mcp-remote-test', version: '1.0.0' });
+  stack.requests.length = 0;
   try {
     try {
       await client.connect(transport, { timeout: REQUEST_TIMEOUT_MS });
@@ -85,6 +86,10 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
       { timeout: REQUEST_TIMEOUT_MS },
     );
     assert.deepEqual(rows(result), [{ email: user.email }]);
+    // What the MCP server saw from connect to the first tool result (mcp-remote speaks 2025-11-25).
+    const seen = [...stack.requests];
+    assert.ok(seen.includes('POST /mcp initialize → 200'), seen.join('\n'));
+    console.log(`# mcp-remote: ${seen.length} requests to the MCP server from connect to first tool result: ${seen.join(', ')}`);
 
     // The browser really went through consent and mcp-remote kept its tokens in our temp dir.
     const browserLog = await readFile(consentLog, 'utf8');

@@ -75,6 +75,20 @@ describe('runStatement round trips', () => {
     }
   });
 
+  test('a guarded write (the mutate confirmation gate) costs one round trip, committed or held', async () => {
+    const guard = { maxRows: 20 };
+    const committed = await roundTrips(proxy, () =>
+      runStatement(sql, identity(), `insert into private_notes (text) values ('rt guarded')`, { access: 'write', limits: LIMITS, guard }),
+    );
+    assert.equal(committed, 1);
+    const held = await roundTrips(proxy, () =>
+      runStatement(sql, identity(), `delete from private_notes where text = 'rt guarded'`, { access: 'write', limits: LIMITS, guard }).catch((e: unknown) => e),
+    );
+    assert.equal(held, 1);
+    const [{ n }] = (await runStatement(sql, identity(), `select count(*)::int as n from private_notes where text = 'rt guarded'`, { access: 'read', limits: LIMITS })).rows as [{ n: number }];
+    assert.equal(n, 1, 'the held delete was rolled back');
+  });
+
   test('still one round trip with claims and a statement well over 1 KiB (postgres.js flushes mid-pipeline)', async () => {
     const big = identity(alice, { user_metadata: { bio: 'x'.repeat(3_000) } });
     const statement = `select id, name from companies where name <> '${'y'.repeat(2_000)}' order by id limit 5`;

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startAuthServer, type RunningAuthServer } from '../../dev/auth-server.js';
 import { DEMO_USERS } from '../../dev/seed.js';
-import { asMintUser, connectWithToken, rows } from '../support/stack.js';
+import { asMintUser, connectModern, connectWithToken, rows } from '../support/stack.js';
 import { RUNTIMES, startServerProcess, type Runtime, type ServerProcess } from '../support/runtimes.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -118,13 +118,14 @@ for (const runtime of (process.env.SHUTDOWN_RUNTIMES?.split(',') as Runtime[] | 
       console.log(`# ${runtime}: ${IN_FLIGHT} calls completed ${Date.now() - started} ms after they started`);
     });
 
-    test('SIGTERM past SHUTDOWN_TIMEOUT_MS: running statements are cancelled in PostgreSQL, exit 0, no connection leaked', async () => {
+    test('SIGTERM past SHUTDOWN_TIMEOUT_MS: running statements of both protocol eras are cancelled in PostgreSQL, exit 0, no connection leaked', async () => {
       const server = await start(runtime, { SHUTDOWN_TIMEOUT_MS: '300' });
       const client = await clientFor(server.baseUrl);
+      const modern = await connectModern(`${server.baseUrl}/mcp`, await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!)));
       // Far longer than the shutdown bound: only cancellation can end them in time.
       const long = `select count(*) from generate_series(1, 30000) a, generate_series(1, 30000) b`;
-      const calls = Array.from({ length: 2 }, () =>
-        client.callTool({ name: 'query', arguments: { sql: long } }).then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e })),
+      const calls = [client, modern].map((c) =>
+        c.callTool({ name: 'query', arguments: { sql: long } }).then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e })),
       );
       await until('the long queries to run', async () => (await backends(`and state = 'active' and query like '%generate_series%'`)).length === 2);
       const signalled = Date.now();
@@ -141,6 +142,7 @@ for (const runtime of (process.env.SHUTDOWN_RUNTIMES?.split(',') as Runtime[] | 
       const still = (await db.admin.unsafe(`select count(*)::int as n from pg_stat_activity where datname = current_database() and query like '%generate_series(1, 30000)%' and pid <> pg_backend_pid()`)) as unknown as [{ n: number }];
       assert.equal(still[0].n, 0, 'the cancelled statements are not running any more');
       await client.close().catch(() => {});
+      await modern.close().catch(() => {});
     });
   });
 }

@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startAuthServer, type RunningAuthServer } from '../../dev/auth-server.js';
 import { DEMO_USERS } from '../../dev/seed.js';
-import { asMintUser, rows } from '../support/stack.js';
+import { asMintUser, connectModern, rows, text } from '../support/stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startServerProcess, type ServerProcess } from '../support/runtimes.js';
 
@@ -92,4 +92,35 @@ test('two replicas, one client, requests alternate between them: every call succ
   await client.close();
   b!.child.kill('SIGTERM');
   assert.deepEqual(await b!.exited, { code: 0, signal: null }, b!.output());
+});
+
+test('a write confirmation asked by one replica is finished by the other', async () => {
+  const [a, b] = await Promise.all([startReplica(), startReplica()]);
+  const backends = [a!.baseUrl, b!.baseUrl];
+  let next = 0;
+  const calls: string[] = [];
+  const balance: typeof fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const backend = backends[next++ % backends.length]!;
+    if (String(init?.body ?? '').includes('"tools/call"')) calls.push(backend);
+    return fetch(`${backend}${url.pathname}${url.search}`, init);
+  };
+  const token = await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!));
+  const client = await connectModern(`${PUBLIC_URL}/mcp`, token, { fetch: balance, capabilities: { elicitation: { form: {} } } });
+  client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { confirm: true } }));
+  const [{ id }] = (await db.admin`select id from sales where user_id = ${DEMO_USERS[1]!.id}`) as unknown as [{ id: number }];
+  await db.admin`insert into private_notes (text, sales_id) select 'replica note ' || g, ${id} from generate_series(1, 3) g`;
+  const sql = "delete from private_notes where text like 'replica note%'";
+  const n = 3;
+  const result = await client.callTool({ name: 'mutate', arguments: { sql } });
+  assert.match(text(result), new RegExp(`^DELETE: ${n} rows? affected`));
+  assert.equal(calls.length, 2, 'the question and the answer');
+  assert.notEqual(calls[0], calls[1], 'answered on the other replica');
+  const [{ left }] = (await db.admin`select count(*)::int as left from private_notes where text like 'replica note%'`) as unknown as [{ left: number }];
+  assert.equal(left, 0);
+  await client.close();
+  for (const r of [a!, b!]) {
+    r.child.kill('SIGTERM');
+    await r.exited;
+  }
 });

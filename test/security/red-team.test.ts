@@ -135,7 +135,12 @@ describe('legitimate agent SQL runs untouched', () => {
     assert.ok(legitimate.length >= 50);
     const failures: string[] = [];
     for (const statement of legitimate) {
-      const result = await client.callTool({ name: statement.tool, arguments: { sql: statement.sql } });
+      let result = await client.callTool({ name: statement.tool, arguments: { sql: statement.sql } });
+      // A delete or a large write is held until the user agrees; here they do, as an agent would relay.
+      const held = result.isError ? (JSON.parse(text(result)).error as { code: string; rows?: number }) : undefined;
+      if (held?.code === 'CONFIRMATION_REQUIRED') {
+        result = await client.callTool({ name: statement.tool, arguments: { sql: statement.sql, confirm_rows: held.rows } });
+      }
       if (result.isError) failures.push(`${statement.name}: ${text(result).slice(0, 300)}`);
     }
     assert.deepEqual(failures, []);

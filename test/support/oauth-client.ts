@@ -17,6 +17,11 @@ import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError, type OAuthClientProvider, type OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  Client as ModernClient,
+  StreamableHTTPClientTransport as ModernTransport,
+  UnauthorizedError as ModernUnauthorizedError,
+} from '@modelcontextprotocol/client';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 
 /** Every network wait of the consent step is bounded. */
@@ -169,7 +174,7 @@ export class HeadlessOAuthProvider implements OAuthClientProvider {
   private current?: OAuthTokens;
   private verifier?: string;
   private discovery?: OAuthDiscoveryState;
-  private pending?: { code?: string; error?: AuthorizationDeniedError };
+  private pending?: { code?: string; params?: URLSearchParams; error?: AuthorizationDeniedError };
   private expectedState?: string;
 
   constructor(private readonly options: HeadlessOAuthProviderOptions) {
@@ -245,7 +250,7 @@ export class HeadlessOAuthProvider implements OAuthClientProvider {
     } else if (error) {
       this.pending = { error: new AuthorizationDeniedError(error, back.searchParams.get('error_description')) };
     } else {
-      this.pending = { code: back.searchParams.get('code') ?? undefined };
+      this.pending = { code: back.searchParams.get('code') ?? undefined, params: back.searchParams };
     }
   }
 
@@ -257,6 +262,39 @@ export class HeadlessOAuthProvider implements OAuthClientProvider {
     if (!pending?.code) throw new Error('no authorization code: the consent step did not run');
     return pending.code;
   }
+
+  /** The whole redirect of the last consent (code, state, iss), for clients that check RFC 9207's iss. */
+  takeCallbackParams(): URLSearchParams {
+    const params = this.pending?.params;
+    this.takeAuthorizationCode();
+    if (!params) throw new Error('no redirect: the consent step did not run');
+    return params;
+  }
+}
+
+/**
+ * The v2 SDK client (`@modelcontextprotocol/client`) through the same flow: try; on
+ * UnauthorizedError finish with the consent's redirect and connect again. `mode` picks its era.
+ */
+export async function connectModernWithOAuth(
+  url: string,
+  provider: HeadlessOAuthProvider,
+  mode: 'auto' | { pin: string },
+  name = 'headless-oauth-test-v2',
+): Promise<ModernClient> {
+  const make = () => new ModernClient({ name, version: '1.0.0' }, { versionNegotiation: { mode } });
+  const first = make();
+  try {
+    await first.connect(new ModernTransport(new URL(url), { authProvider: provider }));
+    return first;
+  } catch (error) {
+    if (!(error instanceof ModernUnauthorizedError)) throw error;
+  }
+  const transport = new ModernTransport(new URL(url), { authProvider: provider });
+  await transport.finishAuth(provider.takeCallbackParams());
+  const client = make();
+  await client.connect(transport);
+  return client;
 }
 
 /**
@@ -316,8 +354,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
 /**
  * Writes an ES module that, preloaded into a Node or Bun process (`NODE_OPTIONS=--import <file>`,
  * `bun --preload <file>`), adds `Authorization: Bearer $INJECT_BEARER_TOKEN` to every request that
- * process makes to `$INJECT_BEARER_ORIGIN`: through global fetch, and through undici's
- * `request()` (its export wrapped) where the process uses undici directly. Returns the file path.
+ * process makes to `$INJECT_BEARER_ORIGIN`: through global fetch, through undici's `request()` (its
+ * export wrapped) where the process uses undici directly, and through `node:http`'s `request()`.
+ * Returns the file path.
  */
 export async function writeBearerPreload(dir: string): Promise<string> {
   const { writeFile } = await import('node:fs/promises');
@@ -357,6 +396,17 @@ if (undici && token) {
   const original = undici.request;
   undici.request = (url, options = {}) => original(url, wanted(url) ? { ...options, headers: withAuth(options.headers) } : options);
 }
+
+// node:http's request({ hostname, port, path, headers }) (used by some scenarios to send raw headers).
+const http = createRequire(import.meta.url)('node:http');
+const httpRequest = http.request;
+http.request = function (options, ...rest) {
+  if (token && options && typeof options === 'object' && !(options instanceof URL)) {
+    const target = 'http://' + (options.hostname ?? options.host ?? 'localhost') + (options.port ? ':' + options.port : '');
+    if (wanted(target)) options = { ...options, headers: withAuth(options.headers) };
+  }
+  return httpRequest.call(this, options, ...rest);
+};
 `,
   );
   return file;

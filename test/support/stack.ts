@@ -15,6 +15,7 @@ import { serve } from '@hono/node-server';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport, type ClientCapabilities } from '@modelcontextprotocol/client';
 import { startAuthServer, type MintOverrides, type MintUser, type RunningAuthServer } from '../../dev/auth-server.js';
 import { asMintUser, DEMO_USERS, type DemoUser } from '../../dev/seed.js';
 import { startServer, type RunningServer } from '../../src/main.js';
@@ -38,6 +39,8 @@ export interface Stack {
   baseUrl: string;
   /** Every log line the server wrote (when captureLogs). */
   logs: string[];
+  /** Every HTTP request the MCP server answered, in order: `POST /mcp tools/call → 200`. Clear it to count. */
+  requests: string[];
   users: { admin: DemoUser; alice: DemoUser; bob: DemoUser; all: readonly DemoUser[] };
   token(user: DemoUser, overrides?: MintOverrides): Promise<string>;
   /** An SDK client connected with a bearer token for `user`. */
@@ -71,7 +74,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     [],
     { write: (line) => (options.captureLogs ? logs.push(line) : undefined) },
   );
-  fetchHandler = server.fetch;
+  const requests: string[] = [];
+  fetchHandler = async (request) => {
+    const rpc = request.method === 'POST' ? await request.clone().json().then((b: { method?: string }) => b?.method, () => undefined) : undefined;
+    const response = await server.fetch(request);
+    requests.push(`${request.method} ${new URL(request.url).pathname}${rpc ? ` ${rpc}` : ''} → ${response.status}`);
+    return response;
+  };
 
   const admin = DEMO_USERS.find((u) => u.administrator)!;
   const others = DEMO_USERS.filter((u) => !u.administrator && !u.disabled);
@@ -86,6 +95,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     url: `${baseUrl}/mcp`,
     baseUrl,
     logs,
+    requests,
     users,
     token,
     async connect(user, overrides) {
@@ -111,6 +121,28 @@ export async function connectWithToken(url: string, token: string, name = 'atomi
   const client = new Client({ name, version: '1.0.0' });
   await client.connect(
     new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
+  );
+  return client;
+}
+
+/** How a v2 SDK client picks its protocol era: pinned to 2026-07-28, or probing ('auto'). */
+export type Negotiation = 'auto' | { pin: string };
+
+/**
+ * A v2 SDK client (`@modelcontextprotocol/client`) on `url` with a bearer token. `fetch` lets a
+ * test count or inspect the HTTP requests it sends.
+ */
+export async function connectModern(
+  url: string,
+  token: string,
+  options: { mode?: Negotiation; fetch?: typeof fetch; capabilities?: ClientCapabilities } = {},
+): Promise<ModernClient> {
+  const client = new ModernClient(
+    { name: 'atomic-crm-mcp-tests-v2', version: '1.0.0' },
+    { versionNegotiation: { mode: options.mode ?? { pin: '2026-07-28' } }, capabilities: options.capabilities },
+  );
+  await client.connect(
+    new ModernTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } }, fetch: options.fetch }),
   );
   return client;
 }

@@ -15,9 +15,9 @@ export const getSchemaTool: ToolDefinition<{ table: z.ZodOptional<z.ZodString> }
       'types, nullability, defaults, primary and foreign keys, short comments, and the deal stages, ' +
       'categories, note statuses and task types in effect. Call it before writing SQL. Pass `table` for one ' +
       "table's full detail: every comment, constraint, Row Level Security policy, index and trigger.",
-    inputSchema: {
+    inputSchema: z.object({
       table: z.string().min(1).max(63).optional().describe('A table or view name in schema public, e.g. "deals".'),
-    },
+    }),
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   },
   async run({ table }, { deps, principal, signal }) {

@@ -23,9 +23,9 @@ export const queryTool: ToolDefinition<{ sql: z.ZodString }> = {
       'companies_summary add company_name, nb_tasks, nb_deals, nb_contacts. Results are capped (rows and',
       'bytes): aggregate and filter in SQL. Writes belong to the `mutate` tool.',
     ].join(' '),
-    inputSchema: {
+    inputSchema: z.object({
       sql: z.string().min(1).max(100_000).describe('Exactly one read-only SQL statement.'),
-    },
+    }),
     outputSchema: statementOutput,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   },

@@ -2,29 +2,35 @@
  * What every tool shares: its definition shape, the context it runs in, and the output schema of
  * statement results.
  */
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, InputRequiredResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Principal } from '../../auth/verify.js';
 import type { Sql } from '../../db/pool.js';
 import type { Refusal } from '../../db/policy.js';
 import type { Limits } from '../../db/run.js';
+import type { Asking } from '../confirm.js';
 import { errorResult } from '../results.js';
 
 export interface ToolDeps {
   sql: Sql;
   limits: Limits;
   typeNames: ReadonlyMap<number, string>;
+  /** A write that changes more rows than this, or deletes any, asks the user first. */
+  confirmWriteRows: number;
 }
 
 export interface ToolContext {
   deps: ToolDeps;
   principal: Principal;
   signal: AbortSignal;
+  /** How this call can ask the human (destructive writes). */
+  asking: Asking;
 }
 
 /** What a tool reports besides its result, for the audit line. */
 export interface ToolOutcome {
-  result: CallToolResult;
+  /** A result, or (2026-07-28) a question for the user that the client answers by retrying. */
+  result: CallToolResult | InputRequiredResult;
   /** 'ok', or the stable code of the refusal or error. */
   outcome: string;
   /** True when the statement policy refused the input (a security event). */
@@ -40,8 +46,8 @@ export interface ToolDefinition<Input extends z.ZodRawShape> {
   config: {
     title: string;
     description: string;
-    inputSchema: Input;
-    outputSchema?: z.ZodRawShape;
+    inputSchema: z.ZodObject<Input>;
+    outputSchema?: z.ZodObject;
     annotations: ToolAnnotations;
   };
   run(input: z.infer<z.ZodObject<Input>>, context: ToolContext): Promise<ToolOutcome>;
@@ -55,11 +61,11 @@ export function refusalOutcome(refusal: Refusal): ToolOutcome {
   return { result: errorResult({ ...refusal }), outcome: refusal.code, refused: !HONEST_MISTAKES.has(refusal.code) };
 }
 
-export const statementOutput = {
+export const statementOutput = z.object({
   command: z.string().describe('PostgreSQL command tag: SELECT, INSERT, UPDATE, DELETE or MERGE.'),
   columns: z.array(z.object({ name: z.string(), type: z.string() })),
   rows: z.array(z.record(z.string(), z.unknown())),
   rowCount: z.number().int().describe('Rows returned (query) or affected (mutate).'),
   truncated: z.boolean().describe('True when rows were left out to respect the result caps.'),
   notice: z.string().optional().describe('How to narrow the statement when the result was truncated.'),
-};
+});
