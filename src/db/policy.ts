@@ -68,6 +68,7 @@ import {
   readableCustomSettingPrefix,
   statementReasons,
 } from './policy-rules.js';
+import type { FunctionCatalogue, FunctionVerdict } from './functions.js';
 
 export type Tool = 'query' | 'mutate';
 
@@ -99,6 +100,108 @@ export type StatementKind = 'select' | 'insert' | 'update' | 'delete' | 'merge';
 export type Verdict =
   | { ok: true; statement: string; kind: StatementKind }
   | { ok: false; refusal: Refusal };
+
+/** The analysed functions of the database (functions.ts); none until loadFunctionCatalogue runs. */
+let catalogue: FunctionCatalogue | undefined;
+
+/** Installs a new analysis of the database's functions; later calls of checkStatement use it. */
+export function useFunctionCatalogue(next: FunctionCatalogue | undefined): void {
+  catalogue = next;
+}
+
+/** What one statement of a function body does, for functions.ts. */
+export interface BodyFinding {
+  /** Something the policy refuses in agent SQL, found in the body. */
+  denied?: { construct: string; reason: string };
+  /** The first write, e.g. `DELETE public.contacts`. */
+  writes?: string;
+  /** Every function the statement calls, to follow. */
+  calls: { schema: string | undefined; name: string }[];
+}
+
+/**
+ * Judges one statement of a function body by the rules agent SQL is judged by (statement types,
+ * functions, schemas, relations, settings), except that writes are reported rather than refused.
+ * Throws a parse error as is.
+ */
+export function judgeBodyStatement(sql: string): BodyFinding {
+  const calls: BodyFinding['calls'] = [];
+  let writes: string | undefined;
+  for (const [type, body] of bodyStatements((parseSync(sql) as unknown as ParseTree).stmts ?? [])) {
+    collectCalls(body, calls);
+    if (writeStatements.has(type)) {
+      const relation = body.relation as { schemaname?: string; relname?: string } | undefined;
+      const target = relation?.relname ? ` ${relation.schemaname ? `${relation.schemaname}.` : ''}${relation.relname}` : '';
+      writes ??= `${type.slice(0, -'Stmt'.length).toUpperCase()}${target}`;
+    } else if (type !== 'SelectStmt' && type !== 'ReturnStmt') {
+      const keyword = statementKeywords.get(type) ?? type.replace(/Stmt$/, '');
+      return { denied: { construct: keyword, reason: reasonOf(statementReasons.get(type) ?? defaultStatementReason) }, calls };
+    }
+    const refusal = inspectTree(body, { tool: 'mutate', catalogue: undefined }, sql);
+    if (refusal) return { denied: { construct: refusal.construct, reason: reasonOf(refusal.message) }, calls };
+  }
+  return writes === undefined ? { calls } : { writes, calls };
+}
+
+/** Top-level statements, and the statements of a BEGIN ATOMIC body. */
+function bodyStatements(stmts: readonly RawStmt[]): [string, JsonObject][] {
+  const out: [string, JsonObject][] = [];
+  for (const { stmt } of stmts) {
+    const [type, body] = Object.entries(stmt)[0] as [string, JsonObject];
+    if (type !== 'CreateFunctionStmt') {
+      out.push([type, body]);
+      continue;
+    }
+    const pending: unknown[] = [body.sql_body];
+    while (pending.length > 0) {
+      const node = pending.shift();
+      if (typeof node !== 'object' || node === null) continue;
+      if (Array.isArray(node)) pending.push(...node);
+      else {
+        const [key, value] = Object.entries(node as JsonObject)[0] ?? [];
+        if (key === 'List') pending.push((value as { items?: unknown[] }).items ?? []);
+        else if (key !== undefined) out.push([key, value as JsonObject]);
+      }
+    }
+  }
+  return out;
+}
+
+/** The reason part of a refusal sentence (`… is not allowed: <reason>. …`), for a chain. */
+function reasonOf(message: string): string {
+  const afterColon = message.includes(' is not allowed: ') ? message.slice(message.indexOf(' is not allowed: ') + 17) : message;
+  return afterColon.replace(/\.( .*)?$/s, '').replace(/\.$/, '');
+}
+
+const statementKeywords: ReadonlyMap<string, string> = new Map([
+  ['VariableSetStmt', 'SET'],
+  ['TransactionStmt', 'COMMIT/ROLLBACK'],
+  ['CopyStmt', 'COPY'],
+  ['NotifyStmt', 'NOTIFY'],
+  ['ListenStmt', 'LISTEN'],
+  ['LockStmt', 'LOCK'],
+  ['TruncateStmt', 'TRUNCATE'],
+  ['CallStmt', 'CALL'],
+  ['DoStmt', 'DO'],
+]);
+
+function collectCalls(root: unknown, calls: BodyFinding['calls']): void {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      pending.push(...node);
+      continue;
+    }
+    const object = node as JsonObject;
+    if (Array.isArray(object.funcname)) {
+      const parts = names(object.funcname);
+      calls.push({ schema: parts.length > 1 ? parts[parts.length - 2] : undefined, name: parts[parts.length - 1] ?? '' });
+    }
+    pending.push(...Object.values(object));
+  }
+}
 
 /** Loads and warms the WASM parser; call once at start-up so checkStatement can be synchronous. */
 export async function loadPolicy(): Promise<void> {
@@ -153,7 +256,7 @@ export function checkStatement(sql: string, tool: Tool): Verdict {
   const wrongTool = toolMismatch(kind, tool, body);
   if (wrongTool) return refuse({ ...wrongTool, position: position(sql, start) });
 
-  const refusal = inspectTree(body, tool, sql);
+  const refusal = inspectTree(body, { tool, catalogue }, sql);
   if (refusal) return refuse(refusal);
 
   return { ok: true, statement: statementText(sql, start, first.stmt_len), kind };
@@ -271,7 +374,7 @@ function hasWritingCte(body: JsonObject): boolean {
  * Each pending node carries the nearest enclosing `location` so that a node without one (a locking
  * clause, a field selection) still gets a useful position.
  */
-function inspectTree(root: JsonObject, tool: Tool, sql: string): Refusal | undefined {
+function inspectTree(root: JsonObject, scope: Scope, sql: string): Refusal | undefined {
   const pending: unknown[] = [root];
   const locations: number[] = [-1];
   while (pending.length > 0) {
@@ -288,7 +391,7 @@ function inspectTree(root: JsonObject, tool: Tool, sql: string): Refusal | undef
     const object = node as JsonObject;
     if (typeof object.location === 'number' && object.location >= 0) location = object.location;
 
-    const found = inspectNode(object, tool);
+    const found = inspectNode(object, scope);
     if (found) {
       const { byteLocation, ...refusal } = found;
       const at = byteLocation ?? location;
@@ -310,8 +413,18 @@ function inspectTree(root: JsonObject, tool: Tool, sql: string): Refusal | undef
 /** A refusal before its position is known; byteLocation overrides the inherited location. */
 type Finding = Omit<Refusal, 'position'> & { byteLocation?: number | undefined };
 
-function inspectNode(node: JsonObject, tool: Tool): Finding | undefined {
-  if (Array.isArray(node.funcname)) return inspectFunctionCall(node);
+/**
+ * What a tree is judged against: the tool, and for the agent's own statement the analysed
+ * functions (function bodies are judged without it: functions.ts follows their calls itself).
+ */
+interface Scope {
+  tool: Tool;
+  catalogue: FunctionCatalogue | undefined;
+}
+
+function inspectNode(node: JsonObject, scope: Scope): Finding | undefined {
+  const { tool } = scope;
+  if (Array.isArray(node.funcname)) return inspectFunctionCall(node, scope);
   if (typeof node.relname === 'string') return inspectRelation(node);
   for (const key in node) {
     const value = node[key] as JsonObject;
@@ -319,12 +432,12 @@ function inspectNode(node: JsonObject, tool: Tool): Finding | undefined {
       case 'ColumnRef': {
         // `t.f`: any field after the first may be resolved as the call f(t).
         const fields = (value.fields as unknown[] | undefined) ?? [];
-        const finding = inspectFieldSelection(fields.slice(1));
+        const finding = inspectFieldSelection(fields.slice(1), scope);
         if (finding) return { ...finding, byteLocation: locationOf(value) };
         break;
       }
       case 'A_Indirection': {
-        const finding = inspectFieldSelection((value.indirection as unknown[] | undefined) ?? []);
+        const finding = inspectFieldSelection((value.indirection as unknown[] | undefined) ?? [], scope);
         if (finding) return finding;
         break;
       }
@@ -361,7 +474,7 @@ function inspectNode(node: JsonObject, tool: Tool): Finding | undefined {
 }
 
 /** A FuncCall: denied names in any schema, then the schema allow-list, then current_setting(). */
-function inspectFunctionCall(call: JsonObject): Finding | undefined {
+function inspectFunctionCall(call: JsonObject, scope: Scope): Finding | undefined {
   const parts = names(call.funcname);
   const name = parts[parts.length - 1] ?? '';
   const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
@@ -381,7 +494,48 @@ function inspectFunctionCall(call: JsonObject): Finding | undefined {
     }
   }
   if (name === 'current_setting') return inspectSettingRead(call, written);
+  return inspectAnalysedCall(name, schema, written, scope);
+}
+
+/**
+ * A call of a user-defined function is judged as what its body does (functions.ts). Overloads and
+ * same-named functions in public and extensions are not told apart: the worst of them decides.
+ */
+function inspectAnalysedCall(name: string, schema: string | undefined, written: string, scope: Scope): Finding | undefined {
+  const candidates = scope.catalogue?.byName.get(name) ?? [];
+  for (const candidate of candidates) {
+    if (schema === undefined ? !searchPath.has(candidate.schema) : candidate.schema !== schema) continue;
+    const problem = verdictProblem(candidate.verdict, scope.tool);
+    if (problem) {
+      return { code: 'FUNCTION_NOT_ALLOWED', message: `${written} is not allowed: ${problem} Remove it from the statement.`, construct: written };
+    }
+  }
   return undefined;
+}
+
+/** Where an unqualified name resolves after pg_catalog: the search_path the server sets. */
+const searchPath: ReadonlySet<string> = new Set(['public', 'extensions']);
+
+function verdictProblem(verdict: FunctionVerdict, tool: Tool): string | undefined {
+  switch (verdict.kind) {
+    case 'clean':
+      return undefined;
+    case 'denied':
+      return `${chainText(verdict.chain)}: ${verdict.reason}.`;
+    case 'unanalysable':
+      return `${chainText(verdict.chain)}: ${verdict.reason}, so the server cannot tell what it does.`;
+    case 'writes':
+      if (verdict.securityDefiner) {
+        return `${chainText(verdict.chain)}: it writes data as the function's owner (SECURITY DEFINER), past row level security.`;
+      }
+      return tool === 'query'
+        ? `${chainText(verdict.chain)}: it writes data and the query tool is read-only. Write with explicit statements through the mutate tool.`
+        : undefined;
+  }
+}
+
+function chainText(chain: readonly string[]): string {
+  return chain.map((link) => link.replace(/\(\)$/, '')).join(' → ');
 }
 
 function inspectSettingRead(call: JsonObject, written: string): Finding | undefined {
@@ -402,10 +556,12 @@ function inspectSettingRead(call: JsonObject, written: string): Finding | undefi
 }
 
 /** Field selection `(x).f` / `t.f`, which PostgreSQL may resolve as the call f(x). */
-function inspectFieldSelection(fields: readonly unknown[]): Finding | undefined {
+function inspectFieldSelection(fields: readonly unknown[], scope: Scope): Finding | undefined {
   for (const field of fields) {
     const name = (field as { String?: { sval?: string } }).String?.sval;
     if (name === undefined) continue;
+    const analysed = inspectAnalysedCall(name, undefined, `${name}()`, scope);
+    if (analysed) return analysed;
     const reason = name === 'current_setting' ? 'its setting name cannot be checked in this form' : deniedFunctionReason(name);
     if (reason) {
       return {

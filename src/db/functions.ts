@@ -1,0 +1,316 @@
+/**
+ * What each function an agent could call really does. The statement policy (policy.ts) judges the
+ * statement's own tree; a call of a function hides a body it cannot see. Stock Atomic CRM grants
+ * `authenticated` EXECUTE on get_avatar_for_email(), whose plpgsql body calls
+ * extensions.http_get(): a "read" that makes the database send an HTTP request, which neither READ
+ * ONLY nor ROLLBACK undoes. So at start-up, and again whenever the catalogue changes, the server
+ * reads every user-defined function in the database (language, volatility, SECURITY DEFINER,
+ * definition), parses SQL bodies with PostgreSQL's grammar and plpgsql bodies with PostgreSQL's
+ * plpgsql parser (libpg-query), judges every statement and expression in them with the very rules
+ * agent SQL is judged by, and follows the calls between functions. A call of a function is then
+ * judged as what its body does:
+ *
+ * - denied: the body (or a function it calls) reaches something the policy denies (network,
+ *   settings, dynamic SQL, files, locks, sleeps, notifications, sequences, role changes, utility
+ *   statements, and for SECURITY DEFINER functions relations outside the CRM's schemas, which they
+ *   read as their owner). Refused in both tools, naming the chain:
+ *   `get_avatar_for_email → extensions.http_get: it makes network requests from the database server`.
+ * - writes: the body runs INSERT/UPDATE/DELETE/MERGE. Refused in the query tool whatever its
+ *   declared volatility (query is read-only in effect, not only by READ ONLY); in the mutate tool
+ *   allowed for SECURITY INVOKER functions (the caller's RLS applies) and refused for SECURITY
+ *   DEFINER ones (they write as their owner, past RLS).
+ * - unanalysable: a body that does not parse, or a language other than sql and plpgsql. Refused in
+ *   both tools: what cannot be read is not trusted.
+ *
+ * Functions that belong to an extension (citext, pgcrypto, http, pg_net, …) are compiled code with
+ * no body to read; they are judged by name, like PostgreSQL's own (builtin-functions.ts).
+ *
+ * Triggers are not followed: a trigger that runs on the agent's INSERT or UPDATE (the CRM's avatar
+ * and favicon look-ups) is the CRM's own behaviour for that write, exactly as when the web app
+ * makes it.
+ */
+import { loadModule, parsePlPgSQLSync, parseSync } from 'libpg-query';
+import type { Sql } from './pool.js';
+import { judgeBodyStatement, useFunctionCatalogue, type BodyFinding } from './policy.js';
+
+export type FunctionVerdict =
+  | { kind: 'clean' }
+  | { kind: 'writes'; chain: readonly string[]; what: string; securityDefiner: boolean }
+  | { kind: 'denied'; chain: readonly string[]; reason: string }
+  | { kind: 'unanalysable'; chain: readonly string[]; reason: string };
+
+export interface CatalogueFunction {
+  schema: string;
+  name: string;
+  /** Identity arguments, as pg_get_function_identity_arguments prints them. */
+  args: string;
+  verdict: FunctionVerdict;
+}
+
+/** User-defined functions by name (overloads and schemas together): what a call of that name may reach. */
+export interface FunctionCatalogue {
+  byName: ReadonlyMap<string, readonly CatalogueFunction[]>;
+  /** Extension members by name: compiled code, judged by name like the built-ins. */
+  extensionMembers: ReadonlyMap<string, readonly string[]>;
+  loadedAt: number;
+  /** How long reading and analysing took, in ms. */
+  analysisMs: number;
+}
+
+interface FunctionRow {
+  oid: number;
+  schema: string;
+  name: string;
+  args: string;
+  language: string;
+  security_definer: boolean;
+  extension_member: boolean;
+  definition: string | null;
+}
+
+/** Every function outside PostgreSQL's own schemas: what an agent can call and what those call. */
+const FUNCTIONS_SQL = `
+  SELECT p.oid::int AS oid, n.nspname AS schema, p.proname AS name,
+         pg_get_function_identity_arguments(p.oid) AS args, l.lanname AS language,
+         p.prosecdef AS security_definer,
+         EXISTS (SELECT 1 FROM pg_depend d
+                 WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') AS extension_member,
+         CASE WHEN l.lanname IN ('sql', 'plpgsql') AND p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END AS definition
+  FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace
+  JOIN pg_language l ON l.oid = p.prolang
+  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'`;
+
+/**
+ * Changes whenever a function is created, replaced, dropped, renamed or granted (each rewrites its
+ * pg_proc row, so its xmin changes) or an extension adds functions: cheap enough to ask often.
+ */
+const FINGERPRINT_SQL = `
+  SELECT md5(coalesce(string_agg(p.oid::text || ':' || p.xmin::text, ',' ORDER BY p.oid), '')) AS fingerprint
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'`;
+
+/** How often the server checks whether functions changed (one cheap query). Documented in the README. */
+export const FUNCTION_REFRESH_MS = 5_000;
+
+/** Reads and analyses every function, installs the result in the policy, and returns it. */
+export async function loadFunctionCatalogue(sql: Sql): Promise<FunctionCatalogue> {
+  await loadModule();
+  const started = performance.now();
+  const rows = await sql.unsafe<FunctionRow[]>(FUNCTIONS_SQL, [], { prepare: false });
+  const catalogue = analyseFunctions(rows, started);
+  useFunctionCatalogue(catalogue);
+  return catalogue;
+}
+
+export interface FunctionWatch {
+  /** Re-reads the catalogue now if it changed; resolves when the policy uses the current one. */
+  refresh(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Loads the catalogue, then checks every `intervalMs` whether it changed and reloads it if so. A
+ * failed check keeps the last catalogue and is retried on the next tick (reported through onError).
+ */
+export async function watchFunctionCatalogue(
+  sql: Sql,
+  { intervalMs = FUNCTION_REFRESH_MS, onError }: { intervalMs?: number; onError?: (error: unknown) => void } = {},
+): Promise<FunctionWatch> {
+  let fingerprint = await readFingerprint(sql);
+  await loadFunctionCatalogue(sql);
+  let running: Promise<void> | undefined;
+  const refresh = (): Promise<void> =>
+    (running ??= (async () => {
+      try {
+        const now = await readFingerprint(sql);
+        if (now !== fingerprint) {
+          await loadFunctionCatalogue(sql);
+          fingerprint = now;
+        }
+      } finally {
+        running = undefined;
+      }
+    })());
+  const timer = setInterval(() => refresh().catch((error) => onError?.(error)), intervalMs);
+  timer.unref?.();
+  return { refresh, stop: () => clearInterval(timer) };
+}
+
+async function readFingerprint(sql: Sql): Promise<string> {
+  const [row] = await sql.unsafe<{ fingerprint: string }[]>(FINGERPRINT_SQL, [], { prepare: false });
+  return row?.fingerprint ?? '';
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+interface Analysed {
+  row: FunctionRow;
+  /** What the body itself does, before following calls. */
+  own: FunctionVerdict;
+  callees: { schema: string | undefined; name: string }[];
+}
+
+function analyseFunctions(rows: readonly FunctionRow[], started: number): FunctionCatalogue {
+  const extensionMembers = new Map<string, string[]>();
+  const analysed = new Map<number, Analysed>();
+  const byNameRows = new Map<string, Analysed[]>();
+  for (const row of rows) {
+    if (row.extension_member) {
+      extensionMembers.set(row.name, [...(extensionMembers.get(row.name) ?? []), row.schema]);
+      continue;
+    }
+    const entry = { row, ...readBody(row) };
+    analysed.set(row.oid, entry);
+    byNameRows.set(row.name, [...(byNameRows.get(row.name) ?? []), entry]);
+  }
+
+  const verdicts = new Map<number, FunctionVerdict>();
+  const visiting = new Set<number>();
+  const verdictOf = (entry: Analysed): FunctionVerdict => {
+    const known = verdicts.get(entry.row.oid);
+    if (known) return known;
+    // A cycle adds nothing new: the functions on it are judged by what else they reach.
+    if (visiting.has(entry.row.oid)) return { kind: 'clean' };
+    visiting.add(entry.row.oid);
+    let verdict = entry.own;
+    const label = qualified(entry.row);
+    for (const callee of entry.callees) {
+      if (verdict.kind === 'denied' || verdict.kind === 'unanalysable') break;
+      for (const candidate of byNameRows.get(callee.name) ?? []) {
+        if (callee.schema !== undefined && candidate.row.schema !== callee.schema) continue;
+        if (candidate.row.oid === entry.row.oid) continue;
+        const reached = verdictOf(candidate);
+        if (reached.kind === 'clean') continue;
+        const chained = { ...reached, chain: [label, ...reached.chain] } as FunctionVerdict;
+        if (reached.kind === 'writes') {
+          if (verdict.kind === 'clean') verdict = { ...chained, securityDefiner: entry.row.security_definer || reached.securityDefiner } as FunctionVerdict;
+          continue;
+        }
+        verdict = chained;
+        break;
+      }
+    }
+    visiting.delete(entry.row.oid);
+    verdicts.set(entry.row.oid, verdict);
+    return verdict;
+  };
+
+  const byName = new Map<string, CatalogueFunction[]>();
+  for (const [name, entries] of byNameRows) {
+    byName.set(
+      name,
+      entries.map((entry) => ({ schema: entry.row.schema, name, args: entry.row.args, verdict: verdictOf(entry) })),
+    );
+  }
+  return { byName, extensionMembers, loadedAt: Date.now(), analysisMs: performance.now() - started };
+}
+
+function qualified(row: { schema: string; name: string }): string {
+  return `${row.schema}.${row.name}`;
+}
+
+/** Parses a function's definition and judges every statement and expression of its body. */
+function readBody(row: FunctionRow): Omit<Analysed, 'row'> {
+  const label = qualified(row);
+  const unanalysable = (reason: string): Omit<Analysed, 'row'> => ({
+    own: { kind: 'unanalysable', chain: [label], reason },
+    callees: [],
+  });
+  if (row.definition === null) {
+    return unanalysable(`its body is ${row.language} code, which the server cannot read`);
+  }
+  let queries: { sql: string; mode: number }[];
+  try {
+    queries = row.language === 'plpgsql' ? plpgsqlQueries(row.definition) : sqlBody(row.definition);
+  } catch (error) {
+    const dynamic = (error as { dynamicSql?: boolean }).dynamicSql;
+    if (dynamic) {
+      return {
+        own: { kind: 'denied', chain: [label, 'EXECUTE'], reason: 'it runs SQL built from a string at run time, which the server cannot check' },
+        callees: [],
+      };
+    }
+    return unanalysable(`its body could not be parsed (${(error as Error).message})`);
+  }
+
+  const callees: Analysed['callees'] = [];
+  let writes: FunctionVerdict | undefined;
+  for (const query of queries) {
+    let judged: BodyFinding;
+    try {
+      judged = judgeBodyStatement(asStatement(query));
+    } catch (error) {
+      return unanalysable(`its body could not be parsed (${(error as Error).message})`);
+    }
+    callees.push(...judged.calls);
+    if (judged.denied) {
+      return { own: { kind: 'denied', chain: [label, judged.denied.construct], reason: judged.denied.reason }, callees };
+    }
+    if (judged.writes && !writes) {
+      writes = { kind: 'writes', chain: [label, judged.writes], what: judged.writes, securityDefiner: row.security_definer };
+    }
+  }
+  return { own: writes ?? { kind: 'clean' }, callees };
+}
+
+/** An SQL function's statements: the string after AS, or a BEGIN ATOMIC body. */
+function sqlBody(definition: string): { sql: string; mode: number }[] {
+  const create = (parseSync(definition) as { stmts: { stmt: { CreateFunctionStmt?: JsonObject } }[] }).stmts[0]?.stmt
+    .CreateFunctionStmt;
+  if (!create) throw new Error('not a function definition');
+  if (create.sql_body) return [{ sql: definition, mode: SQL_STANDARD_BODY }];
+  for (const option of (create.options as { DefElem?: { defname?: string; arg?: JsonObject } }[] | undefined) ?? []) {
+    if (option.DefElem?.defname !== 'as') continue;
+    const items = (option.DefElem.arg as { List?: { items?: { String?: { sval?: string } }[] } }).List?.items ?? [];
+    const source = items[0]?.String?.sval ?? '';
+    return [{ sql: source, mode: RAW_PARSE_DEFAULT }];
+  }
+  throw new Error('no body found');
+}
+
+type JsonObject = { [key: string]: unknown };
+
+/** PostgreSQL's RawParseMode values, as the plpgsql parser records them on each expression. */
+const RAW_PARSE_DEFAULT = 0;
+const RAW_PARSE_PLPGSQL_EXPR = 2;
+const SQL_STANDARD_BODY = -1;
+
+/** Node kinds of the plpgsql tree that run SQL from a string. */
+const dynamicPlpgsql = ['PLpgSQL_stmt_dynexecute', 'PLpgSQL_stmt_dynfors'];
+
+/** Every SQL statement and expression of a plpgsql body, with the mode the parser gave it. */
+function plpgsqlQueries(definition: string): { sql: string; mode: number }[] {
+  const tree = parsePlPgSQLSync(definition) as unknown;
+  const queries: { sql: string; mode: number }[] = [];
+  const pending: unknown[] = [tree];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      pending.push(...node);
+      continue;
+    }
+    const object = node as JsonObject;
+    for (const key of Object.keys(object)) {
+      if (dynamicPlpgsql.includes(key) || key === 'dynquery') {
+        throw Object.assign(new Error('dynamic SQL'), { dynamicSql: true });
+      }
+    }
+    const expr = object.PLpgSQL_expr as { query?: string; parseMode?: number } | undefined;
+    if (expr?.query !== undefined) queries.push({ sql: expr.query, mode: expr.parseMode ?? RAW_PARSE_DEFAULT });
+    pending.push(...Object.values(object));
+  }
+  return queries;
+}
+
+/**
+ * A standalone statement for a plpgsql fragment: expressions become `SELECT expr`, and an
+ * assignment `target := expr` (or `=`) becomes `SELECT expr`.
+ */
+function asStatement(query: { sql: string; mode: number }): string {
+  if (query.mode === RAW_PARSE_DEFAULT || query.mode === SQL_STANDARD_BODY) return query.sql;
+  if (query.mode === RAW_PARSE_PLPGSQL_EXPR) return `SELECT ${query.sql}`;
+  const assign = /^[^:=]*?(:=|=)/.exec(query.sql);
+  return `SELECT ${assign ? query.sql.slice(assign[0].length) : query.sql}`;
+}

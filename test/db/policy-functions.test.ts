@@ -1,0 +1,110 @@
+/**
+ * The policy judges a call of a function by what its body does: the real Atomic CRM functions on
+ * the fixture database, and functions an operator adds later (picked up by the catalogue watch
+ * without a restart).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { loadFunctionCatalogue, watchFunctionCatalogue, type FunctionWatch } from '../../src/db/functions.js';
+import { checkStatement, loadPolicy, type Verdict } from '../../src/db/policy.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+function refusalMessage(verdict: Verdict): string {
+  assert.equal(verdict.ok, false, 'expected a refusal');
+  return verdict.ok ? '' : `${verdict.refusal.code}: ${verdict.refusal.message}`;
+}
+
+describe('function analysis on the real Atomic CRM schema', () => {
+  let db: TestDatabase;
+  before(async () => {
+    await loadPolicy();
+    db = await createTestDatabase('policy_functions');
+    await loadFunctionCatalogue(db.admin);
+  });
+  after(() => db?.drop());
+
+  test('get_avatar_for_email reaches the network through extensions.http_get, in both tools', () => {
+    for (const tool of ['query', 'mutate'] as const) {
+      const sql = tool === 'query'
+        ? `select public.get_avatar_for_email('probe@attacker.example') as a`
+        : `update contacts set background = get_avatar_for_email('probe@attacker.example') where id = 1`;
+      assert.match(
+        refusalMessage(checkStatement(sql, tool)),
+        /^FUNCTION_NOT_ALLOWED: .*public\.get_avatar_for_email → extensions\.http_get: it makes network requests from the database server\./,
+      );
+    }
+  });
+
+  test('attribute notation cannot hide the call', () => {
+    assert.match(refusalMessage(checkStatement(`select ('probe@attacker.example'::text).get_avatar_for_email`, 'query')), /http_get/);
+  });
+
+  test('the attachment clean-up reaches pg_net', () => {
+    assert.match(refusalMessage(checkStatement(`select cleanup_note_attachments()`, 'query')), /cleanup_note_attachments → net\.http_post: it makes network requests/);
+  });
+
+  test('a writing function is refused in query, whatever its volatility', () => {
+    assert.match(refusalMessage(checkStatement(`select merge_contacts(1, 2)`, 'query')), /FUNCTION_NOT_ALLOWED/);
+    assert.match(refusalMessage(checkStatement(`select handle_contact_note_created_or_updated()`, 'query')), /UPDATE public\.contacts/);
+  });
+
+  test('SECURITY DEFINER functions are judged by what they read as their owner', () => {
+    assert.match(refusalMessage(checkStatement(`select * from get_user_id_by_email('jane.doe@acme-demo.test')`, 'query')), /get_user_id_by_email → auth\.users: schema auth is outside the CRM/);
+  });
+
+  test('side-effect-free CRM functions stay callable', () => {
+    for (const sql of [
+      `select is_admin()`,
+      `select get_domain_favicon('acme.example')`,
+      `select get_note_attachments_function_url()`,
+      `select current_sales_id()`,
+      `select auth.uid()`,
+    ]) {
+      assert.equal(checkStatement(sql, 'query').ok, true, sql);
+    }
+  });
+});
+
+describe('functions added later', () => {
+  let db: TestDatabase;
+  let watch: FunctionWatch;
+  before(async () => {
+    await loadPolicy();
+    db = await createTestDatabase('policy_functions_later');
+    watch = await watchFunctionCatalogue(db.admin, { intervalMs: 60_000 });
+  });
+  after(async () => {
+    watch?.stop();
+    await db?.drop();
+  });
+
+  test('a plpgsql function that calls set_config through another function is refused after the refresh', async () => {
+    const statement = `select public.reporting_window(30)`;
+    assert.equal(checkStatement(statement, 'query').ok, true, 'unknown before it exists');
+    await db.admin.unsafe(`
+      CREATE FUNCTION public.widen_timeout() RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM set_config('statement_timeout', '0', true);
+      END $$;
+      CREATE FUNCTION public.reporting_window(days int) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+      BEGIN
+        PERFORM public.widen_timeout();
+        RETURN now() - make_interval(days => days);
+      END $$;
+      GRANT EXECUTE ON FUNCTION public.widen_timeout(), public.reporting_window(int) TO authenticated;`);
+    await watch.refresh();
+    assert.match(
+      refusalMessage(checkStatement(statement, 'query')),
+      /public\.reporting_window → public\.widen_timeout → set_config: it changes session settings/,
+    );
+    await db.admin.unsafe(`CREATE OR REPLACE FUNCTION public.widen_timeout() RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$`);
+    await watch.refresh();
+    assert.equal(checkStatement(statement, 'query').ok, true, 'a fixed body is allowed again');
+  });
+
+  test('a body that cannot be analysed is refused', async () => {
+    await db.admin.unsafe(`CREATE FUNCTION public.shout(t text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'select upper($1)' INTO t USING t; RETURN t; END $$`);
+    await watch.refresh();
+    assert.match(refusalMessage(checkStatement(`select shout('a')`, 'query')), /shout → EXECUTE: it runs SQL built from a string/);
+  });
+});
