@@ -30,6 +30,7 @@
  * makes it.
  */
 import { loadModule, parsePlPgSQLSync, parseSync } from 'libpg-query';
+import { allowedBuiltins } from './builtin-functions.js';
 import type { Sql } from './pool.js';
 import { judgeBodyStatement, useFunctionCatalogue, type BodyFinding } from './policy.js';
 
@@ -177,8 +178,19 @@ function analyseFunctions(rows: readonly FunctionRow[], started: number): Functi
     const label = qualified(entry.row);
     for (const callee of entry.callees) {
       if (verdict.kind === 'denied' || verdict.kind === 'unanalysable') break;
-      for (const candidate of byNameRows.get(callee.name) ?? []) {
-        if (callee.schema !== undefined && candidate.row.schema !== callee.schema) continue;
+      const candidates = (byNameRows.get(callee.name) ?? []).filter(
+        (candidate) => callee.schema === undefined || candidate.row.schema === callee.schema,
+      );
+      if (candidates.length === 0 && !allowedBuiltins.has(callee.name)) {
+        const written = callee.schema === undefined ? callee.name : `${callee.schema}.${callee.name}`;
+        verdict = {
+          kind: 'unanalysable',
+          chain: [label, written],
+          reason: 'it calls a function that is neither a classified built-in nor one the server could read',
+        };
+        break;
+      }
+      for (const candidate of candidates) {
         if (candidate.row.oid === entry.row.oid) continue;
         const reached = verdictOf(candidate);
         if (reached.kind === 'clean') continue;

@@ -68,6 +68,7 @@ import {
   readableCustomSettingPrefix,
   statementReasons,
 } from './policy-rules.js';
+import { allowedBuiltins, deniedBuiltins } from './builtin-functions.js';
 import type { FunctionCatalogue, FunctionVerdict } from './functions.js';
 
 export type Tool = 'query' | 'mutate';
@@ -80,6 +81,7 @@ export type PolicyCode =
   | 'STATEMENT_NOT_ALLOWED'
   | 'WRONG_TOOL'
   | 'FUNCTION_NOT_ALLOWED'
+  | 'FUNCTION_UNCLASSIFIED'
   | 'SCHEMA_NOT_ALLOWED'
   | 'LOCKING_CLAUSE'
   | 'SELECT_INTO'
@@ -137,7 +139,7 @@ export function judgeBodyStatement(sql: string): BodyFinding {
       const keyword = statementKeywords.get(type) ?? type.replace(/Stmt$/, '');
       return { denied: { construct: keyword, reason: reasonOf(statementReasons.get(type) ?? defaultStatementReason) }, calls };
     }
-    const refusal = inspectTree(body, { tool: 'mutate', catalogue: undefined }, sql);
+    const refusal = inspectTree(body, { tool: 'mutate', catalogue: undefined, body: true }, sql);
     if (refusal) return { denied: { construct: refusal.construct, reason: reasonOf(refusal.message) }, calls };
   }
   return writes === undefined ? { calls } : { writes, calls };
@@ -420,6 +422,8 @@ type Finding = Omit<Refusal, 'position'> & { byteLocation?: number | undefined }
 interface Scope {
   tool: Tool;
   catalogue: FunctionCatalogue | undefined;
+  /** A function body: its calls of unknown functions are for functions.ts to resolve. */
+  body?: boolean;
 }
 
 function inspectNode(node: JsonObject, scope: Scope): Finding | undefined {
@@ -494,7 +498,34 @@ function inspectFunctionCall(call: JsonObject, scope: Scope): Finding | undefine
     }
   }
   if (name === 'current_setting') return inspectSettingRead(call, written);
-  return inspectAnalysedCall(name, schema, written, scope);
+
+  const builtinSchema = schema === undefined || builtinSchemas.has(schema);
+  const builtinReason = builtinSchema ? deniedBuiltins.get(name) : undefined;
+  if (builtinReason) {
+    return {
+      code: 'FUNCTION_NOT_ALLOWED',
+      message: `${written} is not allowed: ${builtinReason}. Remove it from the statement.`,
+      construct: written,
+    };
+  }
+  const analysed = inspectAnalysedCall(name, schema, written, scope);
+  if (analysed) return analysed;
+  if (scope.body || (builtinSchema && allowedBuiltins.has(name))) return undefined;
+  if (schema === 'auth' && allowedAuthFunctions.has(name)) return undefined;
+  if (hasAnalysedCandidate(name, schema, scope)) return undefined;
+  return {
+    code: 'FUNCTION_UNCLASSIFIED',
+    message: `${written} is not a function this server knows: it is neither a PostgreSQL built-in the server has classified nor a function of this database it has analysed, so it is refused rather than trusted. Check the name (and schema); an operator can classify it.`,
+    construct: written,
+  };
+}
+
+/** Schemas whose functions the generated built-in table (builtin-functions.ts) classifies. */
+const builtinSchemas: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema', 'extensions']);
+
+function hasAnalysedCandidate(name: string, schema: string | undefined, scope: Scope): boolean {
+  const candidates = scope.catalogue?.byName.get(name) ?? [];
+  return candidates.some((c) => (schema === undefined ? searchPath.has(c.schema) : c.schema === schema));
 }
 
 /**
