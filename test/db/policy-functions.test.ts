@@ -52,6 +52,23 @@ describe('function analysis on the real Atomic CRM schema', () => {
     assert.match(refusalMessage(checkStatement(`select * from get_user_id_by_email('jane.doe@acme-demo.test')`, 'query')), /get_user_id_by_email → auth\.users: schema auth is outside the CRM/);
   });
 
+  test('cost: analysis at start-up and per statement (reported, not asserted)', async (t) => {
+    const catalogue = await loadFunctionCatalogue(db.admin);
+    const functions = [...catalogue.byName.values()].reduce((n, list) => n + list.length, 0);
+    const perCheck = (sql: string): number => {
+      assert.equal(checkStatement(sql, 'query').ok, true, sql);
+      for (let i = 0; i < 200; i++) checkStatement(sql, 'query');
+      const started = performance.now();
+      for (let i = 0; i < 2_000; i++) checkStatement(sql, 'query');
+      return ((performance.now() - started) / 2_000) * 1000;
+    };
+    const query = `select c.name, count(*) as n from companies c join contacts co on co.company_id = c.id where %s or lower(c.name) like 'a%' group by c.name order by n desc limit 10`;
+    const crmCall = perCheck(query.replace('%s', 'is_admin()'));
+    const builtinOnly = perCheck(query.replace('%s', 'c.sales_id is null'));
+    t.diagnostic(`start-up: ${functions} functions read and analysed in ${catalogue.analysisMs.toFixed(1)} ms`);
+    t.diagnostic(`per statement: ${crmCall.toFixed(1)} µs calling a CRM function, ${builtinOnly.toFixed(1)} µs with built-ins only`);
+  });
+
   test('side-effect-free CRM functions stay callable', () => {
     for (const sql of [
       `select is_admin()`,
