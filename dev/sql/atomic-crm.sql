@@ -1,7 +1,8 @@
 -- Atomic CRM's database (marmelab/atomic-crm on Supabase, its supabase/schemas/), rebuilt in this
 -- project's own SQL: every table, function, trigger, view, policy and grant of the real schema, so
 -- tests run against what a real project exposes. test/db/crm-catalogue.test.ts compares the loaded
--- catalogue with test/db/crm-catalogue.json (taken from the real schema files) so drift shows.
+-- catalogue with test/db/crm-catalogue.json (derived from the real schema files by
+-- scripts/crm-catalogue.ts) so drift shows.
 --
 -- Additions the stock app lacks, for tests: a per-owner table (`private_notes`) with its helper
 -- `current_sales_id()`, so tests can prove that RLS applies per user.

@@ -1,8 +1,9 @@
 /**
  * The fixture's catalogue matches the real Atomic CRM schema: every function (language, SECURITY
- * DEFINER, who may execute it), trigger, policy and view listed in crm-catalogue.json, which is
- * taken from marmelab/atomic-crm's supabase/schemas/. A function or trigger added to or dropped
- * from either side shows up here, so the security tests keep running on the schema users deploy.
+ * DEFINER, who may execute it), trigger, policy and view listed in crm-catalogue.json, which
+ * scripts/crm-catalogue.ts derives from marmelab/atomic-crm's supabase/schemas/. A function or
+ * trigger added to or dropped from either side shows up here, so the security tests keep running
+ * on the schema users deploy.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
