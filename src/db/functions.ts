@@ -30,7 +30,7 @@
  * makes it.
  */
 import { loadModule, parsePlPgSQLSync, parseSync } from 'libpg-query';
-import { allowedBuiltins } from './builtin-functions.js';
+import { allowedBuiltins, deniedBuiltins } from './builtin-functions.js';
 import type { Sql } from './pool.js';
 import { judgeBodyStatement, useFunctionCatalogue, type BodyFinding } from './policy.js';
 
@@ -51,14 +51,16 @@ export interface CatalogueFunction {
 /** User-defined functions by name (overloads and schemas together): what a call of that name may reach. */
 export interface FunctionCatalogue {
   byName: ReadonlyMap<string, readonly CatalogueFunction[]>;
-  /** Extension members by name: compiled code, judged by name like the built-ins. */
-  extensionMembers: ReadonlyMap<string, readonly string[]>;
-  loadedAt: number;
+  /** Views by name: selecting from one runs the functions of its definition as the caller. */
+  views: ReadonlyMap<string, readonly CatalogueFunction[]>;
+  /** User-defined operators by name: using one calls its function. */
+  operators: ReadonlyMap<string, readonly CatalogueFunction[]>;
   /** How long reading and analysing took, in ms. */
   analysisMs: number;
 }
 
 interface FunctionRow {
+  kind: 'function' | 'view';
   oid: number;
   schema: string;
   name: string;
@@ -71,7 +73,7 @@ interface FunctionRow {
 
 /** Every function outside PostgreSQL's own schemas: what an agent can call and what those call. */
 const FUNCTIONS_SQL = `
-  SELECT p.oid::int AS oid, n.nspname AS schema, p.proname AS name,
+  SELECT 'function' AS kind, p.oid::int AS oid, n.nspname AS schema, p.proname AS name,
          pg_get_function_identity_arguments(p.oid) AS args, l.lanname AS language,
          p.prosecdef AS security_definer,
          EXISTS (SELECT 1 FROM pg_depend d
@@ -80,16 +82,48 @@ const FUNCTIONS_SQL = `
   FROM pg_proc p
   JOIN pg_namespace n ON n.oid = p.pronamespace
   JOIN pg_language l ON l.oid = p.prolang
-  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'`;
+  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+  UNION ALL
+  SELECT 'view', c.oid::int, n.nspname, c.relname, '', 'sql', false, false, pg_get_viewdef(c.oid)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'v' AND n.nspname IN ('public', 'extensions')`;
+
+/** Operators defined outside PostgreSQL's schemas and extensions, with the function each one runs. */
+const OPERATORS_SQL = `
+  SELECT o.oprname AS name, n.nspname AS schema, o.oprcode::oid::int AS function_oid, p.proname AS function_name
+  FROM pg_operator o
+  JOIN pg_namespace n ON n.oid = o.oprnamespace
+  JOIN pg_proc p ON p.oid = o.oprcode
+  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_operator'::regclass AND d.objid = o.oid AND d.deptype = 'e')`;
+
+interface OperatorRow {
+  name: string;
+  schema: string;
+  function_oid: number;
+  function_name: string;
+}
 
 /**
  * Changes whenever a function is created, replaced, dropped, renamed or granted (each rewrites its
- * pg_proc row, so its xmin changes) or an extension adds functions: cheap enough to ask often.
+ * pg_proc row, so its xmin changes), an extension adds functions, or a view is created or
+ * replaced (its pg_rewrite rule): cheap enough to ask often.
  */
 const FINGERPRINT_SQL = `
-  SELECT md5(coalesce(string_agg(p.oid::text || ':' || p.xmin::text, ',' ORDER BY p.oid), '')) AS fingerprint
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'`;
+  SELECT md5(coalesce(string_agg(k, ',' ORDER BY k), '')) AS fingerprint FROM (
+    SELECT 'f' || p.oid::text || ':' || p.xmin::text AS k
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+    UNION ALL
+    SELECT 'v' || r.oid::text || ':' || r.xmin::text
+    FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'v' AND n.nspname IN ('public', 'extensions')
+    UNION ALL
+    SELECT 'o' || o.oid::text || ':' || o.xmin::text
+    FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+  ) keys`;
 
 /** How often the server checks whether functions changed (one cheap query). Documented in the README. */
 export const FUNCTION_REFRESH_MS = 5_000;
@@ -99,7 +133,8 @@ export async function loadFunctionCatalogue(sql: Sql): Promise<FunctionCatalogue
   await loadModule();
   const started = performance.now();
   const rows = await sql.unsafe<FunctionRow[]>(FUNCTIONS_SQL, [], { prepare: false });
-  const catalogue = analyseFunctions(rows, started);
+  const operators = await sql.unsafe<OperatorRow[]>(OPERATORS_SQL, [], { prepare: false });
+  const catalogue = analyseFunctions(rows, operators, started);
   useFunctionCatalogue(catalogue);
   return catalogue;
 }
@@ -150,20 +185,43 @@ interface Analysed {
   /** What the body itself does, before following calls. */
   own: FunctionVerdict;
   callees: { schema: string | undefined; name: string }[];
+  /** Relations the body reads or writes; views among them are followed like calls. */
+  relations: { schema: string | undefined; name: string }[];
+  /** Operators the body uses; user-defined ones are followed as their functions. */
+  operators: { schema: string | undefined; name: string }[];
 }
 
-function analyseFunctions(rows: readonly FunctionRow[], started: number): FunctionCatalogue {
-  const extensionMembers = new Map<string, string[]>();
+function analyseFunctions(rows: readonly FunctionRow[], operatorRows: readonly OperatorRow[], started: number): FunctionCatalogue {
   const analysed = new Map<number, Analysed>();
   const byNameRows = new Map<string, Analysed[]>();
+  const viewRows = new Map<string, Analysed[]>();
   for (const row of rows) {
-    if (row.extension_member) {
-      extensionMembers.set(row.name, [...(extensionMembers.get(row.name) ?? []), row.schema]);
-      continue;
-    }
+    // Compiled code with no body to read: judged by name, like the built-ins.
+    if (row.extension_member) continue;
     const entry = { row, ...readBody(row) };
     analysed.set(row.oid, entry);
-    byNameRows.set(row.name, [...(byNameRows.get(row.name) ?? []), entry]);
+    const index = row.kind === 'view' ? viewRows : byNameRows;
+    index.set(row.name, [...(index.get(row.name) ?? []), entry]);
+  }
+
+  // An operator is followed as the function it runs (compiled built-ins are judged by name).
+  const operatorEntries = new Map<string, Analysed[]>();
+  for (const [i, op] of operatorRows.entries()) {
+    const target = analysed.get(op.function_oid);
+    const reason = deniedBuiltins.get(op.function_name);
+    const builtin: FunctionVerdict = reason
+      ? { kind: 'denied', chain: [op.function_name], reason }
+      : allowedBuiltins.has(op.function_name)
+        ? { kind: 'clean' }
+        : { kind: 'unanalysable', chain: [op.function_name], reason: 'it is neither a classified built-in nor a function the server could read' };
+    const row: FunctionRow = {
+      kind: 'function', oid: -(i + 1), schema: op.schema, name: `OPERATOR(${op.schema}.${op.name})`, args: '',
+      language: 'sql', security_definer: false, extension_member: false, definition: null,
+    };
+    const entry: Analysed = target
+      ? { row, own: { kind: 'clean' }, callees: [{ schema: target.row.schema, name: target.row.name }], relations: [], operators: [] }
+      : { row, own: builtin.kind === 'clean' ? builtin : { ...builtin, chain: [row.name, ...builtin.chain] }, callees: [], relations: [], operators: [] };
+    operatorEntries.set(op.name, [...(operatorEntries.get(op.name) ?? []), entry]);
   }
 
   const verdicts = new Map<number, FunctionVerdict>();
@@ -175,13 +233,18 @@ function analyseFunctions(rows: readonly FunctionRow[], started: number): Functi
     if (visiting.has(entry.row.oid)) return { kind: 'clean' };
     visiting.add(entry.row.oid);
     let verdict = entry.own;
-    const label = qualified(entry.row);
-    for (const callee of entry.callees) {
+    const label = entry.row.name.startsWith('OPERATOR(') ? entry.row.name : qualified(entry.row);
+    const reaches = [
+      ...entry.callees.map((callee) => ({ ...callee, index: byNameRows, mustExist: true })),
+      ...entry.relations.map((relation) => ({ ...relation, index: viewRows, mustExist: false })),
+      ...entry.operators.map((operator) => ({ ...operator, index: operatorEntries, mustExist: false })),
+    ];
+    for (const callee of reaches) {
       if (verdict.kind === 'denied' || verdict.kind === 'unanalysable') break;
-      const candidates = (byNameRows.get(callee.name) ?? []).filter(
+      const candidates = (callee.index.get(callee.name) ?? []).filter(
         (candidate) => callee.schema === undefined || candidate.row.schema === callee.schema,
       );
-      if (candidates.length === 0 && !allowedBuiltins.has(callee.name)) {
+      if (callee.mustExist && candidates.length === 0 && !allowedBuiltins.has(callee.name)) {
         const written = callee.schema === undefined ? callee.name : `${callee.schema}.${callee.name}`;
         verdict = {
           kind: 'unanalysable',
@@ -208,14 +271,19 @@ function analyseFunctions(rows: readonly FunctionRow[], started: number): Functi
     return verdict;
   };
 
-  const byName = new Map<string, CatalogueFunction[]>();
-  for (const [name, entries] of byNameRows) {
-    byName.set(
-      name,
-      entries.map((entry) => ({ schema: entry.row.schema, name, args: entry.row.args, verdict: verdictOf(entry) })),
+  const judged = (index: Map<string, Analysed[]>): Map<string, CatalogueFunction[]> =>
+    new Map(
+      [...index].map(([name, entries]) => [
+        name,
+        entries.map((entry) => ({ schema: entry.row.schema, name, args: entry.row.args, verdict: verdictOf(entry) })),
+      ]),
     );
-  }
-  return { byName, extensionMembers, loadedAt: Date.now(), analysisMs: performance.now() - started };
+  return {
+    byName: judged(byNameRows),
+    views: judged(viewRows),
+    operators: judged(operatorEntries),
+    analysisMs: performance.now() - started,
+  };
 }
 
 function qualified(row: { schema: string; name: string }): string {
@@ -228,25 +296,36 @@ function readBody(row: FunctionRow): Omit<Analysed, 'row'> {
   const unanalysable = (reason: string): Omit<Analysed, 'row'> => ({
     own: { kind: 'unanalysable', chain: [label], reason },
     callees: [],
+    relations: [],
+    operators: [],
   });
   if (row.definition === null) {
     return unanalysable(`its body is ${row.language} code, which the server cannot read`);
   }
   let queries: { sql: string; mode: number }[];
   try {
-    queries = row.language === 'plpgsql' ? plpgsqlQueries(row.definition) : sqlBody(row.definition);
+    queries =
+      row.kind === 'view'
+        ? [{ sql: row.definition, mode: RAW_PARSE_DEFAULT }]
+        : row.language === 'plpgsql'
+          ? plpgsqlQueries(row.definition)
+          : sqlBody(row.definition);
   } catch (error) {
     const dynamic = (error as { dynamicSql?: boolean }).dynamicSql;
     if (dynamic) {
       return {
         own: { kind: 'denied', chain: [label, 'EXECUTE'], reason: 'it runs SQL built from a string at run time, which the server cannot check' },
         callees: [],
+        relations: [],
+        operators: [],
       };
     }
     return unanalysable(`its body could not be parsed (${(error as Error).message})`);
   }
 
   const callees: Analysed['callees'] = [];
+  const relations: Analysed['relations'] = [];
+  const operators: Analysed['operators'] = [];
   let writes: FunctionVerdict | undefined;
   for (const query of queries) {
     let judged: BodyFinding;
@@ -256,14 +335,16 @@ function readBody(row: FunctionRow): Omit<Analysed, 'row'> {
       return unanalysable(`its body could not be parsed (${(error as Error).message})`);
     }
     callees.push(...judged.calls);
+    relations.push(...judged.relations);
+    operators.push(...judged.operators);
     if (judged.denied) {
-      return { own: { kind: 'denied', chain: [label, judged.denied.construct], reason: judged.denied.reason }, callees };
+      return { own: { kind: 'denied', chain: [label, judged.denied.construct], reason: judged.denied.reason }, callees, relations, operators };
     }
     if (judged.writes && !writes) {
       writes = { kind: 'writes', chain: [label, judged.writes], what: judged.writes, securityDefiner: row.security_definer };
     }
   }
-  return { own: writes ?? { kind: 'clean' }, callees };
+  return { own: writes ?? { kind: 'clean' }, callees, relations, operators };
 }
 
 /** An SQL function's statements: the string after AS, or a BEGIN ATOMIC body. */

@@ -25,26 +25,27 @@
  *   statement, option spellings multiply, plan text cannot be bounded like a result set, and an
  *   agent gains little from it.
  *
- * - Functions: a deny-list of names, valid in any schema, plus an allow-list of schemas for
- *   qualified names (policy-rules.ts). Not an allow-list of function names, because unqualified names
- *   resolve across pg_catalog, public and extensions, so such a list would have to enumerate the
- *   ~3,000 built-ins of every server version, and any omission rejects legitimate analytics. What a
- *   built-in can do that the database does not stop is a short, closed list of capabilities (change
- *   settings, execute strings, touch files, signal processes, lock, notify, sleep, use the network),
- *   and those functions are named. Qualified names are different: the set of schemas is small and
- *   known, and every dangerous extension schema on Supabase (net, vault, pgsodium, graphql,
- *   supabase_functions, cron, …) lies outside {public, extensions, pg_catalog, information_schema};
- *   in auth only uid(), jwt(), role() and email() are allowed.
+ * - Functions: every name is classified, nothing is allowed by default. Built-ins (pg_catalog,
+ *   information_schema, extension members) by a table generated from real clusters of each
+ *   supported PostgreSQL major (builtin-functions.ts, scripts/classify-builtins.ts); the deny-list
+ *   of policy-rules.ts (change settings, execute strings, touch files, signal processes, lock,
+ *   notify, sleep, use the network, advance sequences) applies first and in any schema, so a name
+ *   the table has not seen yet is still refused for the right reason. The database's own
+ *   functions are judged by what their bodies do (functions.ts analyses them at start-up and when
+ *   they change). A name that is neither is refused as FUNCTION_UNCLASSIFIED: a newer server or a
+ *   later extension adds functions, and some of those act on the server. Qualified names must also
+ *   name an allowed schema: the set is small and known, and every dangerous extension schema on
+ *   Supabase (net, vault, pgsodium, graphql, supabase_functions, cron, …) lies outside {public,
+ *   extensions, pg_catalog, information_schema}; in auth only uid(), jwt(), role() and email().
  *
- * - User-defined functions in public stay callable (an agent may use CRM helpers). A parser cannot
- *   see inside a function body: a plpgsql function that EXECUTEs its argument or calls set_config()
- *   would defeat this policy, so the deployment must not grant the server's role EXECUTE on such a
- *   function. Stock Atomic CRM has one function with a hidden side effect, merge_contacts(), which
- *   deletes the losing contact; it is denied by name in both tools (the mutate tool's writes are
- *   meant to be explicit statements, and in query it writes from a SELECT).
+ * - The analysed functions are module state (useFunctionCatalogue), so that checkStatement stays a
+ *   synchronous function of the text: one server process serves one database, and its functions
+ *   are the same for every caller (whether the caller may EXECUTE one is PostgreSQL's to check).
+ *   merge_contacts() stays denied by name in both tools as well: the mutate tool's writes are
+ *   meant to be explicit statements.
  *
  * - Attribute notation: PostgreSQL resolves `(x).f` and `t.f` as the call f(x) when no column f
- *   exists, so a denied function name in field position is refused too.
+ *   exists, so a denied or analysed-and-refused function name in field position is refused too.
  *
  * - current_setting() is a read, allowed for built-in settings and request.* (the caller's own
  *   claims); custom dotted settings are refused because Supabase projects keep secrets there.
@@ -119,6 +120,10 @@ export interface BodyFinding {
   writes?: string;
   /** Every function the statement calls, to follow. */
   calls: { schema: string | undefined; name: string }[];
+  /** Every relation it names (views among them are followed too). */
+  relations: { schema: string | undefined; name: string }[];
+  /** Every operator it uses (user-defined ones run functions). */
+  operators: { schema: string | undefined; name: string }[];
 }
 
 /**
@@ -128,21 +133,24 @@ export interface BodyFinding {
  */
 export function judgeBodyStatement(sql: string): BodyFinding {
   const calls: BodyFinding['calls'] = [];
+  const relations: BodyFinding['relations'] = [];
+  const operators: BodyFinding['operators'] = [];
+  const found = { calls, relations, operators };
   let writes: string | undefined;
   for (const [type, body] of bodyStatements((parseSync(sql) as unknown as ParseTree).stmts ?? [])) {
-    collectCalls(body, calls);
+    collectNames(body, found);
     if (writeStatements.has(type)) {
       const relation = body.relation as { schemaname?: string; relname?: string } | undefined;
       const target = relation?.relname ? ` ${relation.schemaname ? `${relation.schemaname}.` : ''}${relation.relname}` : '';
       writes ??= `${type.slice(0, -'Stmt'.length).toUpperCase()}${target}`;
     } else if (type !== 'SelectStmt' && type !== 'ReturnStmt') {
       const keyword = statementKeywords.get(type) ?? type.replace(/Stmt$/, '');
-      return { denied: { construct: keyword, reason: reasonOf(statementReasons.get(type) ?? defaultStatementReason) }, calls };
+      return { denied: { construct: keyword, reason: reasonOf(statementReasons.get(type) ?? defaultStatementReason) }, ...found };
     }
     const refusal = inspectTree(body, { tool: 'mutate', catalogue: undefined, body: true }, sql);
-    if (refusal) return { denied: { construct: refusal.construct, reason: reasonOf(refusal.message) }, calls };
+    if (refusal) return { denied: { construct: refusal.construct, reason: reasonOf(refusal.message) }, ...found };
   }
-  return writes === undefined ? { calls } : { writes, calls };
+  return writes === undefined ? found : { writes, ...found };
 }
 
 /** Top-level statements, and the statements of a BEGIN ATOMIC body. */
@@ -187,7 +195,7 @@ const statementKeywords: ReadonlyMap<string, string> = new Map([
   ['DoStmt', 'DO'],
 ]);
 
-function collectCalls(root: unknown, calls: BodyFinding['calls']): void {
+function collectNames(root: unknown, { calls, relations, operators }: Omit<BodyFinding, 'denied' | 'writes'>): void {
   const pending: unknown[] = [root];
   while (pending.length > 0) {
     const node = pending.pop();
@@ -201,6 +209,11 @@ function collectCalls(root: unknown, calls: BodyFinding['calls']): void {
       const parts = names(object.funcname);
       calls.push({ schema: parts.length > 1 ? parts[parts.length - 2] : undefined, name: parts[parts.length - 1] ?? '' });
     }
+    if (typeof object.relname === 'string') {
+      relations.push({ schema: typeof object.schemaname === 'string' ? object.schemaname : undefined, name: object.relname });
+    }
+    const expr = object.A_Expr as JsonObject | undefined;
+    if (expr) operators.push(qualifiedName(names(expr.name)));
     pending.push(...Object.values(object));
   }
 }
@@ -429,7 +442,7 @@ interface Scope {
 function inspectNode(node: JsonObject, scope: Scope): Finding | undefined {
   const { tool } = scope;
   if (Array.isArray(node.funcname)) return inspectFunctionCall(node, scope);
-  if (typeof node.relname === 'string') return inspectRelation(node);
+  if (typeof node.relname === 'string') return inspectRelation(node, scope);
   for (const key in node) {
     const value = node[key] as JsonObject;
     switch (key) {
@@ -446,7 +459,7 @@ function inspectNode(node: JsonObject, scope: Scope): Finding | undefined {
         break;
       }
       case 'A_Expr': {
-        const finding = inspectOperator(value);
+        const finding = inspectOperator(value, scope);
         if (finding) return { ...finding, byteLocation: locationOf(value) };
         break;
       }
@@ -605,15 +618,29 @@ function inspectFieldSelection(fields: readonly unknown[], scope: Scope): Findin
   return undefined;
 }
 
-/** OPERATOR(schema.op): an operator runs its function, so its schema must be allowed too. */
-function inspectOperator(expr: JsonObject): Finding | undefined {
+/**
+ * An operator runs its function: OPERATOR(schema.op) must name an allowed schema, and a
+ * user-defined operator is judged as the function it runs.
+ */
+function inspectOperator(expr: JsonObject, scope: Scope): Finding | undefined {
   const parts = names(expr.name);
-  const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
-  if (schema === undefined || allowedSchemas.has(schema)) return undefined;
-  return schemaRefusal(`OPERATOR(${parts.join('.')})`, schema);
+  const { schema, name } = qualifiedName(parts);
+  if (schema !== undefined && !allowedSchemas.has(schema)) return schemaRefusal(`OPERATOR(${parts.join('.')})`, schema);
+  for (const operator of scope.catalogue?.operators.get(name) ?? []) {
+    if (schema === undefined ? !searchPath.has(operator.schema) : operator.schema !== schema) continue;
+    const problem = verdictProblem(operator.verdict, scope.tool);
+    if (problem) {
+      return { code: 'FUNCTION_NOT_ALLOWED', message: `Operator ${name} is not allowed: ${problem} Remove it from the statement.`, construct: name };
+    }
+  }
+  return undefined;
 }
 
-function inspectRelation(rangeVar: JsonObject): Finding | undefined {
+function qualifiedName(parts: readonly string[]): { schema: string | undefined; name: string } {
+  return { schema: parts.length > 1 ? parts[parts.length - 2] : undefined, name: parts[parts.length - 1] ?? '' };
+}
+
+function inspectRelation(rangeVar: JsonObject, scope: Scope): Finding | undefined {
   const schema = typeof rangeVar.schemaname === 'string' ? rangeVar.schemaname : undefined;
   const name = rangeVar.relname as string;
   const written = schema === undefined ? name : `${schema}.${name}`;
@@ -625,6 +652,14 @@ function inspectRelation(rangeVar: JsonObject): Finding | undefined {
       message: `${written} is not allowed: ${reason}. Query the CRM tables in public instead.`,
       construct: written,
     };
+  }
+  // A view runs the functions of its definition: judged like a call of them.
+  for (const view of scope.catalogue?.views.get(name) ?? []) {
+    if (schema === undefined ? !searchPath.has(view.schema) : view.schema !== schema) continue;
+    const problem = verdictProblem(view.verdict, scope.tool);
+    if (problem) {
+      return { code: 'FUNCTION_NOT_ALLOWED', message: `View ${written} is not allowed: ${problem} Query the tables it reads instead.`, construct: written };
+    }
   }
   return undefined;
 }

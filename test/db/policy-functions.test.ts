@@ -1,7 +1,7 @@
 /**
  * The policy judges a call of a function by what its body does: the real Atomic CRM functions on
- * the fixture database, and functions an operator adds later (picked up by the catalogue watch
- * without a restart).
+ * the fixture database, and functions and views an operator adds later (picked up by the catalogue
+ * watch without a restart).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -117,6 +117,35 @@ describe('functions added later', () => {
     await db.admin.unsafe(`CREATE OR REPLACE FUNCTION public.widen_timeout() RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$`);
     await watch.refresh();
     assert.equal(checkStatement(statement, 'query').ok, true, 'a fixed body is allowed again');
+  });
+
+  test('a view that calls a refused function is refused like the call', async () => {
+    await db.admin.unsafe(`
+      CREATE VIEW public.contact_avatars WITH (security_invoker = on) AS
+        SELECT c.id, public.get_avatar_for_email(c.email_jsonb -> 0 ->> 'email') AS avatar FROM public.contacts c;
+      GRANT SELECT ON public.contact_avatars TO authenticated;`);
+    assert.equal(checkStatement(`select * from contact_avatars limit 1`, 'query').ok, true, 'before the refresh');
+    await watch.refresh();
+    assert.match(
+      refusalMessage(checkStatement(`select * from contact_avatars limit 1`, 'query')),
+      /View contact_avatars is not allowed: public\.contact_avatars → public\.get_avatar_for_email → extensions\.http_get: it makes network requests/,
+    );
+    for (const view of ['contacts_summary', 'companies_summary', 'activity_log', 'init_state']) {
+      assert.equal(checkStatement(`select * from ${view} limit 1`, 'query').ok, true, view);
+    }
+  });
+
+  test('a user-defined operator is judged as the function it runs', async () => {
+    await db.admin.unsafe(`
+      CREATE OPERATOR public.@@@ (FUNCTION = public.get_avatar_for_email, RIGHTARG = text);
+      CREATE FUNCTION public.avatar_of(email text) RETURNS text LANGUAGE sql AS $$ SELECT @@@ email $$;`);
+    await watch.refresh();
+    assert.match(
+      refusalMessage(checkStatement(`select @@@ 'probe@attacker.example'`, 'query')),
+      /Operator @@@ is not allowed: OPERATOR\(public\.@@@\) → public\.get_avatar_for_email → extensions\.http_get/,
+    );
+    assert.match(refusalMessage(checkStatement(`select avatar_of('probe@attacker.example')`, 'query')), /public\.avatar_of → OPERATOR\(public\.@@@\) → public\.get_avatar_for_email/);
+    assert.equal(checkStatement(`select 'a'::extensions.citext = 'A'`, 'query').ok, true, 'extension operators are compiled code');
   });
 
   test('a body that cannot be analysed is refused', async () => {
