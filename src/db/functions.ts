@@ -43,8 +43,6 @@ export type FunctionVerdict =
 export interface CatalogueFunction {
   schema: string;
   name: string;
-  /** Identity arguments, as pg_get_function_identity_arguments prints them. */
-  args: string;
   verdict: FunctionVerdict;
 }
 
@@ -64,7 +62,6 @@ interface FunctionRow {
   oid: number;
   schema: string;
   name: string;
-  args: string;
   language: string;
   security_definer: boolean;
   extension_member: boolean;
@@ -74,7 +71,7 @@ interface FunctionRow {
 /** Every function outside PostgreSQL's own schemas: what an agent can call and what those call. */
 const FUNCTIONS_SQL = `
   SELECT 'function' AS kind, p.oid::int AS oid, n.nspname AS schema, p.proname AS name,
-         pg_get_function_identity_arguments(p.oid) AS args, l.lanname AS language,
+         l.lanname AS language,
          p.prosecdef AS security_definer,
          EXISTS (SELECT 1 FROM pg_depend d
                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') AS extension_member,
@@ -84,7 +81,7 @@ const FUNCTIONS_SQL = `
   JOIN pg_language l ON l.oid = p.prolang
   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
   UNION ALL
-  SELECT 'view', c.oid::int, n.nspname, c.relname, '', 'sql', false, false, pg_get_viewdef(c.oid)
+  SELECT 'view', c.oid::int, n.nspname, c.relname, 'sql', false, false, pg_get_viewdef(c.oid)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind = 'v' AND n.nspname IN ('public', 'extensions')`;
 
@@ -215,7 +212,7 @@ function analyseFunctions(rows: readonly FunctionRow[], operatorRows: readonly O
         ? { kind: 'clean' }
         : { kind: 'unanalysable', chain: [op.function_name], reason: 'it is neither a classified built-in nor a function the server could read' };
     const row: FunctionRow = {
-      kind: 'function', oid: -(i + 1), schema: op.schema, name: `OPERATOR(${op.schema}.${op.name})`, args: '',
+      kind: 'function', oid: -(i + 1), schema: op.schema, name: `OPERATOR(${op.schema}.${op.name})`,
       language: 'sql', security_definer: false, extension_member: false, definition: null,
     };
     const entry: Analysed = target
@@ -224,58 +221,44 @@ function analyseFunctions(rows: readonly FunctionRow[], operatorRows: readonly O
     operatorEntries.set(op.name, [...(operatorEntries.get(op.name) ?? []), entry]);
   }
 
-  const verdicts = new Map<number, FunctionVerdict>();
-  const visiting = new Set<number>();
-  const verdictOf = (entry: Analysed): FunctionVerdict => {
-    const known = verdicts.get(entry.row.oid);
-    if (known) return known;
-    // A cycle adds nothing new: the functions on it are judged by what else they reach.
-    if (visiting.has(entry.row.oid)) return { kind: 'clean' };
-    visiting.add(entry.row.oid);
-    let verdict = entry.own;
-    const label = entry.row.name.startsWith('OPERATOR(') ? entry.row.name : qualified(entry.row);
-    const reaches = [
-      ...entry.callees.map((callee) => ({ ...callee, index: byNameRows, mustExist: true })),
-      ...entry.relations.map((relation) => ({ ...relation, index: viewRows, mustExist: false })),
-      ...entry.operators.map((operator) => ({ ...operator, index: operatorEntries, mustExist: false })),
-    ];
-    for (const callee of reaches) {
-      if (verdict.kind === 'denied' || verdict.kind === 'unanalysable') break;
-      const candidates = (callee.index.get(callee.name) ?? []).filter(
-        (candidate) => callee.schema === undefined || candidate.row.schema === callee.schema,
-      );
-      if (callee.mustExist && candidates.length === 0 && !allowedBuiltins.has(callee.name)) {
-        const written = callee.schema === undefined ? callee.name : `${callee.schema}.${callee.name}`;
-        verdict = {
-          kind: 'unanalysable',
-          chain: [label, written],
-          reason: 'it calls a function that is neither a classified built-in nor one the server could read',
-        };
-        break;
-      }
-      for (const candidate of candidates) {
-        if (candidate.row.oid === entry.row.oid) continue;
-        const reached = verdictOf(candidate);
-        if (reached.kind === 'clean') continue;
-        const chained = { ...reached, chain: [label, ...reached.chain] } as FunctionVerdict;
-        if (reached.kind === 'writes') {
-          if (verdict.kind === 'clean') verdict = { ...chained, securityDefiner: entry.row.security_definer || reached.securityDefiner } as FunctionVerdict;
-          continue;
+  // Each function starts from what its own body does; then, until nothing changes, it takes on the
+  // worst of what it reaches (a fixpoint, so a cycle of calls cannot hide anything).
+  const all = [...analysed.values(), ...[...operatorEntries.values()].flat()];
+  const verdicts = new Map<Analysed, FunctionVerdict>();
+  for (const entry of all) verdicts.set(entry, unknownCallee(entry, byNameRows) ?? entry.own);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const entry of all) {
+      let verdict = verdicts.get(entry)!;
+      const reaches = [
+        ...entry.callees.map((callee) => ({ ...callee, index: byNameRows })),
+        ...entry.relations.map((relation) => ({ ...relation, index: viewRows })),
+        ...entry.operators.map((operator) => ({ ...operator, index: operatorEntries })),
+      ];
+      for (const reach of reaches) {
+        for (const candidate of reach.index.get(reach.name) ?? []) {
+          if (candidate === entry || (reach.schema !== undefined && candidate.row.schema !== reach.schema)) continue;
+          const reached = verdicts.get(candidate)!;
+          if (reached.kind === 'clean') continue;
+          const chained: FunctionVerdict =
+            reached.kind === 'writes'
+              ? { ...reached, chain: [labelOf(entry), ...reached.chain], securityDefiner: entry.row.security_definer || reached.securityDefiner }
+              : { ...reached, chain: [labelOf(entry), ...reached.chain] };
+          if (severity(chained) > severity(verdict)) {
+            verdict = chained;
+            changed = true;
+          }
         }
-        verdict = chained;
-        break;
       }
+      verdicts.set(entry, verdict);
     }
-    visiting.delete(entry.row.oid);
-    verdicts.set(entry.row.oid, verdict);
-    return verdict;
-  };
+  }
 
   const judged = (index: Map<string, Analysed[]>): Map<string, CatalogueFunction[]> =>
     new Map(
       [...index].map(([name, entries]) => [
         name,
-        entries.map((entry) => ({ schema: entry.row.schema, name, args: entry.row.args, verdict: verdictOf(entry) })),
+        entries.map((entry) => ({ schema: entry.row.schema, name, verdict: verdicts.get(entry)! })),
       ]),
     );
   return {
@@ -288,6 +271,31 @@ function analyseFunctions(rows: readonly FunctionRow[], operatorRows: readonly O
 
 function qualified(row: { schema: string; name: string }): string {
   return `${row.schema}.${row.name}`;
+}
+
+function labelOf(entry: Analysed): string {
+  return entry.row.name.startsWith('OPERATOR(') ? entry.row.name : qualified(entry.row);
+}
+
+/** Refused in more cases is worse: writes < writes as the owner < cannot be read < denied. */
+function severity(verdict: FunctionVerdict): number {
+  if (verdict.kind === 'writes') return verdict.securityDefiner ? 2 : 1;
+  return { clean: 0, unanalysable: 3, denied: 4 }[verdict.kind];
+}
+
+/** A call of a name that is neither one of the database's functions nor a classified built-in. */
+function unknownCallee(entry: Analysed, functions: ReadonlyMap<string, readonly Analysed[]>): FunctionVerdict | undefined {
+  if (entry.own.kind === 'denied' || entry.own.kind === 'unanalysable') return undefined;
+  for (const callee of entry.callees) {
+    const known = (functions.get(callee.name) ?? []).some((f) => callee.schema === undefined || f.row.schema === callee.schema);
+    if (known || allowedBuiltins.has(callee.name)) continue;
+    return {
+      kind: 'unanalysable',
+      chain: [labelOf(entry), callee.schema === undefined ? callee.name : `${callee.schema}.${callee.name}`],
+      reason: 'it calls a function that is neither a classified built-in nor one the server could read',
+    };
+  }
+  return undefined;
 }
 
 /** Parses a function's definition and judges every statement and expression of its body. */

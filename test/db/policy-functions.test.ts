@@ -148,6 +148,20 @@ describe('functions added later', () => {
     assert.equal(checkStatement(`select 'a'::extensions.citext = 'A'`, 'query').ok, true, 'extension operators are compiled code');
   });
 
+  test('a cycle of calls hides nothing: every function on it takes on what any of them reaches', async () => {
+    await db.admin.unsafe(`
+      CREATE FUNCTION public.ping(n int) RETURNS int LANGUAGE plpgsql AS $$
+      BEGIN
+        IF n > 0 THEN RETURN public.pong(n - 1); END IF;
+        RETURN public.lock_it();
+      END $$;
+      CREATE FUNCTION public.pong(n int) RETURNS int LANGUAGE sql AS $$ SELECT public.ping(n) $$;
+      CREATE FUNCTION public.lock_it() RETURNS int LANGUAGE sql AS $$ SELECT 1 FROM pg_advisory_lock(42) $$;`);
+    await watch.refresh();
+    assert.match(refusalMessage(checkStatement(`select ping(3)`, 'query')), /public\.ping → public\.lock_it → pg_advisory_lock: advisory locks/);
+    assert.match(refusalMessage(checkStatement(`select pong(3)`, 'query')), /public\.pong → public\.ping → public\.lock_it → pg_advisory_lock/);
+  });
+
   test('a body that cannot be analysed is refused', async () => {
     await db.admin.unsafe(`CREATE FUNCTION public.shout(t text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'select upper($1)' INTO t USING t; RETURN t; END $$`);
     await watch.refresh();
