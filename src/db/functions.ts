@@ -4,30 +4,34 @@
  * `authenticated` EXECUTE on get_avatar_for_email(), whose plpgsql body calls
  * extensions.http_get(): a "read" that makes the database send an HTTP request, which neither READ
  * ONLY nor ROLLBACK undoes. So at start-up, and again whenever the catalogue changes, the server
- * reads every user-defined function in the database (language, volatility, SECURITY DEFINER,
- * definition), parses SQL bodies with PostgreSQL's grammar and plpgsql bodies with PostgreSQL's
- * plpgsql parser (libpg-query), judges every statement and expression in them with the very rules
- * agent SQL is judged by, and follows the calls between functions. A call of a function is then
- * judged as what its body does:
+ * reads every function, view and operator the database itself defines (language, SECURITY DEFINER,
+ * definition), parses SQL bodies and view definitions with PostgreSQL's grammar and plpgsql bodies
+ * with PostgreSQL's plpgsql parser (libpg-query), judges every statement and expression in them by
+ * the very rules agent SQL is judged by, and follows calls, views and operators to a fixpoint. A
+ * call of a function (or a read of a view, a use of an operator) is then judged as what it reaches:
  *
- * - denied: the body (or a function it calls) reaches something the policy denies (network,
- *   settings, dynamic SQL, files, locks, sleeps, notifications, sequences, role changes, utility
- *   statements, and for SECURITY DEFINER functions relations outside the CRM's schemas, which they
- *   read as their owner). Refused in both tools, naming the chain:
+ * - denied: something the policy refuses in agent SQL (network, settings, dynamic SQL, files,
+ *   locks, sleeps, notifications, sequences, role changes, utility statements, relations and
+ *   functions outside the allowed schemas: a SECURITY DEFINER body reads them as its owner, and an
+ *   invoker one would hand the agent what the schema allow-list keeps it from naming). Refused in
+ *   both tools, naming the chain:
  *   `get_avatar_for_email → extensions.http_get: it makes network requests from the database server`.
  * - writes: the body runs INSERT/UPDATE/DELETE/MERGE. Refused in the query tool whatever its
- *   declared volatility (query is read-only in effect, not only by READ ONLY); in the mutate tool
- *   allowed for SECURITY INVOKER functions (the caller's RLS applies) and refused for SECURITY
- *   DEFINER ones (they write as their owner, past RLS).
- * - unanalysable: a body that does not parse, or a language other than sql and plpgsql. Refused in
- *   both tools: what cannot be read is not trusted.
+ *   declared volatility (query is read-only in effect, not only by READ ONLY, and a declared
+ *   volatility is the author's claim, not a fact); in the mutate tool allowed for SECURITY INVOKER
+ *   functions (the caller's RLS applies) and refused for SECURITY DEFINER ones (they write as their
+ *   owner, past RLS).
+ * - unanalysable: a body that does not parse, a language other than sql and plpgsql, or a call of
+ *   a function that is neither the database's own nor a classified built-in. Refused in both
+ *   tools: what cannot be read is not trusted.
  *
  * Functions that belong to an extension (citext, pgcrypto, http, pg_net, …) are compiled code with
  * no body to read; they are judged by name, like PostgreSQL's own (builtin-functions.ts).
  *
- * Triggers are not followed: a trigger that runs on the agent's INSERT or UPDATE (the CRM's avatar
- * and favicon look-ups) is the CRM's own behaviour for that write, exactly as when the web app
- * makes it.
+ * Triggers, column defaults and RLS policies are not followed: they run on the agent's INSERT or
+ * UPDATE (the CRM's avatar and favicon look-ups) as the CRM's own behaviour for that write, exactly
+ * as when the web app makes it. Not covered either: casts and type input functions an operator
+ * defines with a function (rare in a CRM schema).
  */
 import { loadModule, parsePlPgSQLSync, parseSync } from 'libpg-query';
 import { allowedBuiltins, deniedBuiltins } from './builtin-functions.js';
