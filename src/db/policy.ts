@@ -136,13 +136,11 @@ export function judgeBodyStatement(sql: string): BodyFinding {
   const relations: BodyFinding['relations'] = [];
   const operators: BodyFinding['operators'] = [];
   const found = { calls, relations, operators };
-  let writes: string | undefined;
+  const writes: string[] = [];
   for (const [type, body] of bodyStatements((parseSync(sql) as unknown as ParseTree).stmts ?? [])) {
-    collectNames(body, found);
+    collectNames(body, found, writes);
     if (writeStatements.has(type)) {
-      const relation = body.relation as { schemaname?: string; relname?: string } | undefined;
-      const target = relation?.relname ? ` ${relation.schemaname ? `${relation.schemaname}.` : ''}${relation.relname}` : '';
-      writes ??= `${type.slice(0, -'Stmt'.length).toUpperCase()}${target}`;
+      writes.unshift(writeOf(type, body));
     } else if (type !== 'SelectStmt' && type !== 'ReturnStmt') {
       const keyword = statementKeywords.get(type) ?? type.replace(/Stmt$/, '');
       return { denied: { construct: keyword, reason: reasonOf(statementReasons.get(type) ?? defaultStatementReason) }, ...found };
@@ -150,7 +148,14 @@ export function judgeBodyStatement(sql: string): BodyFinding {
     const refusal = inspectTree(body, { tool: 'mutate', catalogue: undefined, body: true }, sql);
     if (refusal) return { denied: { construct: refusal.construct, reason: reasonOf(refusal.message) }, ...found };
   }
-  return writes === undefined ? found : { writes, ...found };
+  return writes.length === 0 ? found : { writes: writes[0]!, ...found };
+}
+
+/** `DELETE public.contacts`: what a write statement writes, for a chain. */
+function writeOf(type: string, body: JsonObject): string {
+  const relation = body.relation as { schemaname?: string; relname?: string } | undefined;
+  const target = relation?.relname ? ` ${relation.schemaname ? `${relation.schemaname}.` : ''}${relation.relname}` : '';
+  return `${type.slice(0, -'Stmt'.length).toUpperCase()}${target}`;
 }
 
 /** Top-level statements, and the statements of a BEGIN ATOMIC body. */
@@ -195,7 +200,8 @@ const statementKeywords: ReadonlyMap<string, string> = new Map([
   ['DoStmt', 'DO'],
 ]);
 
-function collectNames(root: unknown, { calls, relations, operators }: Omit<BodyFinding, 'denied' | 'writes'>): void {
+/** The functions, relations and operators a body statement names, and its nested writes (data-modifying WITH, row locks). */
+function collectNames(root: unknown, { calls, relations, operators }: Omit<BodyFinding, 'denied' | 'writes'>, writes: string[]): void {
   const pending: unknown[] = [root];
   while (pending.length > 0) {
     const node = pending.pop();
@@ -214,6 +220,12 @@ function collectNames(root: unknown, { calls, relations, operators }: Omit<BodyF
     }
     const expr = object.A_Expr as JsonObject | undefined;
     if (expr) operators.push(qualifiedName(names(expr.name)));
+    for (const key in object) {
+      if (writeStatements.has(key)) writes.push(writeOf(key, object[key] as JsonObject));
+      if (key === 'LockingClause') {
+        writes.push(`SELECT … ${lockStrengths.get(String((object[key] as JsonObject).strength)) ?? 'FOR UPDATE'}`);
+      }
+    }
     pending.push(...Object.values(object));
   }
 }

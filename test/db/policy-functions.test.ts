@@ -162,6 +162,20 @@ describe('functions added later', () => {
     assert.match(refusalMessage(checkStatement(`select pong(3)`, 'query')), /public\.pong → public\.ping → public\.lock_it → pg_advisory_lock/);
   });
 
+  test('row locks and data-modifying WITH inside a body are writes', async () => {
+    await db.admin.unsafe(`
+      CREATE FUNCTION public.claim_task(task bigint) RETURNS bigint LANGUAGE sql AS $$
+        SELECT id FROM public.tasks WHERE id = task FOR UPDATE
+      $$;
+      CREATE FUNCTION public.purge_tags() RETURNS bigint LANGUAGE sql AS $$
+        WITH gone AS (DELETE FROM public.tags RETURNING id) SELECT count(*) FROM gone
+      $$;`);
+    await watch.refresh();
+    assert.match(refusalMessage(checkStatement(`select claim_task(1)`, 'query')), /public\.claim_task → SELECT … FOR UPDATE: it writes data/);
+    assert.match(refusalMessage(checkStatement(`select purge_tags()`, 'query')), /public\.purge_tags → DELETE public\.tags: it writes data/);
+    assert.equal(checkStatement(`delete from tags where id = purge_tags()`, 'mutate').ok, true, 'an invoker write is the caller\'s own, under RLS');
+  });
+
   test('a body that cannot be analysed is refused', async () => {
     await db.admin.unsafe(`CREATE FUNCTION public.shout(t text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'select upper($1)' INTO t USING t; RETURN t; END $$`);
     await watch.refresh();
