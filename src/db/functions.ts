@@ -37,6 +37,7 @@ import { loadModule, parsePlPgSQLSync, parseSync } from 'libpg-query';
 import { allowedBuiltins, deniedBuiltins } from './builtin-functions.js';
 import type { Sql } from './pool.js';
 import { judgeBodyStatement, useFunctionCatalogue, type BodyFinding } from './policy.js';
+import { functionRefreshMs } from './policy-rules.js';
 
 export type FunctionVerdict =
   | { kind: 'clean' }
@@ -126,9 +127,6 @@ const FINGERPRINT_SQL = `
     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
   ) keys`;
 
-/** How often the server checks whether functions changed (one cheap query). Documented in the README. */
-export const FUNCTION_REFRESH_MS = 5_000;
-
 /** Reads and analyses every function, installs the result in the policy, and returns it. */
 export async function loadFunctionCatalogue(sql: Sql): Promise<FunctionCatalogue> {
   await loadModule();
@@ -152,7 +150,7 @@ export interface FunctionWatch {
  */
 export async function watchFunctionCatalogue(
   sql: Sql,
-  { intervalMs = FUNCTION_REFRESH_MS, onError }: { intervalMs?: number; onError?: (error: unknown) => void } = {},
+  { intervalMs = functionRefreshMs, onError }: { intervalMs?: number; onError?: (error: unknown) => void } = {},
 ): Promise<FunctionWatch> {
   let fingerprint = await readFingerprint(sql);
   await loadFunctionCatalogue(sql);

@@ -66,6 +66,7 @@ import {
   deniedFunctionPrefixes,
   deniedFunctions,
   deniedRelations,
+  functionRefreshMs,
   readableCustomSettingPrefix,
   statementReasons,
 } from './policy-rules.js';
@@ -540,7 +541,7 @@ function inspectFunctionCall(call: JsonObject, scope: Scope): Finding | undefine
   if (hasAnalysedCandidate(name, schema, scope)) return undefined;
   return {
     code: 'FUNCTION_UNCLASSIFIED',
-    message: `${written} is not a function this server knows: it is neither a PostgreSQL built-in the server has classified nor a function of this database it has analysed, so it is refused rather than trusted. Check the name and schema, or use another function; a function created in the last few seconds is known after the server's next check (every 5 s).`,
+    message: `${written} is not a function this server knows: it is neither a PostgreSQL built-in the server has classified nor a function of this database it has analysed, so it is refused rather than trusted. Check the name and schema, or use another function; a function created in the last few seconds is known after the server's next check (every ${functionRefreshMs / 1000} s).`,
     construct: written,
   };
 }
