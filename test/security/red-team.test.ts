@@ -186,4 +186,11 @@ describe('legitimate agent SQL runs untouched', () => {
     }
     assert.deepEqual(failures, []);
   });
+
+  test("the agent's writes run the CRM's own triggers, as the web app's do: a new contact's avatar look-up", async () => {
+    const requests = await stack.db.admin`select url from net.http_stub_calls where url like 'https://www.gravatar.com/avatar/%'`;
+    assert.ok(requests.length >= 1, 'the avatar trigger asked gravatar for the inserted contact');
+    const [ada] = await stack.db.admin`select avatar from contacts where email_jsonb @> '[{"email": "ada@example.com"}]'`;
+    assert.deepEqual(ada?.avatar, { src: 'https://favicon.show/example.com' });
+  });
 });
