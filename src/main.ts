@@ -63,7 +63,10 @@ export async function startServer(
       log.warn('privileged_login_role', { role: report.role, problems: report.problems });
     }
     typeNames = await loadTypeNames(sql);
-    functions = await watchFunctionCatalogue(sql, { onError: (error) => log.warn('function_catalogue_refresh_failed', { error: String(error) }) });
+    functions = await watchFunctionCatalogue(sql, {
+      onLoad: (summary) => log.info('function_catalogue', { ...summary }),
+      onError: (error) => log.warn('function_catalogue_refresh_failed', { error: String(error) }),
+    });
   } catch (error) {
     await sql.end({ timeout: 1 });
     throw error;

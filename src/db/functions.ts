@@ -138,29 +138,69 @@ export async function loadFunctionCatalogue(sql: Sql): Promise<FunctionCatalogue
   return catalogue;
 }
 
+/** What an operator wants to know after each analysis: what was read and which calls are refused. */
+export interface CatalogueSummary {
+  functions: number;
+  views: number;
+  operators: number;
+  analysisMs: number;
+  /** `public.get_avatar_for_email: public.get_avatar_for_email → extensions.http_get (denied)`. */
+  refused: string[];
+}
+
+export function summarise(catalogue: FunctionCatalogue): CatalogueSummary {
+  const refused: string[] = [];
+  const count = (index: ReadonlyMap<string, readonly CatalogueFunction[]>): number => {
+    let n = 0;
+    for (const entries of index.values()) {
+      for (const { verdict } of entries) {
+        n++;
+        if (verdict.kind === 'denied' || verdict.kind === 'unanalysable') refused.push(`${verdict.chain.join(' → ')} (${verdict.kind})`);
+      }
+    }
+    return n;
+  };
+  return {
+    functions: count(catalogue.byName),
+    views: count(catalogue.views),
+    operators: count(catalogue.operators),
+    analysisMs: Math.round(catalogue.analysisMs),
+    refused: refused.sort(),
+  };
+}
+
 export interface FunctionWatch {
   /** Re-reads the catalogue now if it changed; resolves when the policy uses the current one. */
   refresh(): Promise<void>;
   stop(): void;
 }
 
-/**
- * Loads the catalogue, then checks every `intervalMs` whether it changed and reloads it if so. A
- * failed check keeps the last catalogue and is retried on the next tick (reported through onError).
- */
+export interface WatchOptions {
+  intervalMs?: number;
+  /** After each (re)load, e.g. to log what is refused. */
+  onLoad?: (summary: CatalogueSummary) => void;
+  /** A failed check; the last catalogue stays in use and the next tick retries. */
+  onError?: (error: unknown) => void;
+}
+
+/** Loads the catalogue, then checks every `intervalMs` whether it changed and reloads it if so. */
 export async function watchFunctionCatalogue(
   sql: Sql,
-  { intervalMs = functionRefreshMs, onError }: { intervalMs?: number; onError?: (error: unknown) => void } = {},
+  { intervalMs = functionRefreshMs, onLoad, onError }: WatchOptions = {},
 ): Promise<FunctionWatch> {
   let fingerprint = await readFingerprint(sql);
-  await loadFunctionCatalogue(sql);
+  const reload = async (): Promise<void> => {
+    const catalogue = await loadFunctionCatalogue(sql);
+    onLoad?.(summarise(catalogue));
+  };
+  await reload();
   let running: Promise<void> | undefined;
   const refresh = (): Promise<void> =>
     (running ??= (async () => {
       try {
         const now = await readFingerprint(sql);
         if (now !== fingerprint) {
-          await loadFunctionCatalogue(sql);
+          await reload();
           fingerprint = now;
         }
       } finally {
@@ -348,7 +388,8 @@ function readBody(row: FunctionRow): Omit<Analysed, 'row'> {
     relations.push(...judged.relations);
     operators.push(...judged.operators);
     if (judged.denied) {
-      return { own: { kind: 'denied', chain: [label, judged.denied.construct], reason: judged.denied.reason }, callees, relations, operators };
+      const construct = judged.denied.construct.replace(/\(\)$/, '');
+      return { own: { kind: 'denied', chain: [label, construct], reason: judged.denied.reason }, callees, relations, operators };
     }
     if (judged.writes && !writes) {
       writes = { kind: 'writes', chain: [label, judged.writes], what: judged.writes, securityDefiner: row.security_definer };

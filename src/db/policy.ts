@@ -592,7 +592,7 @@ function verdictProblem(verdict: FunctionVerdict, tool: Tool): string | undefine
 }
 
 function chainText(chain: readonly string[]): string {
-  return chain.map((link) => link.replace(/\(\)$/, '')).join(' → ');
+  return chain.join(' → ');
 }
 
 function inspectSettingRead(call: JsonObject, written: string): Finding | undefined {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { loadFunctionCatalogue, watchFunctionCatalogue, type FunctionWatch } from '../../src/db/functions.js';
+import { loadFunctionCatalogue, watchFunctionCatalogue, type CatalogueSummary, type FunctionWatch } from '../../src/db/functions.js';
 import { checkStatement, loadPolicy, type Verdict } from '../../src/db/policy.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -67,6 +67,15 @@ describe('function analysis on the real Atomic CRM schema', () => {
     const builtinOnly = perCheck(query.replace('%s', 'c.sales_id is null'));
     t.diagnostic(`start-up: ${functions} functions read and analysed in ${catalogue.analysisMs.toFixed(1)} ms`);
     t.diagnostic(`per statement: ${crmCall.toFixed(1)} µs calling a CRM function, ${builtinOnly.toFixed(1)} µs with built-ins only`);
+  });
+
+  test('the watch reports what it read and every refused function, for the start-up log line', async () => {
+    let summary: CatalogueSummary | undefined;
+    const watch = await watchFunctionCatalogue(db.admin, { intervalMs: 60_000, onLoad: (s) => (summary = s) });
+    watch.stop();
+    assert.ok(summary && summary.functions >= 20 && summary.views === 4, JSON.stringify(summary));
+    assert.ok(summary.refused.includes('public.get_avatar_for_email → extensions.http_get (denied)'), summary.refused.join('\n'));
+    assert.ok(!summary.refused.some((line) => line.startsWith('public.is_admin')), 'clean functions are not listed');
   });
 
   test('side-effect-free CRM functions stay callable', () => {
