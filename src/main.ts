@@ -10,6 +10,7 @@
 import { createApp } from './app.js';
 import { createTokenVerifier } from './auth/verify.js';
 import { loadConfig, maskDatabaseUrl, type Config } from './config.js';
+import { watchFunctionCatalogue, type FunctionWatch } from './db/functions.js';
 import { inspectLoginRole, LEAST_PRIVILEGE_FIX } from './db/login-role.js';
 import { loadPolicy } from './db/policy.js';
 import { openPool, type Sql } from './db/pool.js';
@@ -41,6 +42,7 @@ export async function startServer(
   const log = createLogger({ ...config.log, write: options.write });
   const sql = openPool(config.databaseUrl, { max: config.poolSize });
   let typeNames: Map<number, string>;
+  let functions: FunctionWatch;
   try {
     await loadPolicy();
     let report;
@@ -62,6 +64,10 @@ export async function startServer(
       log.warn('privileged_login_role', { role: report.role, problems: report.problems });
     }
     typeNames = await loadTypeNames(sql);
+    functions = await watchFunctionCatalogue(sql, {
+      onLoad: (summary) => log.info('function_catalogue', { ...summary }),
+      onError: (error) => log.warn('function_catalogue_refresh_failed', { error: String(error) }),
+    });
   } catch (error) {
     await sql.end({ timeout: 1 });
     throw error;
@@ -97,6 +103,7 @@ export async function startServer(
         await Promise.race([new Promise<void>((resolve) => (drained = resolve)), new Promise((r) => setTimeout(r, 2_000))]);
       }
     }
+    functions.stop();
     await sql.end({ timeout: 5 });
     log.info('stopped');
   }

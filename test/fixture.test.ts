@@ -324,6 +324,23 @@ describe('access model (through the mcp_login role)', () => {
     assert.equal(await count(db.admin, `SELECT count(*) FROM deals WHERE ${loser} = ANY (contact_ids)`), 0);
   });
 
+  it('the http stand-in records a request even from a READ ONLY transaction that rolls back', async () => {
+    const before = await count(db.admin, 'SELECT count(*) FROM net.http_stub_calls');
+    await assert.rejects(
+      asUser(login, JANE, async (tx) => {
+        await tx`SET TRANSACTION READ ONLY`;
+        const [row] = await tx`SELECT public.get_avatar_for_email('probe@attacker.example') AS a`;
+        assert.equal(row!.a, 'https://favicon.show/attacker.example');
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    const calls = await db.admin`SELECT function_name, method, url, called_by FROM net.http_stub_calls OFFSET ${before}`;
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.function_name, 'extensions.http');
+    assert.match(calls[0]!.url, /^https:\/\/www\.gravatar\.com\/avatar\/[0-9a-f]{64}\?d=404$/);
+  });
+
   it('auth, vault and service-only functions are out of reach for authenticated', async () => {
     for (const table of ['auth.users', 'auth.sessions', 'auth.refresh_tokens', 'vault.decrypted_secrets', 'net.http_stub_calls']) {
       await assert.rejects(asUser(login, JANE, (tx) => tx.unsafe(`SELECT * FROM ${table}`)), isSqlState('42501'), table);

@@ -1,10 +1,15 @@
--- Atomic CRM's database (marmelab/atomic-crm on Supabase), rebuilt from the facts in
--- shared/facts/atomic-crm.md, plus one per-owner table (`private_notes`) that the stock app lacks
--- and tests need to prove that RLS applies per user.
+-- Atomic CRM's database (marmelab/atomic-crm on Supabase, its supabase/schemas/), rebuilt in this
+-- project's own SQL: every table, function, trigger, view, policy and grant of the real schema, so
+-- tests run against what a real project exposes. test/db/crm-catalogue.test.ts compares the loaded
+-- catalogue with test/db/crm-catalogue.json (derived from the real schema files by
+-- scripts/crm-catalogue.ts) so drift shows.
+--
+-- Additions the stock app lacks, for tests: a per-owner table (`private_notes`) with its helper
+-- `current_sales_id()`, so tests can prove that RLS applies per user.
 --
 -- Load into a fresh database, as a superuser (standing in for Supabase's `postgres`), after
--- supabase.sql. Not idempotent: it creates the schema once, like the app's migrations.
--- Left out on purpose: the avatar/logo triggers that call gravatar/favicon services over HTTP.
+-- supabase.sql, whose `http` and `pg_net` stand-ins record the requests the avatar and favicon
+-- look-ups would send. Not idempotent: it creates the schema once, like the app's migrations.
 
 SET client_min_messages = warning;
 -- citext operators and pgcrypto live in `extensions`, as on Supabase.
@@ -176,32 +181,32 @@ CREATE INDEX deal_notes_deal_id_idx ON public.deal_notes (deal_id);
 CREATE INDEX tasks_contact_id_idx ON public.tasks (contact_id);
 
 -- =============================================================================================
--- Identity helpers
+-- Functions (supabase/schemas/02_functions.sql)
 -- =============================================================================================
 
 -- SECURITY DEFINER so the check does not depend on what the caller may read.
 CREATE FUNCTION public.is_admin() RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = ''
 AS $$
-  SELECT EXISTS (SELECT 1 FROM public.sales WHERE user_id = auth.uid() AND administrator)
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM public.sales WHERE user_id = auth.uid() AND administrator);
+END
 $$;
 
--- The caller's sales.id (null without a JWT). Invoker: authenticated may read sales.
-CREATE FUNCTION public.current_sales_id() RETURNS bigint
-LANGUAGE sql STABLE
-SET search_path = ''
+-- Used by the app's edge functions with the service key only (grants below).
+CREATE FUNCTION public.get_user_id_by_email(email text) RETURNS TABLE (id uuid)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = 'public'
 AS $$
-  SELECT id FROM public.sales WHERE user_id = auth.uid()
+BEGIN
+  RETURN QUERY SELECT u.id FROM auth.users u WHERE u.email = get_user_id_by_email.email;
+END
 $$;
-COMMENT ON FUNCTION public.current_sales_id() IS 'sales.id of the signed-in user (sales.user_id = auth.uid()); null without a JWT.';
-
--- =============================================================================================
--- Triggers
--- =============================================================================================
 
 -- New auth user → sales row. SECURITY DEFINER: Auth inserts users as its own role, which cannot
--- write public.sales. The first user ever is the administrator.
+-- write public.sales. The first user ever is the administrator. Names may also come from an SSO
+-- provider's custom_claims.
 CREATE FUNCTION public.handle_new_user() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = ''
@@ -209,8 +214,8 @@ AS $$
 BEGIN
   INSERT INTO public.sales (first_name, last_name, email, user_id, administrator)
   VALUES (
-    coalesce(NEW.raw_user_meta_data ->> 'first_name', 'Pending'),
-    coalesce(NEW.raw_user_meta_data ->> 'last_name', 'Pending'),
+    coalesce(NEW.raw_user_meta_data ->> 'first_name', NEW.raw_user_meta_data -> 'custom_claims' ->> 'first_name', 'Pending'),
+    coalesce(NEW.raw_user_meta_data ->> 'last_name', NEW.raw_user_meta_data -> 'custom_claims' ->> 'last_name', 'Pending'),
     NEW.email,
     NEW.id,
     NOT EXISTS (SELECT 1 FROM public.sales)
@@ -225,94 +230,185 @@ SET search_path = ''
 AS $$
 BEGIN
   UPDATE public.sales
-  SET first_name = coalesce(NEW.raw_user_meta_data ->> 'first_name', 'Pending'),
-      last_name = coalesce(NEW.raw_user_meta_data ->> 'last_name', 'Pending'),
+  SET first_name = coalesce(NEW.raw_user_meta_data ->> 'first_name', NEW.raw_user_meta_data -> 'custom_claims' ->> 'first_name', 'Pending'),
+      last_name = coalesce(NEW.raw_user_meta_data ->> 'last_name', NEW.raw_user_meta_data -> 'custom_claims' ->> 'last_name', 'Pending'),
       email = NEW.email
   WHERE user_id = NEW.id;
   RETURN NEW;
 END
 $$;
 
-CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users
-  FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
-CREATE TRIGGER on_auth_user_updated AFTER UPDATE ON auth.users
-  FOR EACH ROW EXECUTE FUNCTION public.handle_update_user();
-
 -- Authorship defaults to the caller: whoever the JWT claims say is the user becomes the author.
 CREATE FUNCTION public.set_sales_id_default() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = 'public'
 AS $$
 BEGIN
   IF NEW.sales_id IS NULL THEN
-    NEW.sales_id := public.current_sales_id();
+    SELECT id INTO NEW.sales_id FROM sales WHERE user_id = auth.uid();
   END IF;
   RETURN NEW;
 END
 $$;
 
-CREATE TRIGGER set_companies_sales_id BEFORE INSERT ON public.companies
-  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
-CREATE TRIGGER set_contacts_sales_id BEFORE INSERT ON public.contacts
-  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
-CREATE TRIGGER set_contact_notes_sales_id BEFORE INSERT ON public.contact_notes
-  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
-CREATE TRIGGER set_deals_sales_id BEFORE INSERT ON public.deals
-  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
-CREATE TRIGGER set_deal_notes_sales_id BEFORE INSERT ON public.deal_notes
-  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
-CREATE TRIGGER set_tasks_sales_id BEFORE INSERT ON public.tasks
-  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
-
--- A new note bumps the contact's last_seen when it is newer. As in Atomic CRM, a contact whose
--- last_seen is null is left alone (null < date is not true).
-CREATE FUNCTION public.handle_contact_note_created() RETURNS trigger
-LANGUAGE plpgsql
+-- A new note bumps the contact's last_seen when it is newer. A contact whose last_seen is null is
+-- left alone (null < date is not true), as in Atomic CRM.
+CREATE FUNCTION public.handle_contact_note_created_or_updated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
   UPDATE public.contacts SET last_seen = NEW.date
-  WHERE id = NEW.contact_id AND last_seen < NEW.date;
+  WHERE contacts.id = NEW.contact_id AND contacts.last_seen < NEW.date;
   RETURN NEW;
 END
 $$;
 
-CREATE TRIGGER on_contact_note_created AFTER INSERT ON public.contact_notes
-  FOR EACH ROW EXECUTE FUNCTION public.handle_contact_note_created();
-
 -- Emails are compared and searched lower-case: normalise every address in email_jsonb.
-CREATE FUNCTION public.lowercase_contact_emails() RETURNS trigger
+CREATE FUNCTION public.lowercase_email_jsonb() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = 'public'
 AS $$
 BEGIN
-  IF jsonb_typeof(NEW.email_jsonb) = 'array' THEN
+  IF NEW.email_jsonb IS NOT NULL THEN
     NEW.email_jsonb := coalesce(
-      (SELECT jsonb_agg(
-                CASE WHEN jsonb_typeof(e.value -> 'email') = 'string'
-                     THEN jsonb_set(e.value, '{email}', to_jsonb(lower(e.value ->> 'email')))
-                     ELSE e.value END
-                ORDER BY e.ordinality)
-       FROM jsonb_array_elements(NEW.email_jsonb) WITH ORDINALITY AS e),
+      (SELECT jsonb_agg(jsonb_set(e, '{email}', to_jsonb(lower(e ->> 'email'))))
+       FROM jsonb_array_elements(NEW.email_jsonb) AS e),
       '[]'::jsonb);
   END IF;
   RETURN NEW;
 END
 $$;
 
-CREATE TRIGGER lowercase_contact_emails BEFORE INSERT OR UPDATE ON public.contacts
-  FOR EACH ROW EXECUTE FUNCTION public.lowercase_contact_emails();
+-- The favicon of a domain (or of a website URL), unless the domain is a webmail one.
+CREATE FUNCTION public.get_domain_favicon(domain_name text) RETURNS text
+LANGUAGE plpgsql
+SET search_path = 'public'
+AS $$
+BEGIN
+  IF EXISTS (SELECT FROM favicons_excluded_domains f WHERE f.domain = domain_name) THEN
+    RETURN NULL;
+  END IF;
+  RETURN 'https://favicon.show/' ||
+    (regexp_match(domain_name, '^(?:https?://)?(?:[^@/\n]+@)?(?:www\.)?([^:/?\n]+)', 'i'))[1];
+END
+$$;
 
--- =============================================================================================
--- Functions callable through the API
--- =============================================================================================
+-- The avatar of an email address: its gravatar when one exists (an HTTP request to gravatar.com
+-- through the http extension, sent while the statement runs), else the favicon of its domain.
+-- Callable by anon and authenticated in stock Atomic CRM, so a SELECT of it sends a request.
+CREATE FUNCTION public.get_avatar_for_email(email text) RETURNS text
+LANGUAGE plpgsql
+SET search_path = 'public'
+AS $$
+DECLARE
+  gravatar_url text := 'https://www.gravatar.com/avatar/' || encode(extensions.digest(email, 'sha256'), 'hex') || '?d=404';
+  gravatar_status int8;
+BEGIN
+  SELECT status FROM extensions.http_get(gravatar_url) INTO gravatar_status;
+  IF gravatar_status = 200 THEN
+    RETURN gravatar_url;
+  END IF;
+  RETURN get_domain_favicon(split_part(email, '@', 2));
+EXCEPTION
+  WHEN others THEN
+    RETURN 'ERROR';
+END
+$$;
+
+-- Before a company is saved without a logo: its website's favicon.
+CREATE FUNCTION public.handle_company_saved() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = 'public'
+AS $$
+DECLARE
+  company_logo text;
+BEGIN
+  IF NEW.logo IS NOT NULL THEN
+    RETURN NEW;
+  END IF;
+  company_logo := get_domain_favicon(NEW.website);
+  IF company_logo IS NOT NULL THEN
+    NEW.logo := jsonb_build_object('src', company_logo, 'title', 'Company favicon');
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+-- Before a contact is saved without an avatar: the first avatar found for one of its emails.
+CREATE FUNCTION public.handle_contact_saved() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = 'public'
+AS $$
+DECLARE
+  contact_avatar text;
+  item jsonb;
+BEGIN
+  IF NEW.avatar IS NOT NULL OR coalesce(jsonb_array_length(NEW.email_jsonb), 0) = 0 THEN
+    RETURN NEW;
+  END IF;
+  FOR item IN SELECT jsonb_array_elements(NEW.email_jsonb) LOOP
+    contact_avatar := public.get_avatar_for_email(item ->> 'email');
+    EXIT WHEN contact_avatar IS NOT NULL;
+  END LOOP;
+  IF contact_avatar IS NOT NULL THEN
+    NEW.avatar := jsonb_build_object('src', contact_avatar);
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+-- Where the edge function that deletes a note's stored attachments listens: derived from the
+-- caller's JWT issuer (…/auth/v1 → …/functions/v1/delete_note_attachments).
+CREATE FUNCTION public.get_note_attachments_function_url() RETURNS text
+LANGUAGE plpgsql
+SET search_path = 'public'
+AS $$
+DECLARE
+  issuer text := rtrim(nullif(coalesce(
+    nullif(current_setting('request.jwt.claim.iss', true), ''),
+    coalesce(nullif(current_setting('request.jwt.claims', true), ''), '{}')::jsonb ->> 'iss'), ''), '/');
+  function_url text;
+BEGIN
+  IF issuer IS NOT NULL AND right(issuer, 8) = '/auth/v1' THEN
+    function_url := left(issuer, length(issuer) - 8) || '/functions/v1/delete_note_attachments';
+    RETURN regexp_replace(function_url, '^http://(127\.0\.0\.1|localhost):', 'http://host.docker.internal:');
+  END IF;
+  RETURN 'http://host.docker.internal:54321/functions/v1/delete_note_attachments';
+END
+$$;
+
+-- After a note's attachments change or the note is deleted: ask that edge function (pg_net) to
+-- delete the stored files, with the caller's own Authorization header. PostgREST puts the request
+-- headers in request.headers; without them (any other client) nothing is sent.
+CREATE FUNCTION public.cleanup_note_attachments() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  auth_header text := coalesce(nullif(current_setting('request.headers', true), '')::jsonb, '{}'::jsonb) ->> 'authorization';
+BEGIN
+  IF coalesce(auth_header, '') <> '' THEN
+    PERFORM net.http_post(
+      url := public.get_note_attachments_function_url(),
+      body := jsonb_build_object('old_record', OLD, 'record', NEW, 'type', TG_OP),
+      params := '{}'::jsonb,
+      headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', auth_header),
+      timeout_milliseconds := 10000);
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
+END
+$$;
 
 -- Invoker (RLS applies): moves the loser's notes, tasks and deal memberships to the winner, merges
 -- its emails, phones and tags into the winner, then deletes the loser. Note that a "read-only"
 -- SELECT merge_contacts(...) writes.
 CREATE FUNCTION public.merge_contacts(loser_id bigint, winner_id bigint) RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = ''
+SET search_path = 'public'
 AS $$
 DECLARE
   loser public.contacts;
@@ -321,11 +417,8 @@ BEGIN
     RAISE EXCEPTION 'cannot merge contact % into itself', loser_id;
   END IF;
   SELECT * INTO loser FROM public.contacts WHERE id = loser_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'contact % not found', loser_id;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM public.contacts WHERE id = winner_id) THEN
-    RAISE EXCEPTION 'contact % not found', winner_id;
+  IF NOT FOUND OR NOT EXISTS (SELECT 1 FROM public.contacts WHERE id = winner_id) THEN
+    RAISE EXCEPTION 'Contact not found';
   END IF;
 
   UPDATE public.contact_notes SET contact_id = winner_id WHERE contact_id = loser_id;
@@ -347,7 +440,11 @@ BEGIN
       phone_jsonb = (
         SELECT coalesce(jsonb_agg(DISTINCT p), '[]'::jsonb)
         FROM jsonb_array_elements(coalesce(w.phone_jsonb, '[]') || coalesce(loser.phone_jsonb, '[]')) p),
-      tags = (SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(coalesce(w.tags, '{}') || coalesce(loser.tags, '{}')) t)
+      tags = (SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(coalesce(w.tags, '{}') || coalesce(loser.tags, '{}')) t),
+      avatar = coalesce(w.avatar, loser.avatar),
+      company_id = coalesce(w.company_id, loser.company_id),
+      first_seen = least(w.first_seen, loser.first_seen),
+      last_seen = greatest(w.last_seen, loser.last_seen)
   WHERE w.id = winner_id;
 
   DELETE FROM public.contacts WHERE id = loser_id;
@@ -356,40 +453,89 @@ END
 $$;
 COMMENT ON FUNCTION public.merge_contacts(bigint, bigint) IS 'WRITES: moves notes, tasks and deal links from loser to winner, then deletes the loser. Returns winner_id.';
 
--- Used by the app's edge functions with the service key only.
-CREATE FUNCTION public.get_user_id_by_email(email text) RETURNS TABLE (id uuid)
-LANGUAGE sql STABLE SECURITY DEFINER
+-- Not in stock Atomic CRM: the caller's sales.id, for the per-owner table below. Invoker.
+CREATE FUNCTION public.current_sales_id() RETURNS bigint
+LANGUAGE sql STABLE
 SET search_path = ''
 AS $$
-  SELECT u.id FROM auth.users u WHERE u.email = get_user_id_by_email.email
+  SELECT id FROM public.sales WHERE user_id = auth.uid()
 $$;
+COMMENT ON FUNCTION public.current_sales_id() IS 'sales.id of the signed-in user (sales.user_id = auth.uid()); null without a JWT.';
 
 -- =============================================================================================
--- Views
+-- Triggers (supabase/schemas/04_triggers.sql): BEFORE triggers of a table fire in name order.
+-- =============================================================================================
+
+CREATE TRIGGER set_company_sales_id_trigger BEFORE INSERT ON public.companies
+  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
+CREATE TRIGGER set_contact_sales_id_trigger BEFORE INSERT ON public.contacts
+  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
+CREATE TRIGGER set_contact_notes_sales_id_trigger BEFORE INSERT ON public.contact_notes
+  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
+CREATE TRIGGER set_deal_sales_id_trigger BEFORE INSERT ON public.deals
+  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
+CREATE TRIGGER set_deal_notes_sales_id_trigger BEFORE INSERT ON public.deal_notes
+  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
+CREATE TRIGGER set_task_sales_id_trigger BEFORE INSERT ON public.tasks
+  FOR EACH ROW EXECUTE FUNCTION public.set_sales_id_default();
+
+CREATE TRIGGER company_saved BEFORE INSERT OR UPDATE ON public.companies
+  FOR EACH ROW EXECUTE FUNCTION public.handle_company_saved();
+CREATE TRIGGER "10_lowercase_contact_emails" BEFORE INSERT OR UPDATE ON public.contacts
+  FOR EACH ROW EXECUTE FUNCTION public.lowercase_email_jsonb();
+CREATE TRIGGER "20_contact_saved" BEFORE INSERT OR UPDATE ON public.contacts
+  FOR EACH ROW EXECUTE FUNCTION public.handle_contact_saved();
+
+CREATE TRIGGER on_public_contact_notes_created_or_updated AFTER INSERT ON public.contact_notes
+  FOR EACH ROW EXECUTE FUNCTION public.handle_contact_note_created_or_updated();
+
+CREATE TRIGGER on_contact_notes_attachments_updated_delete_note_attachments AFTER UPDATE ON public.contact_notes
+  FOR EACH ROW WHEN (OLD.attachments IS DISTINCT FROM NEW.attachments)
+  EXECUTE FUNCTION public.cleanup_note_attachments();
+CREATE TRIGGER on_contact_notes_deleted_delete_note_attachments AFTER DELETE ON public.contact_notes
+  FOR EACH ROW EXECUTE FUNCTION public.cleanup_note_attachments();
+CREATE TRIGGER on_deal_notes_attachments_updated_delete_note_attachments AFTER UPDATE ON public.deal_notes
+  FOR EACH ROW WHEN (OLD.attachments IS DISTINCT FROM NEW.attachments)
+  EXECUTE FUNCTION public.cleanup_note_attachments();
+CREATE TRIGGER on_deal_notes_deleted_delete_note_attachments AFTER DELETE ON public.deal_notes
+  FOR EACH ROW EXECUTE FUNCTION public.cleanup_note_attachments();
+
+CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users
+  FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
+CREATE TRIGGER on_auth_user_updated AFTER UPDATE ON auth.users
+  FOR EACH ROW EXECUTE FUNCTION public.handle_update_user();
+
+-- =============================================================================================
+-- Views (supabase/schemas/03_views.sql)
 -- =============================================================================================
 
 -- security_invoker: the caller's RLS applies to the underlying tables.
 CREATE VIEW public.contacts_summary WITH (security_invoker = on) AS
 SELECT
-  co.*,
-  (SELECT string_agg(e ->> 'email', ', ' ORDER BY n)
-   FROM jsonb_array_elements(CASE WHEN jsonb_typeof(co.email_jsonb) = 'array' THEN co.email_jsonb ELSE '[]' END)
-        WITH ORDINALITY AS x(e, n)) AS email_fts,
-  (SELECT string_agg(p ->> 'number', ', ' ORDER BY n)
-   FROM jsonb_array_elements(CASE WHEN jsonb_typeof(co.phone_jsonb) = 'array' THEN co.phone_jsonb ELSE '[]' END)
-        WITH ORDINALITY AS x(p, n)) AS phone_fts,
+  co.id, co.first_name, co.last_name, co.gender, co.title, co.background, co.avatar, co.first_seen,
+  co.last_seen, co.has_newsletter, co.status, co.tags, co.company_id, co.sales_id, co.linkedin_url,
+  co.email_jsonb, co.phone_jsonb,
+  jsonb_path_query_array(co.email_jsonb, '$[*]."email"')::text AS email_fts,
+  jsonb_path_query_array(co.phone_jsonb, '$[*]."number"')::text AS phone_fts,
   c.name AS company_name,
-  (SELECT count(*) FROM public.tasks t WHERE t.contact_id = co.id AND t.done_date IS NULL) AS nb_tasks
+  count(DISTINCT t.id) FILTER (WHERE t.done_date IS NULL) AS nb_tasks
 FROM public.contacts co
-LEFT JOIN public.companies c ON c.id = co.company_id;
-COMMENT ON VIEW public.contacts_summary IS 'contacts + email_fts/phone_fts (comma-separated), company_name and nb_tasks (pending tasks only).';
+LEFT JOIN public.tasks t ON t.contact_id = co.id
+LEFT JOIN public.companies c ON c.id = co.company_id
+GROUP BY co.id, c.name;
+COMMENT ON VIEW public.contacts_summary IS 'contacts + email_fts/phone_fts (JSON arrays as text), company_name and nb_tasks (pending tasks only).';
 
 CREATE VIEW public.companies_summary WITH (security_invoker = on) AS
 SELECT
-  c.*,
-  (SELECT count(*) FROM public.deals d WHERE d.company_id = c.id) AS nb_deals,
-  (SELECT count(*) FROM public.contacts co WHERE co.company_id = c.id) AS nb_contacts
-FROM public.companies c;
+  c.id, c.created_at, c.name, c.sector, c.size, c.linkedin_url, c.website, c.phone_number, c.address,
+  c.zipcode, c.city, c.state_abbr, c.sales_id, c.context_links, c.country, c.description, c.revenue,
+  c.tax_identifier, c.logo,
+  count(DISTINCT d.id) AS nb_deals,
+  count(DISTINCT co.id) AS nb_contacts
+FROM public.companies c
+LEFT JOIN public.deals d ON d.company_id = c.id
+LEFT JOIN public.contacts co ON co.company_id = c.id
+GROUP BY c.id;
 COMMENT ON VIEW public.companies_summary IS 'companies + nb_deals and nb_contacts.';
 
 CREATE VIEW public.activity_log WITH (security_invoker = on) AS
@@ -425,11 +571,13 @@ COMMENT ON VIEW public.activity_log IS
 
 -- Definer view (owner postgres bypasses RLS): the sign-up page asks it, as anon, whether a first
 -- user exists.
-CREATE VIEW public.init_state AS
-SELECT CASE WHEN EXISTS (SELECT 1 FROM public.sales) THEN 1 ELSE 0 END AS is_initialized;
+CREATE VIEW public.init_state WITH (security_invoker = off) AS
+SELECT count(sub.id) AS is_initialized
+FROM (SELECT sales.id FROM public.sales LIMIT 1) sub;
 
 -- =============================================================================================
--- Per-owner table (fork-style): each user sees and changes only their own rows
+-- Per-owner table (fork-style, not in stock Atomic CRM): each user sees and changes only their own
+-- rows
 -- =============================================================================================
 
 CREATE TABLE public.private_notes (
@@ -442,8 +590,9 @@ COMMENT ON TABLE public.private_notes IS 'Personal notes: each user can read and
 COMMENT ON COLUMN public.private_notes.sales_id IS 'Owner''s sales.id; defaults to the signed-in user.';
 
 -- =============================================================================================
--- Row Level Security: a shared team CRM (every signed-in user reads and writes every CRM row),
--- except sales (read-only), configuration (admin writes) and private_notes (per owner).
+-- Row Level Security (supabase/schemas/05_policies.sql): a shared team CRM (every signed-in user
+-- reads and writes every CRM row), except sales (read-only), configuration (admin writes) and
+-- private_notes (per owner).
 -- =============================================================================================
 
 ALTER TABLE public.sales ENABLE ROW LEVEL SECURITY;
@@ -458,31 +607,50 @@ ALTER TABLE public.configuration ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.favicons_excluded_domains ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.private_notes ENABLE ROW LEVEL SECURITY;
 
-DO $$
-DECLARE
-  t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['companies', 'contacts', 'contact_notes', 'deals', 'deal_notes', 'tasks', 'tags'] LOOP
-    EXECUTE format('CREATE POLICY "Enable read access for authenticated users" ON public.%I FOR SELECT TO authenticated USING (true)', t);
-    EXECUTE format('CREATE POLICY "Enable insert for authenticated users only" ON public.%I FOR INSERT TO authenticated WITH CHECK (true)', t);
-    EXECUTE format('CREATE POLICY "Enable update for authenticated users only" ON public.%I FOR UPDATE TO authenticated USING (true) WITH CHECK (true)', t);
-    EXECUTE format('CREATE POLICY "Enable delete for authenticated users only" ON public.%I FOR DELETE TO authenticated USING (true)', t);
-  END LOOP;
-END
-$$;
+CREATE POLICY "Enable read access for authenticated users" ON public.companies FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Enable insert for authenticated users only" ON public.companies FOR INSERT TO authenticated WITH CHECK (true);
+CREATE POLICY "Enable update for authenticated users only" ON public.companies FOR UPDATE TO authenticated USING (true) WITH CHECK (true);
+CREATE POLICY "Company Delete Policy" ON public.companies FOR DELETE TO authenticated USING (true);
 
-CREATE POLICY "Enable read access for authenticated users" ON public.sales
-  FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Enable read access for authenticated users" ON public.contacts FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Enable insert for authenticated users only" ON public.contacts FOR INSERT TO authenticated WITH CHECK (true);
+CREATE POLICY "Enable update for authenticated users only" ON public.contacts FOR UPDATE TO authenticated USING (true) WITH CHECK (true);
+CREATE POLICY "Contact Delete Policy" ON public.contacts FOR DELETE TO authenticated USING (true);
 
-CREATE POLICY "Enable read for authenticated users" ON public.configuration
-  FOR SELECT TO authenticated USING (true);
-CREATE POLICY "Enable insert for admins" ON public.configuration
-  FOR INSERT TO authenticated WITH CHECK (public.is_admin());
+CREATE POLICY "Enable read access for authenticated users" ON public.contact_notes FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Enable insert for authenticated users only" ON public.contact_notes FOR INSERT TO authenticated WITH CHECK (true);
+CREATE POLICY "Contact Notes Update policy" ON public.contact_notes FOR UPDATE TO authenticated USING (true);
+CREATE POLICY "Contact Notes Delete Policy" ON public.contact_notes FOR DELETE TO authenticated USING (true);
+
+CREATE POLICY "Enable read access for authenticated users" ON public.deals FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Enable insert for authenticated users only" ON public.deals FOR INSERT TO authenticated WITH CHECK (true);
+CREATE POLICY "Enable update for authenticated users only" ON public.deals FOR UPDATE TO authenticated USING (true) WITH CHECK (true);
+CREATE POLICY "Deals Delete Policy" ON public.deals FOR DELETE TO authenticated USING (true);
+
+CREATE POLICY "Enable read access for authenticated users" ON public.deal_notes FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Enable insert for authenticated users only" ON public.deal_notes FOR INSERT TO authenticated WITH CHECK (true);
+CREATE POLICY "Deal Notes Update Policy" ON public.deal_notes FOR UPDATE TO authenticated USING (true);
+CREATE POLICY "Deal Notes Delete Policy" ON public.deal_notes FOR DELETE TO authenticated USING (true);
+
+CREATE POLICY "Enable read access for authenticated users" ON public.sales FOR SELECT TO authenticated USING (true);
+
+CREATE POLICY "Enable read access for authenticated users" ON public.tags FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Enable insert for authenticated users only" ON public.tags FOR INSERT TO authenticated WITH CHECK (true);
+CREATE POLICY "Enable update for authenticated users only" ON public.tags FOR UPDATE TO authenticated USING (true);
+CREATE POLICY "Enable delete for authenticated users only" ON public.tags FOR DELETE TO authenticated USING (true);
+
+CREATE POLICY "Enable read access for authenticated users" ON public.tasks FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Enable insert for authenticated users only" ON public.tasks FOR INSERT TO authenticated WITH CHECK (true);
+CREATE POLICY "Task Update Policy" ON public.tasks FOR UPDATE TO authenticated USING (true);
+CREATE POLICY "Task Delete Policy" ON public.tasks FOR DELETE TO authenticated USING (true);
+
+CREATE POLICY "Enable read for authenticated" ON public.configuration FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Enable insert for admins" ON public.configuration FOR INSERT TO authenticated WITH CHECK (public.is_admin());
 CREATE POLICY "Enable update for admins" ON public.configuration
   FOR UPDATE TO authenticated USING (public.is_admin()) WITH CHECK (public.is_admin());
 
-CREATE POLICY "Enable all for authenticated users" ON public.favicons_excluded_domains
-  FOR ALL TO authenticated USING (true) WITH CHECK (true);
+CREATE POLICY "Enable access for authenticated users only" ON public.favicons_excluded_domains
+  TO authenticated USING (true) WITH CHECK (true);
 
 -- (SELECT ...) makes PostgreSQL evaluate the owner once per statement, not once per row.
 CREATE POLICY "Owner can read" ON public.private_notes
@@ -497,8 +665,9 @@ CREATE POLICY "Owner can delete" ON public.private_notes
   FOR DELETE TO authenticated USING (sales_id = (SELECT public.current_sales_id()));
 
 -- =============================================================================================
--- Grants as Atomic CRM's migrations give them (supabase.sql's default privileges already do the
--- same; spelled out so this file states its own access model). RLS is the barrier.
+-- Grants (supabase/schemas/06_grants.sql): ALL on every table, view, sequence and function to the
+-- API roles (supabase.sql's default privileges do the same; spelled out so this file states its
+-- own access model). RLS is the barrier between users.
 -- =============================================================================================
 
 GRANT ALL ON ALL TABLES IN SCHEMA public TO anon, authenticated, service_role;

@@ -237,3 +237,9 @@ export const statementReasons: ReadonlyMap<string, string> = new Map([
 /** The sentence for every other statement type: schema changes and server administration. */
 export const defaultStatementReason =
   'it changes the database schema or server state; this server runs only SELECT (query tool) and INSERT, UPDATE, DELETE or MERGE (mutate tool).';
+
+/**
+ * How often the server checks whether the database's functions, views or operators changed (one
+ * cheap catalogue query, src/db/functions.ts); a new one is judged within this time.
+ */
+export const functionRefreshMs = 5_000;

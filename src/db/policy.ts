@@ -25,26 +25,27 @@
  *   statement, option spellings multiply, plan text cannot be bounded like a result set, and an
  *   agent gains little from it.
  *
- * - Functions: a deny-list of names, valid in any schema, plus an allow-list of schemas for
- *   qualified names (policy-rules.ts). Not an allow-list of function names, because unqualified names
- *   resolve across pg_catalog, public and extensions, so such a list would have to enumerate the
- *   ~3,000 built-ins of every server version, and any omission rejects legitimate analytics. What a
- *   built-in can do that the database does not stop is a short, closed list of capabilities (change
- *   settings, execute strings, touch files, signal processes, lock, notify, sleep, use the network),
- *   and those functions are named. Qualified names are different: the set of schemas is small and
- *   known, and every dangerous extension schema on Supabase (net, vault, pgsodium, graphql,
- *   supabase_functions, cron, …) lies outside {public, extensions, pg_catalog, information_schema};
- *   in auth only uid(), jwt(), role() and email() are allowed.
+ * - Functions: every name is classified, nothing is allowed by default. Built-ins (pg_catalog,
+ *   information_schema, extension members) by a table generated from real clusters of each
+ *   supported PostgreSQL major (builtin-functions.ts, scripts/classify-builtins.ts); the deny-list
+ *   of policy-rules.ts (change settings, execute strings, touch files, signal processes, lock,
+ *   notify, sleep, use the network, advance sequences) applies first and in any schema, so a name
+ *   the table has not seen yet is still refused for the right reason. The database's own
+ *   functions are judged by what their bodies do (functions.ts analyses them at start-up and when
+ *   they change). A name that is neither is refused as FUNCTION_UNCLASSIFIED: a newer server or a
+ *   later extension adds functions, and some of those act on the server. Qualified names must also
+ *   name an allowed schema: the set is small and known, and every dangerous extension schema on
+ *   Supabase (net, vault, pgsodium, graphql, supabase_functions, cron, …) lies outside {public,
+ *   extensions, pg_catalog, information_schema}; in auth only uid(), jwt(), role() and email().
  *
- * - User-defined functions in public stay callable (an agent may use CRM helpers). A parser cannot
- *   see inside a function body: a plpgsql function that EXECUTEs its argument or calls set_config()
- *   would defeat this policy, so the deployment must not grant the server's role EXECUTE on such a
- *   function. Stock Atomic CRM has one function with a hidden side effect, merge_contacts(), which
- *   deletes the losing contact; it is denied by name in both tools (the mutate tool's writes are
- *   meant to be explicit statements, and in query it writes from a SELECT).
+ * - The analysed functions are module state (useFunctionCatalogue), so that checkStatement stays a
+ *   synchronous function of the text: one server process serves one database, and its functions
+ *   are the same for every caller (whether the caller may EXECUTE one is PostgreSQL's to check).
+ *   merge_contacts() stays denied by name in both tools as well: the mutate tool's writes are
+ *   meant to be explicit statements.
  *
  * - Attribute notation: PostgreSQL resolves `(x).f` and `t.f` as the call f(x) when no column f
- *   exists, so a denied function name in field position is refused too.
+ *   exists, so a denied or analysed-and-refused function name in field position is refused too.
  *
  * - current_setting() is a read, allowed for built-in settings and request.* (the caller's own
  *   claims); custom dotted settings are refused because Supabase projects keep secrets there.
@@ -65,9 +66,12 @@ import {
   deniedFunctionPrefixes,
   deniedFunctions,
   deniedRelations,
+  functionRefreshMs,
   readableCustomSettingPrefix,
   statementReasons,
 } from './policy-rules.js';
+import { allowedBuiltins, deniedBuiltins } from './builtin-functions.js';
+import type { FunctionCatalogue, FunctionVerdict } from './functions.js';
 
 export type Tool = 'query' | 'mutate';
 
@@ -79,6 +83,7 @@ export type PolicyCode =
   | 'STATEMENT_NOT_ALLOWED'
   | 'WRONG_TOOL'
   | 'FUNCTION_NOT_ALLOWED'
+  | 'FUNCTION_UNCLASSIFIED'
   | 'SCHEMA_NOT_ALLOWED'
   | 'LOCKING_CLAUSE'
   | 'SELECT_INTO'
@@ -99,6 +104,132 @@ export type StatementKind = 'select' | 'insert' | 'update' | 'delete' | 'merge';
 export type Verdict =
   | { ok: true; statement: string; kind: StatementKind }
   | { ok: false; refusal: Refusal };
+
+/** The analysed functions of the database (functions.ts); none until loadFunctionCatalogue runs. */
+let catalogue: FunctionCatalogue | undefined;
+
+/** Installs a new analysis of the database's functions; later calls of checkStatement use it. */
+export function useFunctionCatalogue(next: FunctionCatalogue | undefined): void {
+  catalogue = next;
+}
+
+/** What one statement of a function body does, for functions.ts. */
+export interface BodyFinding {
+  /** Something the policy refuses in agent SQL, found in the body. */
+  denied?: { construct: string; reason: string };
+  /** The first write, e.g. `DELETE public.contacts`. */
+  writes?: string;
+  /** Every function the statement calls, to follow. */
+  calls: { schema: string | undefined; name: string }[];
+  /** Every relation it names (views among them are followed too). */
+  relations: { schema: string | undefined; name: string }[];
+  /** Every operator it uses (user-defined ones run functions). */
+  operators: { schema: string | undefined; name: string }[];
+}
+
+/**
+ * Judges one statement of a function body by the rules agent SQL is judged by (statement types,
+ * functions, schemas, relations, settings), except that writes are reported rather than refused.
+ * Throws a parse error as is.
+ */
+export function judgeBodyStatement(sql: string): BodyFinding {
+  const calls: BodyFinding['calls'] = [];
+  const relations: BodyFinding['relations'] = [];
+  const operators: BodyFinding['operators'] = [];
+  const found = { calls, relations, operators };
+  const writes: string[] = [];
+  for (const [type, body] of bodyStatements((parseSync(sql) as unknown as ParseTree).stmts ?? [])) {
+    collectNames(body, found, writes);
+    if (writeStatements.has(type)) {
+      writes.unshift(writeOf(type, body));
+    } else if (type !== 'SelectStmt' && type !== 'ReturnStmt') {
+      const keyword = statementKeywords.get(type) ?? type.replace(/Stmt$/, '');
+      return { denied: { construct: keyword, reason: reasonOf(statementReasons.get(type) ?? defaultStatementReason) }, ...found };
+    }
+    const refusal = inspectTree(body, { tool: 'mutate', catalogue: undefined, body: true }, sql);
+    if (refusal) return { denied: { construct: refusal.construct, reason: reasonOf(refusal.message) }, ...found };
+  }
+  return writes.length === 0 ? found : { writes: writes[0]!, ...found };
+}
+
+/** `DELETE public.contacts`: what a write statement writes, for a chain. */
+function writeOf(type: string, body: JsonObject): string {
+  const relation = body.relation as { schemaname?: string; relname?: string } | undefined;
+  const target = relation?.relname ? ` ${relation.schemaname ? `${relation.schemaname}.` : ''}${relation.relname}` : '';
+  return `${type.slice(0, -'Stmt'.length).toUpperCase()}${target}`;
+}
+
+/** Top-level statements, and the statements of a BEGIN ATOMIC body. */
+function bodyStatements(stmts: readonly RawStmt[]): [string, JsonObject][] {
+  const out: [string, JsonObject][] = [];
+  for (const { stmt } of stmts) {
+    const [type, body] = Object.entries(stmt)[0] as [string, JsonObject];
+    if (type !== 'CreateFunctionStmt') {
+      out.push([type, body]);
+      continue;
+    }
+    const pending: unknown[] = [body.sql_body];
+    while (pending.length > 0) {
+      const node = pending.shift();
+      if (typeof node !== 'object' || node === null) continue;
+      if (Array.isArray(node)) pending.push(...node);
+      else {
+        const [key, value] = Object.entries(node as JsonObject)[0] ?? [];
+        if (key === 'List') pending.push((value as { items?: unknown[] }).items ?? []);
+        else if (key !== undefined) out.push([key, value as JsonObject]);
+      }
+    }
+  }
+  return out;
+}
+
+/** The reason part of a refusal sentence (`… is not allowed: <reason>. …`), for a chain. */
+function reasonOf(message: string): string {
+  const afterColon = message.includes(' is not allowed: ') ? message.slice(message.indexOf(' is not allowed: ') + 17) : message;
+  return afterColon.replace(/\.( .*)?$/s, '').replace(/\.$/, '');
+}
+
+const statementKeywords: ReadonlyMap<string, string> = new Map([
+  ['VariableSetStmt', 'SET'],
+  ['TransactionStmt', 'COMMIT/ROLLBACK'],
+  ['CopyStmt', 'COPY'],
+  ['NotifyStmt', 'NOTIFY'],
+  ['ListenStmt', 'LISTEN'],
+  ['LockStmt', 'LOCK'],
+  ['TruncateStmt', 'TRUNCATE'],
+  ['CallStmt', 'CALL'],
+  ['DoStmt', 'DO'],
+]);
+
+/** The functions, relations and operators a body statement names, and its nested writes (data-modifying WITH, row locks). */
+function collectNames(root: unknown, { calls, relations, operators }: Omit<BodyFinding, 'denied' | 'writes'>, writes: string[]): void {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      pending.push(...node);
+      continue;
+    }
+    const object = node as JsonObject;
+    if (Array.isArray(object.funcname)) {
+      const parts = names(object.funcname);
+      calls.push({ schema: parts.length > 1 ? parts[parts.length - 2] : undefined, name: parts[parts.length - 1] ?? '' });
+    }
+    if (typeof object.relname === 'string') {
+      relations.push({ schema: typeof object.schemaname === 'string' ? object.schemaname : undefined, name: object.relname });
+    }
+    const expr = object.A_Expr as JsonObject | undefined;
+    if (expr) operators.push(qualifiedName(names(expr.name)));
+    for (const key in object) {
+      if (writeStatements.has(key)) writes.push(writeOf(key, object[key] as JsonObject));
+      if (key === 'LockingClause') {
+        writes.push(`SELECT … ${lockStrengths.get(String((object[key] as JsonObject).strength)) ?? 'FOR UPDATE'}`);
+      }
+    }
+    pending.push(...Object.values(object));
+  }
+}
 
 /** Loads and warms the WASM parser; call once at start-up so checkStatement can be synchronous. */
 export async function loadPolicy(): Promise<void> {
@@ -153,7 +284,7 @@ export function checkStatement(sql: string, tool: Tool): Verdict {
   const wrongTool = toolMismatch(kind, tool, body);
   if (wrongTool) return refuse({ ...wrongTool, position: position(sql, start) });
 
-  const refusal = inspectTree(body, tool, sql);
+  const refusal = inspectTree(body, { tool, catalogue }, sql);
   if (refusal) return refuse(refusal);
 
   return { ok: true, statement: statementText(sql, start, first.stmt_len), kind };
@@ -271,7 +402,7 @@ function hasWritingCte(body: JsonObject): boolean {
  * Each pending node carries the nearest enclosing `location` so that a node without one (a locking
  * clause, a field selection) still gets a useful position.
  */
-function inspectTree(root: JsonObject, tool: Tool, sql: string): Refusal | undefined {
+function inspectTree(root: JsonObject, scope: Scope, sql: string): Refusal | undefined {
   const pending: unknown[] = [root];
   const locations: number[] = [-1];
   while (pending.length > 0) {
@@ -288,7 +419,7 @@ function inspectTree(root: JsonObject, tool: Tool, sql: string): Refusal | undef
     const object = node as JsonObject;
     if (typeof object.location === 'number' && object.location >= 0) location = object.location;
 
-    const found = inspectNode(object, tool);
+    const found = inspectNode(object, scope);
     if (found) {
       const { byteLocation, ...refusal } = found;
       const at = byteLocation ?? location;
@@ -310,26 +441,38 @@ function inspectTree(root: JsonObject, tool: Tool, sql: string): Refusal | undef
 /** A refusal before its position is known; byteLocation overrides the inherited location. */
 type Finding = Omit<Refusal, 'position'> & { byteLocation?: number | undefined };
 
-function inspectNode(node: JsonObject, tool: Tool): Finding | undefined {
-  if (Array.isArray(node.funcname)) return inspectFunctionCall(node);
-  if (typeof node.relname === 'string') return inspectRelation(node);
+/**
+ * What a tree is judged against: the tool, and for the agent's own statement the analysed
+ * functions (function bodies are judged without it: functions.ts follows their calls itself).
+ */
+interface Scope {
+  tool: Tool;
+  catalogue: FunctionCatalogue | undefined;
+  /** A function body: its calls of unknown functions are for functions.ts to resolve. */
+  body?: boolean;
+}
+
+function inspectNode(node: JsonObject, scope: Scope): Finding | undefined {
+  const { tool } = scope;
+  if (Array.isArray(node.funcname)) return inspectFunctionCall(node, scope);
+  if (typeof node.relname === 'string') return inspectRelation(node, scope);
   for (const key in node) {
     const value = node[key] as JsonObject;
     switch (key) {
       case 'ColumnRef': {
         // `t.f`: any field after the first may be resolved as the call f(t).
         const fields = (value.fields as unknown[] | undefined) ?? [];
-        const finding = inspectFieldSelection(fields.slice(1));
+        const finding = inspectFieldSelection(fields.slice(1), scope);
         if (finding) return { ...finding, byteLocation: locationOf(value) };
         break;
       }
       case 'A_Indirection': {
-        const finding = inspectFieldSelection((value.indirection as unknown[] | undefined) ?? []);
+        const finding = inspectFieldSelection((value.indirection as unknown[] | undefined) ?? [], scope);
         if (finding) return finding;
         break;
       }
       case 'A_Expr': {
-        const finding = inspectOperator(value);
+        const finding = inspectOperator(value, scope);
         if (finding) return { ...finding, byteLocation: locationOf(value) };
         break;
       }
@@ -361,7 +504,7 @@ function inspectNode(node: JsonObject, tool: Tool): Finding | undefined {
 }
 
 /** A FuncCall: denied names in any schema, then the schema allow-list, then current_setting(). */
-function inspectFunctionCall(call: JsonObject): Finding | undefined {
+function inspectFunctionCall(call: JsonObject, scope: Scope): Finding | undefined {
   const parts = names(call.funcname);
   const name = parts[parts.length - 1] ?? '';
   const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
@@ -381,7 +524,75 @@ function inspectFunctionCall(call: JsonObject): Finding | undefined {
     }
   }
   if (name === 'current_setting') return inspectSettingRead(call, written);
+
+  const builtinSchema = schema === undefined || builtinSchemas.has(schema);
+  const builtinReason = builtinSchema ? deniedBuiltins.get(name) : undefined;
+  if (builtinReason) {
+    return {
+      code: 'FUNCTION_NOT_ALLOWED',
+      message: `${written} is not allowed: ${builtinReason}. Remove it from the statement.`,
+      construct: written,
+    };
+  }
+  const analysed = inspectAnalysedCall(name, schema, written, scope);
+  if (analysed) return analysed;
+  if (scope.body || (builtinSchema && allowedBuiltins.has(name))) return undefined;
+  if (schema === 'auth' && allowedAuthFunctions.has(name)) return undefined;
+  if (hasAnalysedCandidate(name, schema, scope)) return undefined;
+  return {
+    code: 'FUNCTION_UNCLASSIFIED',
+    message: `${written} is not a function this server knows: it is neither a PostgreSQL built-in the server has classified nor a function of this database it has analysed, so it is refused rather than trusted. Check the name and schema, or use another function; a function created in the last few seconds is known after the server's next check (every ${functionRefreshMs / 1000} s).`,
+    construct: written,
+  };
+}
+
+/** Schemas whose functions the generated built-in table (builtin-functions.ts) classifies. */
+const builtinSchemas: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema', 'extensions']);
+
+function hasAnalysedCandidate(name: string, schema: string | undefined, scope: Scope): boolean {
+  const candidates = scope.catalogue?.byName.get(name) ?? [];
+  return candidates.some((c) => (schema === undefined ? searchPath.has(c.schema) : c.schema === schema));
+}
+
+/**
+ * A call of a user-defined function is judged as what its body does (functions.ts). Overloads and
+ * same-named functions in public and extensions are not told apart: the worst of them decides.
+ */
+function inspectAnalysedCall(name: string, schema: string | undefined, written: string, scope: Scope): Finding | undefined {
+  const candidates = scope.catalogue?.byName.get(name) ?? [];
+  for (const candidate of candidates) {
+    if (schema === undefined ? !searchPath.has(candidate.schema) : candidate.schema !== schema) continue;
+    const problem = verdictProblem(candidate.verdict, scope.tool);
+    if (problem) {
+      return { code: 'FUNCTION_NOT_ALLOWED', message: `${written} is not allowed: ${problem} Remove it from the statement.`, construct: written };
+    }
+  }
   return undefined;
+}
+
+/** Where an unqualified name resolves after pg_catalog: the search_path the server sets. */
+const searchPath: ReadonlySet<string> = new Set(['public', 'extensions']);
+
+function verdictProblem(verdict: FunctionVerdict, tool: Tool): string | undefined {
+  switch (verdict.kind) {
+    case 'clean':
+      return undefined;
+    case 'denied':
+      return `${chainText(verdict.chain)}: ${verdict.reason}.`;
+    case 'unanalysable':
+      return `${chainText(verdict.chain)}: ${verdict.reason}, so the server cannot tell what it does.`;
+    case 'writes':
+      if (verdict.securityDefiner) {
+        return `${chainText(verdict.chain)}: it writes data as the function's owner (SECURITY DEFINER), past row level security.`;
+      }
+      return tool === 'query'
+        ? `${chainText(verdict.chain)}: it writes data and the query tool is read-only. Write with explicit statements through the mutate tool.`
+        : undefined;
+  }
+}
+
+function chainText(chain: readonly string[]): string {
+  return chain.join(' → ');
 }
 
 function inspectSettingRead(call: JsonObject, written: string): Finding | undefined {
@@ -402,10 +613,12 @@ function inspectSettingRead(call: JsonObject, written: string): Finding | undefi
 }
 
 /** Field selection `(x).f` / `t.f`, which PostgreSQL may resolve as the call f(x). */
-function inspectFieldSelection(fields: readonly unknown[]): Finding | undefined {
+function inspectFieldSelection(fields: readonly unknown[], scope: Scope): Finding | undefined {
   for (const field of fields) {
     const name = (field as { String?: { sval?: string } }).String?.sval;
     if (name === undefined) continue;
+    const analysed = inspectAnalysedCall(name, undefined, `${name}()`, scope);
+    if (analysed) return analysed;
     const reason = name === 'current_setting' ? 'its setting name cannot be checked in this form' : deniedFunctionReason(name);
     if (reason) {
       return {
@@ -418,15 +631,29 @@ function inspectFieldSelection(fields: readonly unknown[]): Finding | undefined 
   return undefined;
 }
 
-/** OPERATOR(schema.op): an operator runs its function, so its schema must be allowed too. */
-function inspectOperator(expr: JsonObject): Finding | undefined {
+/**
+ * An operator runs its function: OPERATOR(schema.op) must name an allowed schema, and a
+ * user-defined operator is judged as the function it runs.
+ */
+function inspectOperator(expr: JsonObject, scope: Scope): Finding | undefined {
   const parts = names(expr.name);
-  const schema = parts.length > 1 ? parts[parts.length - 2] : undefined;
-  if (schema === undefined || allowedSchemas.has(schema)) return undefined;
-  return schemaRefusal(`OPERATOR(${parts.join('.')})`, schema);
+  const { schema, name } = qualifiedName(parts);
+  if (schema !== undefined && !allowedSchemas.has(schema)) return schemaRefusal(`OPERATOR(${parts.join('.')})`, schema);
+  for (const operator of scope.catalogue?.operators.get(name) ?? []) {
+    if (schema === undefined ? !searchPath.has(operator.schema) : operator.schema !== schema) continue;
+    const problem = verdictProblem(operator.verdict, scope.tool);
+    if (problem) {
+      return { code: 'FUNCTION_NOT_ALLOWED', message: `Operator ${name} is not allowed: ${problem} Remove it from the statement.`, construct: name };
+    }
+  }
+  return undefined;
 }
 
-function inspectRelation(rangeVar: JsonObject): Finding | undefined {
+function qualifiedName(parts: readonly string[]): { schema: string | undefined; name: string } {
+  return { schema: parts.length > 1 ? parts[parts.length - 2] : undefined, name: parts[parts.length - 1] ?? '' };
+}
+
+function inspectRelation(rangeVar: JsonObject, scope: Scope): Finding | undefined {
   const schema = typeof rangeVar.schemaname === 'string' ? rangeVar.schemaname : undefined;
   const name = rangeVar.relname as string;
   const written = schema === undefined ? name : `${schema}.${name}`;
@@ -438,6 +665,14 @@ function inspectRelation(rangeVar: JsonObject): Finding | undefined {
       message: `${written} is not allowed: ${reason}. Query the CRM tables in public instead.`,
       construct: written,
     };
+  }
+  // A view runs the functions of its definition: judged like a call of them.
+  for (const view of scope.catalogue?.views.get(name) ?? []) {
+    if (schema === undefined ? !searchPath.has(view.schema) : view.schema !== schema) continue;
+    const problem = verdictProblem(view.verdict, scope.tool);
+    if (problem) {
+      return { code: 'FUNCTION_NOT_ALLOWED', message: `View ${written} is not allowed: ${problem} Query the tables it reads instead.`, construct: written };
+    }
   }
   return undefined;
 }

@@ -6,7 +6,13 @@
  *   node --import tsx test/db/policy-smoke.ts
  *   bun test/db/policy-smoke.ts
  *   deno run --sloppy-imports --allow-read test/db/policy-smoke.ts
+ *
+ * With POLICY_SMOKE_DATABASE_URL (a fixture database), it first reads and analyses that database's
+ * functions on this runtime too (Deno then also needs --allow-net --allow-env), and adds a call of
+ * each of them to the statements.
  */
+import postgres from 'postgres';
+import { loadFunctionCatalogue } from '../../src/db/functions.js';
 import { checkStatement, loadPolicy } from '../../src/db/policy.js';
 import { attacks, legitimate } from '../security/statements.js';
 
@@ -16,7 +22,28 @@ const loadStarted = performance.now();
 await loadPolicy();
 const loadMs = performance.now() - loadStarted;
 
-const statements = [...attacks, ...legitimate];
+const databaseUrl = process.env.POLICY_SMOKE_DATABASE_URL;
+let analysisMs: number | undefined;
+const functionCalls: { name: string; tool: 'query' | 'mutate'; sql: string }[] = [];
+if (databaseUrl) {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+  try {
+    const catalogue = await loadFunctionCatalogue(sql);
+    analysisMs = catalogue.analysisMs;
+    for (const [name, entries] of catalogue.byName) {
+      for (const entry of entries) {
+        for (const tool of ['query', 'mutate'] as const) {
+          const call = `${entry.schema}.${name}()`;
+          functionCalls.push({ name: `${tool} ${call}`, tool, sql: tool === 'query' ? `select ${call}` : `delete from tags where id = ${call}` });
+        }
+      }
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+const statements = [...attacks, ...legitimate, ...functionCalls];
 const verdicts = statements.map(({ name, tool, sql }) => ({ name, verdict: checkStatement(sql, tool) }));
 
 /** Mean microseconds per check of `sql` after a warm-up. */
@@ -41,6 +68,7 @@ console.log(
     verdicts,
     timing: {
       loadMs: Math.round(loadMs * 10) / 10,
+      analysisMs: analysisMs === undefined ? undefined : Math.round(analysisMs),
       typicalUs: Math.round(microseconds(typical.sql, typical.tool, 5_000)),
       corpusMeanUs: Math.round(corpusMeanUs),
     },

@@ -1,14 +1,23 @@
 /**
- * The statement policy on its own: no database. Attack and legitimate statements come from
+ * The statement policy on its own, with the functions of the fixture database analysed (no
+ * statement reaches the database). Attack and legitimate statements come from
  * test/security/statements.ts (shared with the end-to-end red-team suite); the cases below them pin
  * down positions, the statement text handed to the database, messages and speed.
  */
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { loadFunctionCatalogue } from '../../src/db/functions.js';
 import { checkStatement, loadPolicy, type Refusal, type Verdict } from '../../src/db/policy.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { attacks, legitimate } from '../security/statements.js';
 
-before(loadPolicy);
+let db: TestDatabase;
+before(async () => {
+  await loadPolicy();
+  db = await createTestDatabase('policy');
+  await loadFunctionCatalogue(db.admin);
+});
+after(() => db?.drop());
 
 function refusalOf(verdict: Verdict): Refusal {
   assert.equal(verdict.ok, false, `expected a refusal, got ${JSON.stringify(verdict)}`);
@@ -211,8 +220,8 @@ describe('boundaries of the name rules', () => {
     assert.equal(checkStatement(`select c.sleep_count, pg_sleep_ from (select 1 as sleep_count, 2 as pg_sleep_) c`, 'query').ok, true);
   });
 
-  test('a quoted upper-case name is a different function, as in PostgreSQL', () => {
-    assert.equal(checkStatement(`select "SET_CONFIG"('a', 'b', true)`, 'query').ok, true);
+  test('a quoted upper-case name is a different function, as in PostgreSQL (here an unknown one)', () => {
+    assert.equal(refusalOf(checkStatement(`select "SET_CONFIG"('a', 'b', true)`, 'query')).code, 'FUNCTION_UNCLASSIFIED');
   });
 
   test('current_setting reads built-ins and request.* with or without missing_ok', () => {

@@ -33,12 +33,20 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
   before(async () => {
     stack = await startStack({ captureLogs: true, env: { MAX_ROWS: '5' } });
     token = await stack.token(stack.users.alice);
-    // A function that swaps the identity mid-transaction: the integrity check must catch it.
+    // A trigger that swaps the identity mid-transaction: the integrity check must catch it. (A
+    // function call doing so is refused by the policy, which reads function bodies; a trigger on
+    // the agent's write runs as the table's own behaviour.)
     await stack.db.admin.unsafe(`
-      create function public.audit_swap_identity() returns int language sql as $$
-        select length(set_config('request.jwt.claim.sub', '${stack.users.bob.id}', true))
+      create table public.audit_probe (id int);
+      grant insert on public.audit_probe to authenticated;
+      create function public.audit_swap_identity() returns trigger language plpgsql as $$
+        begin
+          perform set_config('request.jwt.claim.sub', '${stack.users.bob.id}', true);
+          return new;
+        end
       $$;
-      grant execute on function public.audit_swap_identity() to authenticated;`);
+      create trigger audit_swap_identity before insert on public.audit_probe
+        for each row execute function public.audit_swap_identity();`);
   });
   after(async () => stack?.stop());
 
@@ -147,7 +155,7 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
   });
 
   test('an integrity violation: outcome INTEGRITY_VIOLATION and an error-level security_event', async () => {
-    const { lines, raw } = await during(stack, () => call('query', { sql: 'select public.audit_swap_identity()' }));
+    const { lines, raw } = await during(stack, () => call('mutate', { sql: 'insert into public.audit_probe values (1)' }));
     const calls = toolCalls(lines);
     assert.equal(calls.length, 1, raw.join('\n'));
     assert.equal(calls[0]!.outcome, 'INTEGRITY_VIOLATION');

@@ -9,8 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { rows, startStack, text, type Stack } from '../support/stack.js';
+import { rows, startStack, text, toolError, type Stack } from '../support/stack.js';
 import { attacks, legitimate } from './statements.js';
 
 /** A fingerprint of everything an attack could change: row counts and a checksum per table. */
@@ -30,7 +31,31 @@ const SNAPSHOT_SQL = `
     union all select 'roles', (select count(*)::text from pg_roles)
     union all select 'role settings', (select count(*)::text from pg_db_role_setting)
     union all select 'relations', (select count(*)::text from pg_class)
+    union all select 'outbound HTTP requests', (select count(*)::text from net.http_stub_calls)
   ) s`;
+
+/** Every function of the real Atomic CRM schema that `authenticated` may execute (crm-catalogue.json). */
+const crmFunctions = (
+  JSON.parse(readFileSync(new URL('../db/crm-catalogue.json', import.meta.url), 'utf8')) as {
+    functions: { name: string; executableBy: string[] }[];
+  }
+).functions.filter((f) => f.executableBy.includes('authenticated'));
+
+/** A call with plausible (and hostile) arguments: an attacker's address for the look-ups. */
+function callOf(signature: string): string {
+  const [, name, params] = /^(.*?)\((.*)\)$/.exec(signature)!;
+  const args = params!.split(', ').filter(Boolean).map((param) => {
+    const [arg, type] = param.split(' ');
+    if (type === 'bigint') return arg === 'loser_id' ? '1' : '2';
+    return arg === 'email' ? `'probe@attacker.example'` : `'attacker.example'`;
+  });
+  return `${name}(${args.join(', ')})`;
+}
+
+/** Functions whose bodies reach the network or write: the policy must refuse them in query. */
+const writesOrNetwork = ['get_avatar_for_email', 'cleanup_note_attachments', 'merge_contacts', 'handle_new_user', 'handle_update_user', 'handle_contact_note_created_or_updated', 'handle_contact_saved'];
+/** Functions whose bodies reach the network: refused in both tools. */
+const network = ['get_avatar_for_email', 'cleanup_note_attachments', 'handle_contact_saved'];
 
 for (const login of ['least-privilege', 'superuser'] as const) {
   describe(`red team (${login} login role)`, () => {
@@ -75,6 +100,27 @@ for (const login of ['least-privilege', 'superuser'] as const) {
           failures.push(`${attack.name}: the next call ran as ${JSON.stringify(me)}`);
         }
       }
+      assert.deepEqual(failures, []);
+    });
+
+    test(`each of the ${crmFunctions.length} CRM functions authenticated may execute, in both tools: nothing leaves the database`, async () => {
+      assert.ok(crmFunctions.length >= 12);
+      const failures: string[] = [];
+      for (const fn of crmFunctions) {
+        const call = callOf(fn.name);
+        const short = call.replace(/^public\.|\(.*$/g, '');
+        const statements = [
+          { tool: 'query', sql: `select ${call} as r`, refused: writesOrNetwork.includes(short) },
+          { tool: 'mutate', sql: `update public.tags set color = color where (${call}) is not null`, refused: network.includes(short) },
+        ];
+        for (const { tool, sql, refused } of statements) {
+          const result = await attacker.callTool({ name: tool, arguments: { sql } });
+          const code = result.isError ? toolError(result).code : 'OK';
+          if (refused && code !== 'FUNCTION_NOT_ALLOWED') failures.push(`${tool} ${sql}: expected FUNCTION_NOT_ALLOWED, got ${text(result).slice(0, 200)}`);
+        }
+      }
+      const [{ n }] = (await stack.db.admin`select count(*)::int as n from net.http_stub_calls`) as unknown as [{ n: number }];
+      if (n !== 0) failures.push(`${n} outbound HTTP requests were recorded`);
       assert.deepEqual(failures, []);
     });
 
@@ -144,5 +190,12 @@ describe('legitimate agent SQL runs untouched', () => {
       if (result.isError) failures.push(`${statement.name}: ${text(result).slice(0, 300)}`);
     }
     assert.deepEqual(failures, []);
+  });
+
+  test("the agent's writes run the CRM's own triggers, as the web app's do: a new contact's avatar look-up", async () => {
+    const requests = await stack.db.admin`select url from net.http_stub_calls where url like 'https://www.gravatar.com/avatar/%'`;
+    assert.ok(requests.length >= 1, 'the avatar trigger asked gravatar for the inserted contact');
+    const [ada] = await stack.db.admin`select avatar from contacts where email_jsonb @> '[{"email": "ada@example.com"}]'`;
+    assert.deepEqual(ada?.avatar, { src: 'https://favicon.show/example.com' });
   });
 });
