@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { parseSync } from 'libpg-query';
 import { loadFunctionCatalogue } from '../../src/db/functions.js';
 import { checkStatement, loadPolicy, type Refusal, type Verdict } from '../../src/db/policy.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -246,13 +247,23 @@ describe('boundaries of the name rules', () => {
 });
 
 describe('speed', () => {
-  test('a typical agent query checks in well under a millisecond after warm-up', () => {
+  // Relative, not absolute (a shared machine's speed varies): judging the tree must cost little
+  // beside PostgreSQL's own parse of the statement, which every check needs anyway.
+  test('judging a typical agent query costs less than three times the parse it needs anyway', () => {
     const sql = legitimate.find((l) => l.name === 'json_agg of jsonb_build_object')?.sql ?? '';
+    const time = (f: () => unknown): number => {
+      const started = performance.now();
+      for (let i = 0; i < 500; i++) f();
+      return performance.now() - started;
+    };
     for (let i = 0; i < 200; i++) checkStatement(sql, 'query');
-    const rounds = 2_000;
-    const started = performance.now();
-    for (let i = 0; i < rounds; i++) checkStatement(sql, 'query');
-    const perCheck = (performance.now() - started) / rounds;
-    assert.ok(perCheck < 0.5, `${(perCheck * 1000).toFixed(0)} µs per check`);
+    // Interleaved rounds, best of each: noise from other processes only ever adds time.
+    let check = Infinity;
+    let parse = Infinity;
+    for (let round = 0; round < 8; round++) {
+      check = Math.min(check, time(() => checkStatement(sql, 'query')));
+      parse = Math.min(parse, time(() => parseSync(sql)));
+    }
+    assert.ok(check < 3 * parse, `check ${(check * 2).toFixed(0)} µs vs parse ${(parse * 2).toFixed(0)} µs per statement`);
   });
 });
