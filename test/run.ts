@@ -1,6 +1,8 @@
 /**
  * Test entry point: `node --import tsx test/run.ts [test files…]`.
  *
+ * 0. Makes sure Chromium and PgBouncer are installed (test/support/prerequisites.ts): installs them
+ *    with apt-get as root on Debian/Ubuntu, else stops before anything runs, naming the command.
  * 1. Starts ONE embedded PostgreSQL 17 (or uses TEST_DATABASE_URL, an admin/superuser URL).
  * 2. Builds the template database `atomic_template`: supabase.sql + atomic-crm.sql + seed.
  * 3. Creates the least-privilege login role `mcp_login` with a random password.
@@ -18,6 +20,7 @@ import postgres from 'postgres';
 import { createLoginRole } from '../dev/login-role.js';
 import { startPostgres, type RunningPostgres } from '../dev/postgres.js';
 import { applySchema, seed } from '../dev/seed.js';
+import { ensurePrerequisites } from './support/prerequisites.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TEMPLATE = 'atomic_template';
@@ -150,6 +153,11 @@ async function main(): Promise<number> {
   const files = args.length > 0 ? args.map((file) => path.relative(ROOT, path.resolve(file))) : findTestFiles(path.join(ROOT, 'test'));
   if (files.length === 0) {
     log('no test files found');
+    return 1;
+  }
+  const missing = await ensurePrerequisites();
+  if (missing) {
+    log(missing);
     return 1;
   }
 
