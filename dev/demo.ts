@@ -27,7 +27,7 @@ import { serve } from '@hono/node-server';
 import postgres from 'postgres';
 import { ConfigError } from '../src/config.js';
 import { startServer, StartupError, type RunningServer } from '../src/main.js';
-import { startAuthServer, type RunningAuthServer } from './auth-server.js';
+import { startAuthServer, type RunningAuthServer } from './auth/server.js';
 import { createLoginRole } from './login-role.js';
 import { startPostgres, type RunningPostgres } from './postgres.js';
 import { applySchema, DEMO_PASSWORD, DEMO_USERS, seed } from './seed.js';

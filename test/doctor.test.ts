@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
-import { startAuthServer, type RunningAuthServer } from '../dev/auth-server.js';
+import { startAuthServer, type RunningAuthServer } from '../dev/auth/server.js';
 import { DEMO_USERS } from '../dev/seed.js';
 import { classifyDatabaseUrl, runDoctor, type CheckResult, type DoctorOptions, type DoctorReport } from '../src/doctor.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { startAuthServer, type RunningAuthServer } from '../../dev/auth-server.js';
+import { startAuthServer, type RunningAuthServer } from '../../dev/auth/server.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { REPO_ROOT, startServerProcess, type ServerProcess } from '../support/runtimes.js';
 

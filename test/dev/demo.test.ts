@@ -9,10 +9,10 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DEMO_PASSWORD, DEMO_USERS } from '../dev/seed.js';
-import { connectWithOAuth, HeadlessOAuthProvider } from './support/oauth-client.js';
-import { REPO_ROOT } from './support/runtimes.js';
-import { rows } from './support/stack.js';
+import { DEMO_PASSWORD, DEMO_USERS } from '../../dev/seed.js';
+import { connectWithOAuth, HeadlessOAuthProvider } from '../support/oauth-client.js';
+import { REPO_ROOT } from '../support/runtimes.js';
+import { rows } from '../support/stack.js';
 
 let dataDir: string;
 before(async () => {
