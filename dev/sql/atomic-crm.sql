@@ -1,5 +1,5 @@
 -- Atomic CRM's database (marmelab/atomic-crm on Supabase), rebuilt from the facts in
--- shared/facts/atomic-crm.md, plus one per-owner table (`private_notes`) that the stock app lacks
+-- docs/atomic-crm-schema.md, plus one per-owner table (`private_notes`) that the stock app lacks
 -- and tests need to prove that RLS applies per user.
 --
 -- Load into a fresh database, as a superuser (standing in for Supabase's `postgres`), after
