@@ -341,7 +341,7 @@ describe('CLI (scripts/doctor.ts)', () => {
     assert.equal(code, 1, out);
     assert.match(out, /\[FAIL\] Login role is least-privilege \(LOGIN_ROLE_PRIVILEGED\)/);
     assert.match(out, /fix: Create a least-privilege login role/);
-    assert.match(out, /\| CREATE ROLE :"role" WITH LOGIN NOINHERIT/);
+    assert.match(out, /\| +EXECUTE format\('CREATE ROLE %I WITH LOGIN NOINHERIT PASSWORD %L'/);
     assert.match(out, /1 check\(s\) failed/);
   });
 });

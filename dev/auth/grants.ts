@@ -22,7 +22,6 @@ export function upsertConsent(ctx: AuthContext, userId: string, clientId: string
   ctx.changed();
 }
 
-
 export function grantRoutes(app: Hono, ctx: AuthContext): void {
   app.get('/auth/v1/user/oauth/grants', async (c) => {
     const who = await verifyBearer(ctx, c);

@@ -74,7 +74,6 @@ export function tokenRoutes(app: Hono, ctx: AuthContext): void {
     );
   });
 
-
   app.get('/auth/v1/oauth/userinfo', async (c) => {
     const who = await verifyBearer(ctx, c);
     if (who instanceof Response) return who;
