@@ -2,8 +2,9 @@
  * Every documented install path on a clean clone of HEAD (what a newcomer, CI and the Dockerfile
  * get): `npm ci` accepts the committed lock file, `npm install` leaves the tree unchanged, and the
  * production image's steps, run without Docker (no engine here), give a server that starts.
- * The image's steps (Dockerfile): build stage `npm ci --ignore-scripts` + `npm run build`; runtime
- * stage `npm ci --omit=dev --ignore-scripts` with dist/ and sql/ copied in, `node dist/runtimes/node.js`.
+ * The image's steps (Dockerfile): a build stage (`npm run build`, here in the clone installed by the
+ * first test) and a runtime stage: `npm ci --omit=dev --ignore-scripts` in an empty folder with only
+ * package.json and the lock file, dist/ and sql/ copied in, then `node dist/runtimes/node.js`.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
