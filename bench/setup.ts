@@ -6,7 +6,7 @@
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import postgres from 'postgres';
-import { startAuthServer, type RunningAuthServer } from '../dev/auth-server.js';
+import { startAuthServer, type RunningAuthServer } from '../dev/auth/server.js';
 import { createLoginRole } from '../dev/login-role.js';
 import { startPostgres } from '../dev/postgres.js';
 import { applySchema, seed, DEMO_USERS, type DemoUser } from '../dev/seed.js';

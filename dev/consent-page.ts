@@ -1,5 +1,5 @@
 /**
- * The consent page of the local Supabase Auth stand-in (dev/auth-server.ts).
+ * The consent page of the local Supabase Auth stand-in (dev/auth/).
  *
  * In a real deployment this page belongs to the Atomic CRM web app: Supabase Auth redirects the
  * browser to `SITE_URL + "/#/oauth/consent?authorization_id=…"` and the app, with the user's own

@@ -27,9 +27,9 @@ import { serve } from '@hono/node-server';
 import postgres from 'postgres';
 import { ConfigError } from '../src/config.js';
 import { startServer, StartupError, type RunningServer } from '../src/main.js';
-import { startAuthServer, type RunningAuthServer } from './auth-server.js';
+import { startAuthServer, type RunningAuthServer } from './auth/server.js';
 import { createLoginRole } from './login-role.js';
-import { startPostgres, type RunningPostgres } from './postgres.js';
+import { DataDirUnreachableError, startPostgres, type RunningPostgres } from './postgres.js';
 import { applySchema, DEMO_PASSWORD, DEMO_USERS, seed } from './seed.js';
 
 const DEFAULT_DEMO_DIR = fileURLToPath(new URL('../.demo/', import.meta.url));
@@ -37,9 +37,9 @@ const DATABASE = 'atomic_crm';
 const LOGIN_ROLE = 'mcp_login';
 /** Everything listens on loopback only: the demo users' password is printed below. */
 const BIND_HOST = '127.0.0.1';
-/** The MCP Inspector's web UI runs its OAuth flow from this origin: let it fetch our metadata. */
-const INSPECTOR_ORIGINS = 'http://localhost:6274,http://127.0.0.1:6274';
 const READY_TIMEOUT_MS = 20_000;
+/** How often the demo checks that whoever started it (npm, a terminal) is still there. */
+const PARENT_CHECK_MS = 500;
 
 /** A problem the user can fix from the message alone: printed without a stack trace. */
 class DemoError extends Error {}
@@ -226,15 +226,16 @@ function banner(mcpUrl: string, authUrl: string, dataDir: string): string {
   VS Code (.vscode/mcp.json):
 ${indent(vscode)}
 
-  MCP Inspector:
-    npx @modelcontextprotocol/inspector
-  Transport "Streamable HTTP", URL ${mcpUrl}, then "Open Auth Settings" → "Quick OAuth Flow".
+  MCP Inspector (2.x, Node 22.19+):
+    npx @modelcontextprotocol/inspector@latest
+  Add a server: transport "Streamable HTTP", URL ${mcpUrl}, then Connect: it opens the sign-in page.
 
   When the sign-in page opens, sign in as one of the demo users:
 ${users}
     password: ${DEMO_PASSWORD}
 
-  Data lives in ${path.relative(process.cwd(), dataDir) || '.'}/ (npm run demo -- --reset starts over). Ctrl-C stops everything.
+  Data lives in ${path.relative(process.cwd(), dataDir) || '.'}/, sign-ins included: a restart keeps clients signed in
+  (npm run demo -- --reset starts over). Ctrl-C stops everything.
 ────────────────────────────────────────────────────────────────────────────
 `;
 }
@@ -256,16 +257,21 @@ async function main(): Promise<void> {
     (stopping ??= (async () => {
       for (const stop of stops.reverse()) await stop().catch((error: unknown) => console.error('while stopping:', (error as Error).message));
     })());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopping) return console.log('Still stopping…');
-      console.log('\nStopping the demo…');
-      void stopAll().then(() => {
-        console.log('Stopped.');
-        process.exit(0);
-      });
+  const stopAndExit = (why: string, code: number) => {
+    if (stopping) return console.log('Still stopping…');
+    console.log(`\nStopping the demo (${why})…`);
+    void stopAll().then(() => {
+      console.log('Stopped.');
+      process.exit(code);
     });
-  }
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stopAndExit(signal, 0));
+  // npm forwards signals to its child, but if npm itself dies (SIGKILL, a closed terminal) the demo
+  // is re-parented: notice, and stop rather than keep PostgreSQL and the ports busy unattended.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stopAndExit(`The process that started the demo (pid ${parent}) is gone`, 1);
+  }, PARENT_CHECK_MS).unref();
 
   try {
     await mkdir(options.dataDir, { recursive: true });
@@ -276,18 +282,23 @@ async function main(): Promise<void> {
     }
     console.log('Starting PostgreSQL…');
     const pg = await startPostgres({ dataDir: pgData, port: options.dbPort }).catch((error: Error) => {
+      if (error instanceof DataDirUnreachableError) {
+        throw new DemoError(`${error.message}. Pass --data-dir=DIR with a folder it can enter, e.g. --data-dir=/var/tmp/atomic-crm-demo`);
+      }
+      if (/is in use by PostgreSQL/.test(error.message)) throw new DemoError(`${error.message}, e.g. --data-dir=DIR.`);
       if (options.dbPort !== undefined && /could not (bind|create listen socket)|already in use/i.test(error.message)) {
         throw new DemoError(`Port ${options.dbPort} (PostgreSQL) is already in use. Choose another with --db-port=N, or leave it out.`);
       }
       throw error;
     });
     stops.push(() => pg.stop());
+    void pg.stoppedOutside.then((what) => stopAndExit(`PostgreSQL ${what}`, 1));
 
     const { admin, loginUrl } = await prepareDatabase(pg, options.dataDir, options.reset);
     stops.push(() => admin.end({ timeout: 5 }));
 
     const authUrl = `http://localhost:${authPort}`;
-    const auth: RunningAuthServer = await startAuthServer({ sql: admin, port: authPort, host: BIND_HOST, issuerBase: authUrl }).catch(
+    const auth: RunningAuthServer = await startAuthServer({ sql: admin, port: authPort, host: BIND_HOST, issuerBase: authUrl, persist: true }).catch(
       (error: NodeJS.ErrnoException) => {
         if (error.code === 'EADDRINUSE') throw new DemoError(`Port ${authPort} (Supabase Auth stand-in) is already in use. Choose another with --auth-port=N, or pass --free-ports.`);
         throw error;
@@ -302,7 +313,6 @@ async function main(): Promise<void> {
       MCP_SERVER_URL: publicUrl,
       PORT: String(mcpPort),
       HOST: BIND_HOST,
-      ALLOWED_ORIGINS: INSPECTOR_ORIGINS,
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'pretty',
     });

@@ -13,7 +13,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,11 @@ export interface StartPostgresOptions {
 
 export interface RunningPostgres {
   port: number;
+  /**
+   * Resolves when PostgreSQL stops or starts shutting down without stop() being called (a signal
+   * from outside, a crash), with what happened, so the caller can stop everything built on it.
+   */
+  stoppedOutside: Promise<string>;
   /** Superuser URL on the `postgres` database. */
   adminUrl: string;
   urlFor(user: string, password: string, database?: string): string;
@@ -107,6 +112,39 @@ async function resolveRunAs(): Promise<RunAs> {
   }
 }
 
+/** The data directory is behind a folder the OS user PostgreSQL runs as cannot enter. */
+export class DataDirUnreachableError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly blockedAt: string,
+    mode: number,
+  ) {
+    super(`PostgreSQL runs as the OS user \`${OS_USER}\`, which cannot enter ${blockedAt} (mode ${(mode & 0o777).toString(8)}), so it cannot use ${dataDir}`);
+    this.name = 'DataDirUnreachableError';
+  }
+}
+
+/** As root, PostgreSQL runs as OS_USER: every folder above the data directory must let it in. */
+async function checkReachable(dataDir: string, runAs: RunAs): Promise<void> {
+  if (runAs.uid === undefined) return;
+  const ancestors: string[] = [];
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    ancestors.unshift(dir);
+    if (path.dirname(dir) === dir) break;
+  }
+  try {
+    // One shell as that user tries each folder from / down and names the first it cannot enter.
+    await execFileAsync('sh', ['-c', 'for d; do [ ! -e "$d" ] || [ -x "$d" ] || { printf %s "$d"; exit 1; }; done', 'sh', ...ancestors], {
+      ...runAs,
+      timeout: EXEC_TIMEOUT_MS,
+    });
+  } catch (error) {
+    const blockedAt = String((error as { stdout?: string }).stdout ?? '').trim();
+    if (blockedAt) throw new DataDirUnreachableError(dataDir, blockedAt, (await stat(blockedAt)).mode);
+    throw error;
+  }
+}
+
 async function chownIfNeeded(target: string, runAs: RunAs): Promise<void> {
   if (runAs.uid !== undefined && runAs.gid !== undefined) await chown(target, runAs.uid, runAs.gid);
 }
@@ -132,17 +170,30 @@ function signalLiveChildren(): void {
 /** Keeps the last lines of a child's output so failures can say what PostgreSQL said. */
 class LogTail {
   private lines: string[] = [];
+  private watchers: Array<[RegExp, (match: RegExpExecArray) => void]> = [];
   constructor(private readonly forward?: (line: string) => void) {}
+  /** Calls `onMatch` for every later line matching `pattern`. */
+  watch(pattern: RegExp, onMatch: (match: RegExpExecArray) => void): void {
+    this.watchers.push([pattern, onMatch]);
+  }
+  private partial = '';
   push(chunk: Buffer): void {
-    for (const line of chunk.toString('utf8').split('\n')) {
+    // A line may straddle two chunks: keep the unfinished end for the next one.
+    const lines = (this.partial + chunk.toString('utf8')).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
       if (!line.trim()) continue;
       this.forward?.(line);
+      for (const [pattern, onMatch] of this.watchers) {
+        const match = pattern.exec(line);
+        if (match) onMatch(match);
+      }
       this.lines.push(line);
       if (this.lines.length > LOG_TAIL_LINES) this.lines.shift();
     }
   }
   text(): string {
-    return this.lines.join('\n');
+    return [...this.lines, this.partial].filter(Boolean).join('\n');
   }
 }
 
@@ -234,7 +285,7 @@ async function clearStaleLock(dataDir: string): Promise<void> {
     if (cmd.includes('postgres') && cmd.includes(dataDir)) {
       const parent = await parentPid(pid);
       if (parent > 1 && isAlive(parent)) {
-        throw new Error(`${dataDir} is in use by PostgreSQL (pid ${pid}, started by pid ${parent}); stop that process first`);
+        throw new Error(`${dataDir} is in use by PostgreSQL (pid ${pid}), started by the running process ${parent}: stop it (kill ${parent}) or use another data directory`);
       }
       // A clean shutdown removes the lock file itself.
       await shutDownPostmaster(pid);
@@ -351,6 +402,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Ru
   const dataDir = temporary ? await mkdtemp(path.join(tmpdir(), 'atomic-crm-pg-')) : path.resolve(opts.dataDir!);
 
   try {
+    if (!temporary) await checkReachable(dataDir, runAs);
     if (!temporary && opts.reset) await rm(dataDir, { recursive: true, force: true });
     if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
       await mkdir(dataDir, { recursive: true });
@@ -389,11 +441,20 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Ru
   const pid = child.pid!;
 
   let stopping: Promise<void> | undefined;
+  const stoppedOutside = new Promise<string>((resolve) => {
+    tail.watch(/received (smart|fast|immediate) shutdown request/, (match) => {
+      if (!stopping) resolve(`received a ${match[1]} shutdown request`);
+    });
+    void exited.then(() => {
+      if (!stopping) resolve(`exited (code ${child.exitCode}, signal ${child.signalCode})`);
+    });
+  });
   const urlFor = (user: string, password: string, database = 'postgres'): string =>
     `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${HOST}:${port}/${encodeURIComponent(database)}`;
 
   return {
     port,
+    stoppedOutside,
     adminUrl: urlFor(SUPERUSER, SUPERUSER_PASSWORD),
     urlFor,
     stop() {

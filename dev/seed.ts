@@ -3,7 +3,7 @@
  *
  * `seed()` produces the same rows on every run (a seeded PRNG and a fixed clock; only the bcrypt
  * salts of the password hashes differ), at the scale of Atomic CRM's own demo generator, with its
- * invariants and the edge cases the generator lacks (see shared/facts/atomic-crm.md).
+ * invariants and the edge cases the generator lacks (see docs/atomic-crm-schema.md).
  * A few text fields carry prompt-injection payloads so tests can show CRM data is framed as data.
  */
 import { readFile } from 'node:fs/promises';

@@ -51,7 +51,7 @@ if (flag('json')) {
   for (const check of report.checks) {
     console.log(formatCheck(check));
     if (check.id === 'login_role' && check.status === 'fail' && existsSync('sql/least-privilege-role.sql')) {
-      console.log('       SQL (sql/least-privilege-role.sql; run as postgres with psql, see its header):');
+      console.log('       SQL (sql/least-privilege-role.sql: set its password, then run it in Supabase\'s SQL Editor):');
       const sql = readFileSync('sql/least-privilege-role.sql', 'utf8');
       console.log(sql.split('\n').map((l) => `       | ${l}`).join('\n'));
     }

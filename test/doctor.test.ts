@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
-import { startAuthServer, type RunningAuthServer } from '../dev/auth-server.js';
+import { startAuthServer, type RunningAuthServer } from '../dev/auth/server.js';
 import { DEMO_USERS } from '../dev/seed.js';
 import { classifyDatabaseUrl, runDoctor, type CheckResult, type DoctorOptions, type DoctorReport } from '../src/doctor/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -369,7 +369,7 @@ describe('CLI (scripts/doctor.ts)', () => {
     assert.equal(code, 1, out);
     assert.match(out, /\[FAIL\] Login role is least-privilege \(LOGIN_ROLE_PRIVILEGED\)/);
     assert.match(out, /fix: Create a least-privilege login role/);
-    assert.match(out, /\| CREATE ROLE :"role" WITH LOGIN NOINHERIT/);
+    assert.match(out, /\| +EXECUTE format\('CREATE ROLE %I WITH LOGIN NOINHERIT PASSWORD %L'/);
     assert.match(out, /1 check\(s\) failed/);
   });
 });

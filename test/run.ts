@@ -1,6 +1,8 @@
 /**
  * Test entry point: `node --import tsx test/run.ts [test files…]`.
  *
+ * 0. Makes sure Chromium and PgBouncer are installed (test/support/prerequisites.ts): installs them
+ *    with apt-get as root on Debian/Ubuntu, else stops before anything runs, naming the command.
  * 1. Starts ONE embedded PostgreSQL 17 (or uses TEST_DATABASE_URL, an admin/superuser URL).
  * 2. Builds the template database `atomic_template`: supabase.sql + atomic-crm.sql + seed.
  * 3. Creates the least-privilege login role `mcp_login` with a random password.
@@ -19,13 +21,18 @@ import { createLoginRole } from '../dev/login-role.js';
 import { startPostgres, type RunningPostgres } from '../dev/postgres.js';
 import { applySchema, seed } from '../dev/seed.js';
 import { withTimeout } from '../src/timeout.js';
+import { ensurePrerequisites } from './support/prerequisites.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TEMPLATE = 'atomic_template';
 const LOGIN_ROLE = 'mcp_login';
 const SETUP_TIMEOUT_MS = 120_000;
-/** Per test (node --test-timeout): a hung test fails instead of hanging the run. */
-const TEST_TIMEOUT_MS = 120_000;
+/**
+ * Per test (node --test-timeout): a hung test fails instead of hanging the run. Node applies it to
+ * each test file's whole run as well, and the slowest files (a clean clone's npm ci and the
+ * production build, the demo's restarts) take about two minutes on a busy 2-core machine.
+ */
+const TEST_TIMEOUT_MS = 300_000;
 /** Whole test process. */
 const RUN_TIMEOUT_MS = Number(process.env.TEST_RUN_TIMEOUT_MS ?? 30 * 60_000);
 /** After forwarding a signal or a timeout, how long the test process gets before SIGKILL. */
@@ -143,6 +150,11 @@ async function main(): Promise<number> {
   const files = args.length > 0 ? args.map((file) => path.relative(ROOT, path.resolve(file))) : findTestFiles(path.join(ROOT, 'test'));
   if (files.length === 0) {
     log('no test files found');
+    return 1;
+  }
+  const missing = await ensurePrerequisites();
+  if (missing) {
+    log(missing);
     return 1;
   }
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startAuthServer, type RunningAuthServer } from '../dev/auth-server.js';
+import { startAuthServer, type RunningAuthServer } from '../dev/auth/server.js';
 import { DEMO_USERS } from '../dev/seed.js';
 import { asMintUser, connectWithToken, rows, text } from './support/stack.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';

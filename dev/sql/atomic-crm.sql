@@ -1,6 +1,6 @@
--- Atomic CRM's database (marmelab/atomic-crm on Supabase, its supabase/schemas/), rebuilt in this
--- project's own SQL: every table, function, trigger, view, policy and grant of the real schema, so
--- tests run against what a real project exposes. test/db/crm-catalogue.test.ts compares the loaded
+-- Atomic CRM's database (marmelab/atomic-crm on Supabase, its supabase/schemas/; facts in
+-- docs/atomic-crm-schema.md), rebuilt in this project's own SQL: every table, function, trigger,
+-- view, policy and grant of the real schema, so tests run against what a real project exposes. test/db/crm-catalogue.test.ts compares the loaded
 -- catalogue with test/db/crm-catalogue.json (derived from the real schema files by
 -- scripts/crm-catalogue.ts) so drift shows.
 --

@@ -10,7 +10,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +23,7 @@ import { openPool, type Sql } from '../../src/db/pool.js';
 import { DbError, runStatement, type Identity, type Limits } from '../../src/db/run.js';
 import { startServer } from '../../src/main.js';
 import { createTestDatabase, testEnvironment, type TestDatabase } from '../support/database.js';
+import { pgBouncerPath } from '../support/prerequisites.js';
 
 const INSTALL = 'apt-get install -y pgbouncer';
 const LIMITS: Limits = { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, maxRows: 100, maxBytes: 100_000, poolWaitMs: 10_000 };
@@ -37,14 +37,9 @@ const SERVER_POOL = 3;
 const CLIENT_POOL = 10;
 
 function findPgBouncer(): string {
-  for (const candidate of ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer']) {
-    if (existsSync(candidate)) return candidate;
-  }
-  try {
-    return execFileSync('sh', ['-c', 'command -v pgbouncer'], { encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error(`PgBouncer is not installed: this test needs it (CI installs it). Run: ${INSTALL}`);
-  }
+  const found = pgBouncerPath();
+  if (!found) throw new Error(`PgBouncer is not installed: this test needs it (npm test installs it as root on Debian). Run: ${INSTALL}`);
+  return found;
 }
 
 interface RunningBouncer {

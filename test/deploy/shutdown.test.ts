@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startAuthServer, type RunningAuthServer } from '../../dev/auth-server.js';
+import { startAuthServer, type RunningAuthServer } from '../../dev/auth/server.js';
 import { DEMO_USERS } from '../../dev/seed.js';
 import { asMintUser, connectModern, connectWithToken, rows } from '../support/stack.js';
 import { RUNTIMES, startServerProcess, type Runtime, type ServerProcess } from '../support/runtimes.js';

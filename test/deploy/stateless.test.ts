@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startAuthServer, type RunningAuthServer } from '../../dev/auth-server.js';
+import { startAuthServer, type RunningAuthServer } from '../../dev/auth/server.js';
 import { DEMO_USERS } from '../../dev/seed.js';
 import { asMintUser, connectModern, rows, text } from '../support/stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';

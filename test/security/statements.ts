@@ -3,7 +3,7 @@
  * end-to-end red-team suite (real database, HTTP endpoint).
  *
  * `attacks` are refused by the statement policy; `code` is the PolicyCode it answers with and
- * `class` the attack class of ../shared/facts/attack-classes.md. Most attacks are written so that
+ * `class` the attack class of docs/attack-classes.md. Most attacks are written so that
  * they would otherwise run on an Atomic CRM database (real tables and columns), so the end-to-end
  * suite proves the refusal, not a typo.
  *

@@ -1,6 +1,6 @@
 /**
  * Debian's Chromium driven by playwright-core (no browser download: playwright-core ships none).
- * A missing browser is a failure with install instructions, never a skip: CI installs it.
+ * A missing browser is a failure with install instructions, never a skip: test/run.ts installs it.
  *
  * @example
  *   const browser = await launchChromium();
@@ -8,9 +8,9 @@
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { chromiumPath } from './prerequisites.js';
 
-/** Override with CHROMIUM_PATH (e.g. another distribution's path). */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const CHROMIUM_PATH = chromiumPath();
 
 const ARGS = [
   '--headless',
@@ -28,7 +28,7 @@ export async function launchChromium(): Promise<Browser> {
     throw new Error(
       `Chromium is required for the browser tests and was not found at ${CHROMIUM_PATH}.\n` +
         'Install it with: sudo apt-get update && sudo apt-get install -y chromium\n' +
-        '(or set CHROMIUM_PATH to a Chromium/Chrome binary). CI installs it the same way.',
+        '(or set CHROMIUM_PATH to a Chromium/Chrome binary). npm test installs it as root on Debian.',
     );
   }
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS, timeout: 30_000 });

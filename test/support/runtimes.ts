@@ -40,17 +40,23 @@ export interface ServerProcess {
   kill(): void;
 }
 
+/** Another start command and folder than the repository's, e.g. a production build elsewhere. */
+export interface ServerLocation {
+  cwd: string;
+  command: [string, string[]];
+}
+
 /**
  * Starts the server on `runtime` with only `env` (plus PATH and HOME) and waits, at most 30 s, for
  * /readyz. PORT, HOST and MCP_SERVER_URL default to a free loopback port.
  */
-export async function startServerProcess(runtime: Runtime, env: Record<string, string>): Promise<ServerProcess> {
+export async function startServerProcess(runtime: Runtime, env: Record<string, string>, at?: ServerLocation): Promise<ServerProcess> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const [command, args] = SERVER_COMMANDS[runtime];
+  const [command, args] = at?.command ?? SERVER_COMMANDS[runtime];
   let output = '';
   const child = spawn(command, args, {
-    cwd: REPO_ROOT,
+    cwd: at?.cwd ?? REPO_ROOT,
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

@@ -16,7 +16,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport, type ClientCapabilities } from '@modelcontextprotocol/client';
-import { startAuthServer, type MintOverrides, type MintUser, type RunningAuthServer } from '../../dev/auth-server.js';
+import { startAuthServer, type MintOverrides, type MintUser, type RunningAuthServer } from '../../dev/auth/server.js';
 import { asMintUser, DEMO_USERS, type DemoUser } from '../../dev/seed.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 import { createTestDatabase, type TestDatabase } from './database.js';

@@ -1,17 +1,17 @@
 /**
- * Tests of dev/auth-server.ts, the local stand-in for Supabase Auth's OAuth 2.1 server.
+ * Tests of dev/auth/, the local stand-in for Supabase Auth's OAuth 2.1 server.
  *
  * Runs against a real PostgreSQL (dev/postgres.ts: temp dir, free port) with a minimal
  * `auth.users` table and pgcrypto, the columns the stand-in reads.
- * Run: node --import tsx --test test/auth-server.test.ts
+ * Run: node --import tsx test/run.ts test/dev/auth.test.ts
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { startAuthServer, type RunningAuthServer } from '../dev/auth-server.js';
-import { startPostgres } from '../dev/postgres.js';
+import { startAuthServer, type RunningAuthServer } from '../../dev/auth/server.js';
+import { startPostgres } from '../../dev/postgres.js';
 
 const FETCH_TIMEOUT_MS = 10_000;
 

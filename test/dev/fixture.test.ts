@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
-import { applySchema, DEMO_USERS, PROMPT_INJECTIONS, SEED_COUNTS, SEED_NOW, seed, type DemoUser } from '../dev/seed.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { applySchema, DEMO_USERS, PROMPT_INJECTIONS, SEED_COUNTS, SEED_NOW, seed, type DemoUser } from '../../dev/seed.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const [JANE, JOHN, MARIA] = DEMO_USERS as [DemoUser, DemoUser, DemoUser, ...DemoUser[]];
 
