@@ -36,3 +36,12 @@ test('a package patched at install is left to the bundle (npm would serve it unp
   const { imports } = edgeDenoConfig({ postgres: '^3.4.9', zod: '^4.6.7' }, patched);
   assert.deepEqual(Object.keys(imports), ['zod', 'zod/']);
 });
+
+test('supabase/config.toml deploys the function with verify_jwt off, from its folder and its deno.json', () => {
+  const toml = readFileSync(path.join(FUNCTION_DIR, '..', '..', 'config.toml'), 'utf8');
+  const section = toml.split(/^\[/m).find((s) => s.startsWith(`functions.${path.basename(FUNCTION_DIR)}]`));
+  assert.ok(section, 'a [functions.atomic-crm-mcp] section');
+  assert.match(section, /^verify_jwt = false$/m);
+  assert.match(section, /^entrypoint = "\.\/functions\/atomic-crm-mcp\/index\.ts"$/m);
+  assert.match(section, /^import_map = "\.\/functions\/atomic-crm-mcp\/deno\.json"$/m);
+});
