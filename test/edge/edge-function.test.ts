@@ -41,6 +41,7 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
   before(
     async () => {
       edge = await startEdgeStack({ dbDelayMs: 3 });
+      assert.equal(edge.firstStatus, 200, edge.output());
       process.stderr.write(`[edge] cold start (Deno spawned → first answer): ${edge.coldStartMs} ms; ${edge.startedLine()}\n`);
     },
     { timeout: 240_000 },
@@ -161,5 +162,24 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
     const logins = await edge.db.admin`
       select distinct usename from pg_stat_activity where datname = current_database() and application_name = 'atomic-crm-mcp'`;
     assert.deepEqual(logins.map((r) => r.usename), [decodeURIComponent(new URL(edge.db.loginUrl).username)]);
+  });
+});
+
+describe('the Edge Function given the platform\'s privileged connection as DATABASE_URL', () => {
+  let edge: EdgeStack;
+  before(async () => {
+    edge = await startEdgeStack({ secret: 'platform-db-url' });
+  }, { timeout: 240_000 });
+  after(async () => {
+    await edge?.stop();
+  });
+
+  test('refuses to start: 503 to clients, the reason (never the password) in the function\'s log', async () => {
+    assert.equal(edge.firstStatus, 503);
+    const response = await fetch(edge.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    assert.equal(response.status, 503);
+    assert.match((await response.json()).error_description, /Edge Function logs/);
+    assert.match(edge.output(), /The login role is too powerful to run agent SQL safely/);
+    assert.ok(!edge.output().includes(`:${new URL(edge.db.adminUrl).password}@`), 'no password in the log');
   });
 });

@@ -42,6 +42,8 @@ export interface EdgeStack {
   url: string;
   /** Milliseconds from spawning Deno to the first answered request (build excluded). */
   coldStartMs: number;
+  /** The status of that first answer: 200, or 503 when the server refused to start. */
+  firstStatus: number;
   /** The Deno process. */
   pid: number;
   output(): string;
@@ -52,7 +54,14 @@ export interface EdgeStack {
   stop(): Promise<void>;
 }
 
-export async function startEdgeStack({ dbDelayMs = 0, env = {} }: { dbDelayMs?: number; env?: Record<string, string> } = {}): Promise<EdgeStack> {
+export interface EdgeStackOptions {
+  /** One-way delay on the database proxy, in ms. */
+  dbDelayMs?: number;
+  /** The DATABASE_URL secret: the least-privilege role (default), or a copy of SUPABASE_DB_URL. */
+  secret?: 'login-role' | 'platform-db-url';
+}
+
+export async function startEdgeStack({ dbDelayMs = 0, secret = 'login-role' }: EdgeStackOptions = {}): Promise<EdgeStack> {
   const db = await createTestDatabase('edge');
   const login = new URL(db.loginUrl);
   const dbProxy = await startDelayProxy({ targetHost: login.hostname, targetPort: Number(login.port), delayMs: dbDelayMs });
@@ -88,9 +97,8 @@ export async function startEdgeStack({ dbDelayMs = 0, env = {} }: { dbDelayMs?: 
       SUPABASE_URL: projectUrl,
       SUPABASE_DB_URL: db.adminUrl,
       // The operator's secret: the least-privilege role.
-      DATABASE_URL: login.toString(),
+      DATABASE_URL: secret === 'login-role' ? login.toString() : db.adminUrl,
       LOG_LEVEL: 'info',
-      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -109,12 +117,16 @@ export async function startEdgeStack({ dbDelayMs = 0, env = {} }: { dbDelayMs?: 
   };
 
   let coldStartMs = -1;
+  let firstStatus = 0;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
-    const status = await fetch(`${functionUrl}/healthz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status, () => 0);
-    if (status === 200) {
+    // 502 is the gateway's while Deno is not listening yet; the function's first answer waits for
+    // the server's start-up, so it says whether the server started.
+    const status = await fetch(`${functionUrl}/healthz`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.status, () => 0);
+    if (status !== 0 && status !== 502) {
       coldStartMs = Math.round(performance.now() - spawned);
+      firstStatus = status;
       break;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -134,6 +146,7 @@ export async function startEdgeStack({ dbDelayMs = 0, env = {} }: { dbDelayMs?: 
     functionUrl,
     url: `${functionUrl}/mcp`,
     coldStartMs,
+    firstStatus,
     pid: child.pid!,
     output: () => output,
     startedLine: () => output.split('\n').find((line) => line.includes('"started"')) ?? '(no started line)',
