@@ -4,11 +4,11 @@
  * without rebuilding would deploy a function that resolves other packages than the tests ran.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { edgeDenoConfig, FUNCTION_DIR, patchedPackages, readDependencies } from '../../scripts/build-edge.js';
+import { buildEdgeFunction, edgeDenoConfig, FUNCTION_DIR, patchedPackages, readDependencies } from '../../scripts/build-edge.js';
 
 test('deno.json maps exactly the dependencies of package.json, at the same ranges', () => {
   const committed = JSON.parse(readFileSync(path.join(FUNCTION_DIR, 'deno.json'), 'utf8'));
@@ -44,4 +44,21 @@ test('supabase/config.toml deploys the function with verify_jwt off, from its fo
   assert.match(section, /^verify_jwt = false$/m);
   assert.match(section, /^entrypoint = "\.\/functions\/atomic-crm-mcp\/index\.ts"$/m);
   assert.match(section, /^import_map = "\.\/functions\/atomic-crm-mcp\/deno\.json"$/m);
+});
+
+test('every package app.js imports is resolved by deno.json: Node built-ins as node:, the rest through the map', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'edge-build-'));
+  try {
+    await buildEdgeFunction(dir);
+    const bundle = readFileSync(path.join(dir, 'app.js'), 'utf8');
+    const { imports } = JSON.parse(readFileSync(path.join(dir, 'deno.json'), 'utf8')) as { imports: Record<string, string> };
+    const specifiers = new Set([...bundle.matchAll(/^(?:import|export)\b[^'"]*?from\s*"([^"]+)"/gm), ...bundle.matchAll(/^import\s*"([^"]+)"/gm)].map((m) => m[1]!));
+    assert.ok(specifiers.has('hono'), [...specifiers].join(', '));
+    const unresolved = [...specifiers].filter(
+      (s) => !s.startsWith('node:') && !(s in imports) && !Object.keys(imports).some((key) => key.endsWith('/') && s.startsWith(key)),
+    );
+    assert.deepEqual(unresolved, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
