@@ -40,7 +40,7 @@ export interface EdgeFunction {
  * The server, started once per isolate as soon as the isolate boots, so the database and key-set
  * round trips overlap the platform's own start-up. A failed start answers 503 (the reason goes to
  * the function's log, not to the caller: it names the database host) and is retried by the next
- * request, so a secret fixed with `supabase secrets set` takes effect without a redeploy.
+ * request, so a database that was briefly out of reach does not leave the isolate broken.
  */
 export function edgeFunction(env: Record<string, string | undefined>, name: string): EdgeFunction {
   let starting: Promise<RunningServer> | null = null;
