@@ -8,5 +8,7 @@ const handler = edgeFunction(Deno.env.toObject(), 'atomic-crm-mcp');
 // The platform retires idle isolates with `beforeunload`: return the pool's connections first.
 addEventListener('beforeunload', () => void handler.close());
 
-// The platform ignores the port; plain Deno (the tests) listens where PORT says.
-Deno.serve({ port: Number(Deno.env.get('PORT') || 8000) }, handler.fetch);
+// On the platform exactly the documented call; plain Deno (the tests) listens where PORT says.
+const port = Deno.env.get('PORT');
+if (port) Deno.serve({ port: Number(port) }, handler.fetch);
+else Deno.serve(handler.fetch);
