@@ -22,7 +22,8 @@ function flag(name: string): string | undefined {
 if (flag('help')) {
   console.log(
     'Usage: npm run doctor -- [--token=ACCESS_TOKEN] [--client-id=UUID --redirect-uri=URI] [--json] [--dotenv=.env]\n' +
-      'Reads SUPABASE_URL, DATABASE_URL, ALLOW_SESSION_TOKENS (and DOCTOR_TOKEN) from the environment or .env.',
+      'Reads SUPABASE_URL, DATABASE_URL, ALLOW_SESSION_TOKENS (and DOCTOR_TOKEN) from the environment or .env;\n' +
+      'an MCP_SERVER_URL under SUPABASE_URL/functions/v1/ also checks the Edge Function deployed there.',
   );
   process.exit(0);
 }

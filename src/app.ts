@@ -10,7 +10,7 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
-import { bearerAuth, resourceMetadata, resourceMetadataUrl, type AuthEnv } from './auth/bearer.js';
+import { bearerAuth, resourceMetadata, type AuthEnv } from './auth/bearer.js';
 import type { TokenVerifier } from './auth/verify.js';
 import type { Config } from './config.js';
 import type { Sql } from './db/pool.js';
@@ -20,7 +20,10 @@ import { createMcpHandler } from './mcp/handler.js';
 import { withTimeout } from './timeout.js';
 
 /** The settings the HTTP surface reads; groups are passed on as they are. */
-export type AppConfig = Pick<Config, 'supabaseUrl' | 'publicUrl' | 'resourceUrl' | 'allowedOrigins' | 'auth' | 'limits' | 'log' | 'confirmWriteRows' | 'databaseUrl'>;
+export type AppConfig = Pick<
+  Config,
+  'supabaseUrl' | 'publicUrl' | 'basePath' | 'resourceUrl' | 'metadataUrl' | 'allowedOrigins' | 'auth' | 'limits' | 'log' | 'confirmWriteRows' | 'databaseUrl'
+>;
 
 export interface AppDeps {
   config: AppConfig;
@@ -42,8 +45,9 @@ const MCP_REQUEST_HEADERS = ['Mcp-Protocol-Version', 'Mcp-Method', 'Mcp-Name', '
 const MCP_RESPONSE_HEADERS = ['Mcp-Protocol-Version', 'Mcp-Session-Id'];
 
 export function createApp({ config, sql, verifier, log, typeNames = new Map(), shutdownSignal, doctorSummary }: AppDeps) {
-  const app = new Hono<Env>();
-  const metadataUrl = resourceMetadataUrl(config.resourceUrl);
+  // Routes sit under the prefix requests arrive with (an Edge Function receives /NAME/…).
+  const app = config.basePath ? new Hono<Env>().basePath(config.basePath) : new Hono<Env>();
+  const metadataUrl = config.metadataUrl;
   const ownOrigin = new URL(config.publicUrl).origin;
   const allowed = new Set([ownOrigin, ...config.allowedOrigins]);
   const handleMcp = createMcpHandler({

@@ -60,6 +60,15 @@ const settings = z.object({
   ),
   /** Public base URL of this server (no trailing slash); default http://localhost:PORT. */
   publicUrl: fromEnv('MCP_SERVER_URL', baseUrl.optional(), 'the public base URL clients reach, e.g. https://abcd.ngrok.app'),
+  /**
+   * The path prefix requests arrive with, when a gateway forwards only part of the public path: a
+   * Supabase Edge Function is public at /functions/v1/NAME and receives /NAME/… (runtimes/edge.ts).
+   */
+  basePath: fromEnv(
+    'MCP_BASE_PATH',
+    z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'must be empty or a path like /name (no trailing slash)').default(''),
+    'the path prefix the server receives requests under, e.g. /atomic-crm-mcp',
+  ),
   port: fromEnv('PORT', z.coerce.number().int().min(0).max(65535).default(3000)),
   host: fromEnv('HOST', z.string().min(1).default('0.0.0.0')),
   /** Browser origins allowed besides the server's own. */
@@ -102,6 +111,13 @@ const schema = settings.transform((s) => {
     publicUrl,
     /** The MCP endpoint's canonical URL: the `resource` of the protected-resource metadata. */
     resourceUrl: `${publicUrl}/mcp`,
+    /**
+     * The protected-resource metadata the challenge sends clients to: always under the server's own
+     * base URL. On a host of its own that is RFC 9728's path-inserted URL for /mcp; under a path
+     * (an Edge Function at /functions/v1/NAME) it stays inside that path, because the host root
+     * belongs to someone else (Supabase's gateway answers /.well-known/… there, not the function).
+     */
+    metadataUrl: `${publicUrl}/.well-known/oauth-protected-resource/mcp`,
     auth: { ...s.auth, issuer, jwksUrl: `${issuer}/.well-known/jwks.json` },
   };
 });

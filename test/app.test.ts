@@ -104,6 +104,36 @@ describe('metadata', () => {
   });
 });
 
+describe('under a path prefix (a Supabase Edge Function)', () => {
+  // Public at https://abcd1234.supabase.co/functions/v1/crm; the function receives /crm/….
+  const edgeConfig = loadConfig({
+    SUPABASE_URL: 'https://abcd1234.supabase.co',
+    DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none',
+    MCP_SERVER_URL: 'https://abcd1234.supabase.co/functions/v1/crm',
+    MCP_BASE_PATH: '/crm',
+  });
+  const verifier = createTokenVerifier({ issuer: edgeConfig.auth.issuer, jwksUrl: edgeConfig.auth.jwksUrl, fetch: jwksFetch });
+  const sql = postgres(edgeConfig.databaseUrl, { max: 1, connect_timeout: 1 });
+  const edge = createApp({ config: edgeConfig, sql, verifier, log: createLogger({ level: 'silent', format: 'json' }) });
+  const PUBLIC_MCP = 'https://abcd1234.supabase.co/functions/v1/crm/mcp';
+  const PUBLIC_METADATA = 'https://abcd1234.supabase.co/functions/v1/crm/.well-known/oauth-protected-resource/mcp';
+
+  test('the challenge points at metadata inside the function, which names the public MCP URL', async () => {
+    const response = await edge.request('http://localhost/crm/mcp', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    assert.equal(response.status, 401);
+    assert.equal(challengeOf(response).params.resource_metadata, PUBLIC_METADATA);
+    // The gateway forwards the public metadata path to the function as /crm/.well-known/….
+    const metadata = await edge.request(`http://localhost${new URL(PUBLIC_METADATA).pathname.replace('/functions/v1', '')}`);
+    assert.equal(metadata.status, 200);
+    assert.equal((await metadata.json()).resource, PUBLIC_MCP);
+  });
+
+  test('routes outside the prefix are not found, health answers inside it', async () => {
+    assert.equal((await edge.request('http://localhost/mcp', { method: 'POST' })).status, 404);
+    assert.equal((await edge.request('http://localhost/crm/healthz')).status, 200);
+  });
+});
+
 describe('challenges', () => {
   test('no token: 401 pointing at the metadata, no error code, not a security event', async () => {
     let response!: Response;

@@ -48,6 +48,16 @@ test('--url= from the command line (ngrok) wins over MCP_SERVER_URL, trailing sl
   assert.equal(loadConfig(minimal, ['--url', 'https://x.ngrok.app']).resourceUrl, 'https://x.ngrok.app/mcp');
 });
 
+test('the metadata URL is RFC 9728\'s on a host of its own, and stays inside the base URL under a path', () => {
+  assert.equal(loadConfig({ ...minimal, MCP_SERVER_URL: 'https://mcp.example.com' }).metadataUrl, 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp');
+  const edge = loadConfig({ ...minimal, MCP_SERVER_URL: 'https://abcd1234.supabase.co/functions/v1/crm', MCP_BASE_PATH: '/crm' });
+  assert.equal(edge.resourceUrl, 'https://abcd1234.supabase.co/functions/v1/crm/mcp');
+  assert.equal(edge.metadataUrl, 'https://abcd1234.supabase.co/functions/v1/crm/.well-known/oauth-protected-resource/mcp');
+  assert.equal(edge.basePath, '/crm');
+  assert.equal(loadConfig(minimal).basePath, '');
+  assert.throws(() => loadConfig({ ...minimal, MCP_BASE_PATH: 'crm/' }), /MCP_BASE_PATH must be empty or a path like \/name/);
+});
+
 test('a SUPABASE_URL with a path keeps it; one with a query string is refused', () => {
   assert.equal(loadConfig({ ...minimal, SUPABASE_URL: 'https://auth.example.com/base/' }).auth.issuer, 'https://auth.example.com/base/auth/v1');
   assert.throws(() => loadConfig({ ...minimal, SUPABASE_URL: 'https://x.supabase.co/?a=1' }), /query string/);

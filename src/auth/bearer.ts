@@ -28,12 +28,6 @@ export function resourceMetadata({ resource, issuer }: ResourceMetadataOptions) 
   };
 }
 
-/** Where the metadata for `resource` lives: `/.well-known/oauth-protected-resource` + the path. */
-export function resourceMetadataUrl(resource: string): string {
-  const url = new URL(resource);
-  return `${url.origin}/.well-known/oauth-protected-resource${url.pathname === '/' ? '' : url.pathname}`;
-}
-
 /** A challenge value per RFC 6750 §3; quotes and backslashes escaped as quoted-strings require. */
 function challenge(metadataUrl: string, error?: { code: string; description: string }): string {
   const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;

@@ -13,7 +13,7 @@
  *   const report = await runDoctor({ env: process.env, token });
  *   for (const c of report.checks) console.log(formatCheck(c));
  */
-import type { Config } from '../config.js';
+import { readSetting, type Config } from '../config.js';
 import type { Sql } from '../db/pool.js';
 import { readConfiguration, serverConfiguration, type Target } from './configuration.js';
 import {
@@ -28,6 +28,7 @@ import {
   readRoles,
   type Resolver,
 } from './database.js';
+import { checkEdgeFunction, type EdgeSetup } from './edge.js';
 import { createHttp, type Http } from './http.js';
 import { checkJwks } from './keys.js';
 import {
@@ -77,6 +78,12 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     authorizeProbe: options.authorizeProbe,
     probeRegistration: options.probeRegistration ?? true,
     resolve: options.resolve,
+    edge: {
+      supabaseUrl: target.supabaseUrl,
+      publicUrl: readSetting('publicUrl', options.env) ?? null,
+      basePath: readSetting('basePath', options.env) ?? '',
+      databaseUrl: target.databaseUrl,
+    },
   });
   const { only } = options;
   const selected = only ? checks.map((c) => (only.includes(c.id) ? c : skip(c.id, 'Not selected.'))) : checks;
@@ -102,6 +109,8 @@ interface Run {
   authorizeProbe?: AuthorizeProbe;
   probeRegistration: boolean;
   resolve?: Resolver;
+  /** Where the Edge Function is, when the configuration says it is one (the CLI's case only). */
+  edge?: EdgeSetup;
 }
 
 type Verdicts<K extends CheckId> = { [Id in K]: CheckResult };
@@ -111,8 +120,13 @@ function skipped<K extends CheckId>(ids: readonly K[], found: string): Verdicts<
 }
 
 async function runChecks(config: CheckResult, run: Run): Promise<CheckResult[]> {
-  const [oauth, database, token] = await Promise.all([authorizationServer(run), databaseChecks(run), tokenCheck(run)]);
-  const verdicts: Verdicts<CheckId> = { config, ...oauth, ...database, token };
+  const [oauth, database, token, edge_function] = await Promise.all([
+    authorizationServer(run),
+    databaseChecks(run),
+    tokenCheck(run),
+    run.edge ? checkEdgeFunction(run.http, run.edge).catch((e: unknown) => broken('edge_function', e)) : skip('edge_function', 'Checked by `npm run doctor`, not by the running server.'),
+  ]);
+  const verdicts: Verdicts<CheckId> = { config, ...oauth, ...database, token, edge_function };
   return CHECK_IDS.map((id) => verdicts[id]);
 }
 

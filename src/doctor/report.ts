@@ -24,6 +24,7 @@ export const CHECKS = {
   rls: 'Row Level Security on every table in public',
   crm_tables: 'Atomic CRM tables present',
   token: 'Access token accepted by the server',
+  edge_function: 'Edge Function setup (prefix, secrets, pooler, challenge)',
 } as const;
 
 export type CheckId = keyof typeof CHECKS;
@@ -73,6 +74,17 @@ export type FailureCode =
   | 'AUTHENTICATED_NOT_GRANTED'
   | 'RLS_DISABLED'
   | 'CRM_TABLES_MISSING'
+  // edge.ts
+  | 'EDGE_URL_WRONG'
+  | 'EDGE_PREFIX_MISMATCH'
+  | 'EDGE_PRIVILEGED_SECRET'
+  | 'EDGE_NOT_TRANSACTION_POOLER'
+  | 'EDGE_UNREACHABLE'
+  | 'EDGE_NOT_DEPLOYED'
+  | 'EDGE_NOT_STARTING'
+  | 'EDGE_VERIFY_JWT_ON'
+  | 'EDGE_CHALLENGE_WRONG'
+  | 'EDGE_METADATA_WRONG'
   // token.ts: the server's own refusal codes
   | TokenErrorCode;
 
