@@ -247,7 +247,7 @@ export async function asUser(
     }
     return ran.value;
   } finally {
-    await release(connection, committed);
+    await release(connection, [begun, setUp, ran, checked, committed]);
   }
 }
 
@@ -440,13 +440,25 @@ async function reserve(sql: Sql, waitMs: number): Promise<postgres.ReservedSql> 
 
 /**
  * Hands the connection back only when its transaction is known to be over; otherwise a ROLLBACK
- * first, so no state can reach the next caller.
+ * first, so no state can reach the next caller. A connection that was lost is never touched again:
+ * postgres.js has already returned it to the pool as closed (it reconnects on next use), and
+ * writing to it (the ROLLBACK) schedules a socket write that would run after the socket is gone
+ * and throw outside any promise, killing the process (porsager/postgres#1208), while releasing it
+ * would put a socketless connection among the open ones.
  */
-async function release(
-  connection: postgres.ReservedSql,
-  committed: PromiseSettledResult<Rows>,
-): Promise<void> {
+async function release(connection: postgres.ReservedSql, steps: PromiseSettledResult<unknown>[]): Promise<void> {
+  if (steps.some((step) => step.status === 'rejected' && isConnectionLost(step.reason))) return;
+  const committed = steps.at(-1) as PromiseSettledResult<Rows>;
   const ended = committed.status === 'fulfilled' && ['COMMIT', 'ROLLBACK'].includes(committed.value.command);
   if (!ended) await connection.unsafe('rollback', [], EXTENDED).catch(() => {});
   connection.release();
+}
+
+/** postgres.js's own connection errors, socket errors, and PostgreSQL ending the session (FATAL). */
+const LOST_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT']);
+
+export function isConnectionLost(error: unknown): boolean {
+  if (isPostgresError(error)) return error.severity === 'FATAL' || error.severity === 'PANIC';
+  const e = error as { code?: unknown; syscall?: unknown; errno?: unknown } | null;
+  return typeof e?.code === 'string' && (LOST_CODES.has(e.code) || e.syscall !== undefined || e.errno !== undefined);
 }
