@@ -66,8 +66,22 @@ export interface ProxyFaults {
    * then the client side is destroyed before any answer reaches it and PostgreSQL's side is
    * half-closed after the chunk.
    */
-  cutAfter(marker: string, options?: { deliver?: boolean; times?: number }): void;
-  /** Connections cut by cutAfter since start. */
+  cutAfter(marker: string | Buffer, options?: { deliver?: boolean; times?: number }): void;
+  /**
+   * A network partition at `marker`: the next `times` connections whose client sends it get the
+   * bytes ahead of it delivered and the rest withheld; answers still reach the client for `holdMs`,
+   * then the client side is destroyed while PostgreSQL's side stays open (it hears nothing more,
+   * as when a network path dies), until cutAll or close.
+   */
+  partitionAt(marker: string | Buffer, options?: { holdMs?: number; times?: number }): void;
+  /**
+   * The next `times` connections whose server sends a chunk containing `marker` are cut just before
+   * it: the client gets the bytes ahead of the marker (e.g. the answers to every step before COMMIT),
+   * then its side is destroyed; PostgreSQL's side is closed once it has said all (it already ran the
+   * message the marker answers, e.g. COMMIT's CommandComplete).
+   */
+  cutBeforeReply(marker: string | Buffer, options?: { times?: number }): void;
+  /** Connections cut by cutAfter or cutBeforeReply since start. */
   cutCount(): number;
 }
 
@@ -139,6 +153,8 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
   let connectionIds = 0;
   let cuts = 0;
   const cutRules: { marker: Buffer; deliver: boolean; left: number }[] = [];
+  const replyRules: { marker: Buffer; deliver: boolean; left: number }[] = [];
+  const partitionRules: { marker: Buffer; holdMs: number; left: number }[] = [];
   const closers = new Set<() => void>();
 
   const proxy: DelayProxy = {
@@ -162,6 +178,12 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       },
       cutAfter(marker, options = {}) {
         cutRules.push({ marker: Buffer.from(marker), deliver: options.deliver ?? true, left: options.times ?? 1 });
+      },
+      partitionAt(marker, options = {}) {
+        partitionRules.push({ marker: Buffer.from(marker), holdMs: options.holdMs ?? 50, left: options.times ?? 1 });
+      },
+      cutBeforeReply(marker, options = {}) {
+        replyRules.push({ marker: Buffer.from(marker), deliver: false, left: options.times ?? 1 });
       },
       cutCount: () => cuts,
     },
@@ -187,7 +209,21 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       serverSpoke = true;
       options.trace?.(id, 'server', data, false);
     });
+    let partitioned = false;
     client.on('data', (data: Buffer) => {
+      if (partitioned) return;
+      const partition = partitionRules.find((r) => r.left > 0 && data.includes(r.marker));
+      if (partition) {
+        partition.left--;
+        cuts++;
+        partitioned = cutting = true;
+        toServer.push(data.subarray(0, data.indexOf(partition.marker)));
+        setTimeout(() => {
+          toClient.stop();
+          client.destroy();
+        }, partition.holdMs);
+        return;
+      }
       const rule = cutRules.find((r) => r.left > 0 && data.includes(r.marker));
       if (rule) {
         rule.left--;
@@ -206,7 +242,19 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       counters.clientBytes += data.length;
       toServer.push(data);
     });
-    upstream.on('data', (data: Buffer) => toClient.push(data));
+    upstream.on('data', (data: Buffer) => {
+      const rule = cutting ? undefined : replyRules.find((r) => r.left > 0 && data.includes(r.marker));
+      if (!rule) return toClient.push(data);
+      rule.left--;
+      cuts++;
+      cutting = true;
+      toClient.push(data.subarray(0, data.indexOf(rule.marker)));
+      // end(), not destroy(): the bytes ahead of the marker must reach the client whole.
+      toClient.drain(() => {
+        client.end();
+        upstream.end();
+      });
+    });
     let closed = false;
     const close = () => {
       if (closed) return;

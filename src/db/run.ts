@@ -45,6 +45,8 @@ export interface StatementResult {
   rowCount: number;
   /** Why the rows were cut short, or null when every row is here. */
   truncated: null | 'rows' | 'bytes';
+  /** Set when a write committed but its own result was lost with the connection (no rows, no count). */
+  notice?: string;
 }
 
 export type DbErrorCode =
@@ -54,7 +56,11 @@ export type DbErrorCode =
   | 'POOL_BUSY'
   | 'INTEGRITY_VIOLATION'
   | 'DATABASE_UNAVAILABLE'
-  | 'DATABASE_MISCONFIGURED';
+  | 'DATABASE_MISCONFIGURED'
+  /** The connection was lost during a write and PostgreSQL confirms it rolled back: safe to retry. */
+  | 'WRITE_ROLLED_BACK'
+  /** The connection was lost after COMMIT left and the outcome is unknown: check before retrying. */
+  | 'WRITE_IN_DOUBT';
 
 /** PostgreSQL's own description of an error, kept whole so the agent can fix its statement. */
 export interface PgErrorFields {
@@ -75,6 +81,8 @@ export class DbError extends Error {
     readonly code: DbErrorCode,
     message: string,
     readonly pg?: PgErrorFields,
+    /** More fields for the agent (e.g. the transaction id of a write in doubt). */
+    readonly details?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
     this.name = 'DbError';
@@ -117,8 +125,12 @@ export function literal(text: string): string {
   return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
-/** Everything the transaction sets before the agent's statement; SET LOCAL semantics throughout. */
-function setupSql(identity: Identity, claimsJson: string, limits: Limits): string {
+/**
+ * Everything the transaction sets before the agent's statement; SET LOCAL semantics throughout. A
+ * write also learns its transaction id here, in the same pipeline: if the connection is lost after
+ * COMMIT left, that id is how the server asks PostgreSQL whether it committed.
+ */
+function setupSql(identity: Identity, claimsJson: string, limits: Limits, access: RunOptions['access']): string {
   const settings: [string, string][] = [
     ['role', 'authenticated'],
     ['request.jwt.claims', claimsJson],
@@ -136,7 +148,8 @@ function setupSql(identity: Identity, claimsJson: string, limits: Limits): strin
     ['standard_conforming_strings', 'on'],
     ['TimeZone', 'UTC'],
   ];
-  return `select ${settings.map(([k, v]) => `pg_catalog.set_config('${k}', ${literal(v)}, true)`).join(', ')}`;
+  const xid = access === 'write' ? ', pg_catalog.pg_current_xact_id()::text as xid' : '';
+  return `select ${settings.map(([k, v]) => `pg_catalog.set_config('${k}', ${literal(v)}, true)`).join(', ')}${xid}`;
 }
 
 /**
@@ -195,7 +208,7 @@ export async function asUser(
   const claimsJson = JSON.stringify(identity.claims);
   const steps = [
     connection.unsafe(options.access === 'read' ? 'begin read only' : 'begin', [], EXTENDED),
-    connection.unsafe(setupSql(identity, claimsJson, limits), [], EXTENDED),
+    connection.unsafe(setupSql(identity, claimsJson, limits, options.access), [], EXTENDED),
     body(connection),
     connection.unsafe(integrityCheckSql(identity, claimsJson), [], EXTENDED),
     connection.unsafe(COMMIT, [], EXTENDED),
@@ -209,6 +222,24 @@ export async function asUser(
   signal?.removeEventListener('abort', cancel);
 
   try {
+    if (options.access === 'write' && isLostAfterCommitLeft([begun, setUp, ran, checked, committed])) {
+      const xid = setUp.status === 'fulfilled' ? String(setUp.value[0]?.xid ?? '') || null : null;
+      const outcome = xid ? await transactionOutcome(sql, xid) : 'unknown';
+      if (outcome === 'committed') {
+        if (ran.status === 'fulfilled') return ran.value;
+        throw new CommittedWithoutResult(xid!);
+      }
+      if (outcome === 'aborted') {
+        throw new DbError(
+          'WRITE_ROLLED_BACK',
+          `The connection to the database was lost during this write, and PostgreSQL confirms its transaction ${xid} ` +
+            'rolled back: nothing was changed. It is safe to run the statement again.',
+          undefined,
+          { xid },
+        );
+      }
+      throw inDoubt(xid);
+    }
     // A cancel request stops whichever step is running when it lands, not always the statement.
     if (signal?.aborted && firstFailure(begun, setUp, ran, checked, committed) !== undefined) {
       throw new DbError('CANCELLED', 'The request was cancelled; the statement was stopped and nothing was changed.');
@@ -248,6 +279,96 @@ export async function asUser(
     return ran.value;
   } finally {
     await release(connection, [begun, setUp, ran, checked, committed]);
+  }
+}
+
+/**
+ * A write whose connection was lost with nothing but the transport failing: no step was refused
+ * by PostgreSQL before COMMIT (a refused step aborts the transaction, so it cannot have committed).
+ */
+function isLostAfterCommitLeft(steps: PromiseSettledResult<unknown>[]): boolean {
+  const committed = steps.at(-1)!;
+  if (committed.status !== 'rejected' || !isConnectionLost(committed.reason)) return false;
+  return steps.every((step) => step.status === 'fulfilled' || isConnectionLost(step.reason));
+}
+
+/** How long the server keeps asking PostgreSQL for a lost write's outcome before calling it in doubt. */
+const OUTCOME_WAIT_MS = 3_000;
+/** After this long `in progress`, the session still holding the transaction is ended so it decides. */
+const OUTCOME_TERMINATE_AFTER_MS = 500;
+
+/**
+ * Asks PostgreSQL, on another pool connection, what became of transaction `xid`. "in progress"
+ * means its session has not noticed the client is gone (a COMMIT that never arrived leaves it idle
+ * in the transaction): that session belongs to the login role, so it is ended, which rolls back an
+ * open transaction and cannot undo one already committing. `unknown` when the database cannot be
+ * asked within OUTCOME_WAIT_MS.
+ */
+async function transactionOutcome(sql: Sql, xid: string): Promise<'committed' | 'aborted' | 'unknown'> {
+  if (!/^\d+$/.test(xid)) return 'unknown';
+  // pg_stat_activity shows the 32-bit xid; xid8 adds the epoch in the high bits.
+  const xid32 = String(BigInt(xid) % 4294967296n);
+  const started = performance.now();
+  const left = () => OUTCOME_WAIT_MS - (performance.now() - started);
+  while (left() > 0) {
+    try {
+      const [row] = await bounded(sql.unsafe(`select pg_catalog.pg_xact_status('${xid}'::xid8) as status`, [], EXTENDED), left());
+      const status = row?.status as string | null | undefined;
+      if (status === 'committed' || status === 'aborted') return status;
+      if (status !== 'in progress') return 'unknown';
+      if (performance.now() - started > OUTCOME_TERMINATE_AFTER_MS) {
+        await bounded(
+          sql.unsafe(
+            `select pg_catalog.pg_terminate_backend(pid, 1000) from pg_catalog.pg_stat_activity where backend_xid::text = '${xid32}'`,
+            [],
+            EXTENDED,
+          ),
+          left(),
+        );
+      }
+    } catch {
+      // The database is unreachable too: ask again until the bound.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return 'unknown';
+}
+
+/** `promise`, or a rejection once `ms` have passed (a pool query waits for a free connection). */
+async function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), Math.max(0, ms))));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function inDoubt(xid: string | null): DbError {
+  if (!xid) {
+    return new DbError(
+      'WRITE_IN_DOUBT',
+      'The connection to the database was lost after the COMMIT was sent and before any answer arrived, so this write ' +
+        'may or may not have been applied. Before running it again, check with the query tool whether its change is ' +
+        'present (e.g. select the rows it would have written); run it again only if it is not.',
+    );
+  }
+  const check = `select pg_xact_status('${xid}'::xid8) as status`;
+  return new DbError(
+    'WRITE_IN_DOUBT',
+    `The connection to the database was lost after the COMMIT of transaction ${xid} was sent, and its outcome could ` +
+      `not be confirmed yet. Before running it again, run with the query tool: ${check} — 'committed': it was applied, ` +
+      "do not run it again; 'aborted': nothing changed, run it again; 'in progress': ask again in a few seconds.",
+    undefined,
+    { xid, check },
+  );
+}
+
+/** A write that committed although its own result (rows, count) was lost with the connection. */
+class CommittedWithoutResult extends Error {
+  constructor(readonly xid: string) {
+    super(`transaction ${xid} committed`);
   }
 }
 
@@ -301,9 +422,25 @@ export async function runStatement(
     };
   }
 
-  const result = await asUser(sql, identity, options, (c) => c.unsafe(statement, [], EXTENDED).values(), (e) =>
-    fromPostgres(e, 0, statement.length),
-  );
+  let result: Rows;
+  try {
+    result = await asUser(sql, identity, options, (c) => c.unsafe(statement, [], EXTENDED).values(), (e) =>
+      fromPostgres(e, 0, statement.length),
+    );
+  } catch (error) {
+    if (!(error instanceof CommittedWithoutResult)) throw error;
+    return {
+      command: statement.trim().split(/\s+/, 1)[0]!.toUpperCase(),
+      columns: [],
+      rows: [],
+      rowCount: 0,
+      truncated: null,
+      notice:
+        `Committed (PostgreSQL confirms transaction ${error.xid}), but the connection was lost before the statement's ` +
+        'result arrived, so its RETURNING rows and row count could not be read. Do not run it again; query the ' +
+        'table to see what it wrote.',
+    };
+  }
   const all = result as unknown as unknown[][];
   const { rows, truncated } = capInMemory(all, limits);
   return {

@@ -37,7 +37,9 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString }> = {
       signal,
     });
     const returned = result.rows.length ? ` Returned ${result.rows.length} row${result.rows.length === 1 ? '' : 's'}.` : '';
-    const summary = `${result.command}: ${result.rowCount} row${result.rowCount === 1 ? '' : 's'} affected.${returned}`;
+    const summary = result.notice
+      ? `${result.command}: committed.`
+      : `${result.command}: ${result.rowCount} row${result.rowCount === 1 ? '' : 's'} affected.${returned}`;
     return { result: rowsResult(result, deps.limits, summary), outcome: 'ok', rowCount: result.rowCount, truncated: result.truncated };
   },
 };
