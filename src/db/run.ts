@@ -539,9 +539,17 @@ function setupFailure(error: unknown): DbError {
   );
 }
 
+/** Seconds an agent should wait before retrying a call that met an unreachable database. */
+const RETRY_AFTER_SECONDS = 2;
+
 function unavailable(error: unknown): DbError {
   const code = (error as { code?: string })?.code ?? 'UNKNOWN';
-  return new DbError('DATABASE_UNAVAILABLE', `The database could not be reached (${code}). Try again shortly.`);
+  return new DbError(
+    'DATABASE_UNAVAILABLE',
+    `The database could not be reached (${code}). Retry in ${RETRY_AFTER_SECONDS} seconds or more.`,
+    undefined,
+    { retryAfterSeconds: RETRY_AFTER_SECONDS },
+  );
 }
 
 function firstFailure(...results: PromiseSettledResult<unknown>[]): unknown {
