@@ -20,7 +20,7 @@ import { createMcpHandler } from './mcp/handler.js';
 export type AppConfig = Pick<
   Config,
   | 'supabaseUrl' | 'issuer' | 'publicUrl' | 'resourceUrl' | 'allowedOrigins' | 'statementTimeoutMs' | 'lockTimeoutMs'
-  | 'maxRows' | 'maxResultBytes' | 'poolWaitMs' | 'logStatements'
+  | 'maxRows' | 'maxResultBytes' | 'poolWaitMs' | 'logStatements' | 'userConcurrency'
 >;
 
 export interface AppDeps {
@@ -56,6 +56,7 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
       maxRows: config.maxRows,
       maxBytes: config.maxResultBytes,
       poolWaitMs: config.poolWaitMs,
+      userConcurrency: config.userConcurrency,
     },
   });
 

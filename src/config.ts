@@ -44,6 +44,10 @@ const schema = z.object({
   MAX_RESULT_BYTES: positiveInt(100_000, 50_000_000),
   DB_POOL_SIZE: positiveInt(10, 1_000),
   DB_POOL_WAIT_MS: positiveInt(5_000, 600_000),
+  // Unset: a quarter of the pool (rounded up), so at least four users always find a connection.
+  DB_USER_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).optional(),
+  // Unset: four requests per pool connection; past it requests are refused with 503 + Retry-After.
+  MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).optional(),
   ALLOW_PRIVILEGED_LOGIN_ROLE: flag,
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
@@ -71,6 +75,10 @@ export type Config = {
   maxResultBytes: number;
   poolSize: number;
   poolWaitMs: number;
+  /** Statements one user may run at once. */
+  userConcurrency: number;
+  /** HTTP requests handled at once before new ones get 503. */
+  maxInFlight: number;
   allowPrivilegedLoginRole: boolean;
   shutdownTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -147,6 +155,8 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
     maxResultBytes: v.MAX_RESULT_BYTES,
     poolSize: v.DB_POOL_SIZE,
     poolWaitMs: v.DB_POOL_WAIT_MS,
+    userConcurrency: v.DB_USER_CONCURRENCY ?? Math.ceil(v.DB_POOL_SIZE / 4),
+    maxInFlight: v.MAX_IN_FLIGHT ?? v.DB_POOL_SIZE * 4,
     allowPrivilegedLoginRole: v.ALLOW_PRIVILEGED_LOGIN_ROLE,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     logLevel: v.LOG_LEVEL,

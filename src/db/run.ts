@@ -15,6 +15,7 @@
  *   });
  */
 import type postgres from 'postgres';
+import { UserSlots } from './fair-share.js';
 import { EXTENDED, type Sql } from './pool.js';
 
 /** Who the statement runs as: the verified token's subject and claims. */
@@ -29,6 +30,8 @@ export interface Limits {
   maxRows: number;
   maxBytes: number;
   poolWaitMs: number;
+  /** Statements one user may run at once (see fair-share.ts); unlimited when absent. */
+  userConcurrency?: number;
 }
 
 export interface Column {
@@ -60,7 +63,9 @@ export type DbErrorCode =
   /** The connection was lost during a write and PostgreSQL confirms it rolled back: safe to retry. */
   | 'WRITE_ROLLED_BACK'
   /** The connection was lost after COMMIT left and the outcome is unknown: check before retrying. */
-  | 'WRITE_IN_DOUBT';
+  | 'WRITE_IN_DOUBT'
+  /** The user already runs as many statements as one user may at once: retry shortly. */
+  | 'USER_BUSY';
 
 /** PostgreSQL's own description of an error, kept whole so the agent can fix its statement. */
 export interface PgErrorFields {
@@ -204,6 +209,30 @@ export async function asUser(
 ): Promise<Rows> {
   const { limits, signal } = options;
   if (signal?.aborted) throw new DbError('CANCELLED', 'The request was cancelled before the statement ran.');
+  const releaseSlot = limits.userConcurrency ? await slotsFor(sql, limits.userConcurrency).acquire(identity.sub, limits.poolWaitMs) : () => {};
+  try {
+    return await asUserInSlot(sql, identity, options, body, describeError);
+  } finally {
+    releaseSlot();
+  }
+}
+
+/** One UserSlots per pool: the cap shares that pool's connections. */
+const slotsByPool = new WeakMap<Sql, UserSlots>();
+function slotsFor(sql: Sql, cap: number): UserSlots {
+  let slots = slotsByPool.get(sql);
+  if (!slots || slots.cap !== cap) slotsByPool.set(sql, (slots = new UserSlots(cap)));
+  return slots;
+}
+
+async function asUserInSlot(
+  sql: Sql,
+  identity: Identity,
+  options: RunOptions,
+  body: (connection: postgres.ReservedSql) => Pending,
+  describeError: (error: postgres.PostgresError) => DbError,
+): Promise<Rows> {
+  const { limits, signal } = options;
   const connection = await reserve(sql, limits.poolWaitMs);
   const claimsJson = JSON.stringify(identity.claims);
   const steps = [
