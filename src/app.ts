@@ -110,7 +110,7 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     const ready = database && keys;
     const body: Record<string, unknown> = {
       status: ready ? 'ready' : 'not_ready',
-      checks: { database: database ? 'ok' : 'unreachable', jwks: keys ? 'ok' : 'no usable signing key' },
+      checks: { database: database ? 'ok' : 'unreachable', jwks: keys ? 'ok' : `no usable signing key: ${verifier.problem()}` },
     };
     // ?details=1: the doctor's verdicts (id, status, code only: no hosts, roles or table names),
     // cached and single-flight so an anonymous caller cannot turn it into load. `npm run doctor`
