@@ -1,14 +1,18 @@
 /**
  * A fair share of the pool: each user (token subject) runs at most `cap` statements at once, so one
  * user's burst (or one runaway agent loop) cannot take every connection from the others. A user
- * over the cap queues briefly, at most `cap` more calls for at most `waitMs`; past that the call is
- * refused at once with USER_BUSY, so a burst holds no unbounded memory either.
+ * over the cap queues briefly (waiting calls hold no connection), at most QUEUE_FACTOR × `cap` more
+ * calls for at most `waitMs`; past that the call is refused at once with USER_BUSY, so a burst
+ * holds no unbounded memory either.
  *
  * @example
  *   const release = await slots.acquire(identity.sub, limits.poolWaitMs);
  *   try { await work(); } finally { release(); }
  */
 import { DbError } from './run.js';
+
+/** Waiting calls allowed per running one: an agent's parallel reads queue rather than fail. */
+const QUEUE_FACTOR = 4;
 
 interface UserState {
   active: number;
@@ -28,7 +32,7 @@ export class UserSlots {
       user.active++;
       return release;
     }
-    if (user.waiting.length >= this.cap) throw this.busy('queued');
+    if (user.waiting.length >= QUEUE_FACTOR * this.cap) throw this.busy('queued');
     return new Promise((resolve, reject) => {
       const entry = { grant: () => (clearTimeout(timer), resolve(release)) };
       const timer = setTimeout(() => {
@@ -50,7 +54,7 @@ export class UserSlots {
     return new DbError(
       'USER_BUSY',
       `You already have ${this.cap} statement${this.cap === 1 ? '' : 's'} running, the most one user may run at once ` +
-        `(DB_USER_CONCURRENCY)${why === 'queued' ? ', and as many waiting' : ', and this one waited too long for its turn'}. ` +
+        `(DB_USER_CONCURRENCY)${why === 'queued' ? ', and the most that may wait' : ', and this one waited too long for its turn'}. ` +
         'Run statements one after another, or retry in a second.',
       undefined,
       { limit: this.cap, retryAfterSeconds: 1 },

@@ -79,7 +79,9 @@ function noDelaySocket(): (options: SocketOptions) => net.Socket {
     const socket = options.path
       ? net.connect(options.path)
       : net.connect({ host: options.host[i] ?? options.host[0], port: options.port[i] ?? options.port[0]! });
+    // Set again once connected: not every runtime keeps a setting made before the handle exists.
     socket.setNoDelay(true);
+    socket.once('connect', () => socket.setNoDelay(true));
     return socket;
   };
 }

@@ -253,7 +253,9 @@ async function asUserInSlot(
   try {
     if (options.access === 'write' && isLostAfterCommitLeft([begun, setUp, ran, checked, committed])) {
       const xid = setUp.status === 'fulfilled' ? String(setUp.value[0]?.xid ?? '') || null : null;
-      const outcome = xid ? await transactionOutcome(sql, xid) : 'unknown';
+      // PostgreSQL ended the session (FATAL) at a step before COMMIT: COMMIT never ran.
+      const endedBeforeCommit = [begun, setUp, ran, checked].some((step) => step.status === 'rejected' && isPostgresError(step.reason));
+      const outcome = endedBeforeCommit ? 'aborted' : xid ? await transactionOutcome(sql, xid) : 'unknown';
       if (outcome === 'committed') {
         if (ran.status === 'fulfilled') return ran.value;
         throw new CommittedWithoutResult(xid!);
@@ -261,10 +263,10 @@ async function asUserInSlot(
       if (outcome === 'aborted') {
         throw new DbError(
           'WRITE_ROLLED_BACK',
-          `The connection to the database was lost during this write, and PostgreSQL confirms its transaction ${xid} ` +
+          `The connection to the database was lost during this write, and ${xid ? `PostgreSQL confirms its transaction ${xid}` : 'PostgreSQL ended the session before its COMMIT, so it'} ` +
             'rolled back: nothing was changed. It is safe to run the statement again.',
           undefined,
-          { xid },
+          xid ? { xid } : undefined,
         );
       }
       throw inDoubt(xid);
@@ -285,7 +287,7 @@ async function asUserInSlot(
           pgFields(error, 0, 0),
         );
       }
-      if (isPostgresError(error)) throw describeError(error);
+      if (isPostgresError(error) && !isConnectionLost(error)) throw describeError(error);
       throw unavailable(error);
     }
     if (checked.status === 'rejected') {
@@ -296,11 +298,11 @@ async function asUserInSlot(
           'The statement changed the role or identity it runs as. It was rolled back and nothing was returned.',
         );
       }
-      throw isPostgresError(error) ? describeError(error) : unavailable(error);
+      throw isPostgresError(error) && !isConnectionLost(error) ? describeError(error) : unavailable(error);
     }
     if (committed.status === 'rejected') {
       const error = committed.reason;
-      throw isPostgresError(error) ? describeError(error) : unavailable(error);
+      throw isPostgresError(error) && !isConnectionLost(error) ? describeError(error) : unavailable(error);
     }
     if (committed.value.command !== 'COMMIT') {
       throw new DbError('DATABASE_UNAVAILABLE', 'The transaction did not commit; nothing was changed. Try again.');
@@ -558,7 +560,7 @@ function fromPostgres(error: postgres.PostgresError, offset: number, length: num
 }
 
 function setupFailure(error: unknown): DbError {
-  if (!isPostgresError(error)) return unavailable(error);
+  if (!isPostgresError(error) || isConnectionLost(error)) return unavailable(error);
   // 42501 on set_config('role'): the login role is not a member of `authenticated`.
   return new DbError(
     'DATABASE_MISCONFIGURED',
@@ -628,11 +630,17 @@ async function release(connection: postgres.ReservedSql, steps: PromiseSettledRe
   connection.release();
 }
 
-/** postgres.js's own connection errors, socket errors, and PostgreSQL ending the session (FATAL). */
+/**
+ * postgres.js's own connection errors, socket errors, PostgreSQL ending the session (FATAL), and
+ * SQLSTATE class 08 (connection exception: what a pooler such as PgBouncer reports when it cannot
+ * reach PostgreSQL) or 57P01–57P03 (shutdown, crash, not accepting connections yet).
+ */
 const LOST_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT']);
 
 export function isConnectionLost(error: unknown): boolean {
-  if (isPostgresError(error)) return error.severity === 'FATAL' || error.severity === 'PANIC';
+  if (isPostgresError(error)) {
+    return error.severity === 'FATAL' || error.severity === 'PANIC' || error.code.startsWith('08') || /^57P0[123]$/.test(error.code);
+  }
   const e = error as { code?: unknown; syscall?: unknown; errno?: unknown } | null;
   return typeof e?.code === 'string' && (LOST_CODES.has(e.code) || e.syscall !== undefined || e.errno !== undefined);
 }

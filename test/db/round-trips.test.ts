@@ -138,6 +138,8 @@ describe('token verification', () => {
       DATABASE_URL: db.loginUrl,
       MCP_SERVER_URL: 'http://127.0.0.1:9',
       LOG_LEVEL: 'silent',
+      // 8 concurrent calls per user: this test counts JWKS fetches, not the fair share per user.
+      DB_USER_CONCURRENCY: '10',
     });
     try {
       const fetchesAtStart = auth.count(JWKS);

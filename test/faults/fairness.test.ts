@@ -78,7 +78,8 @@ test('a greedy user with 20 concurrent slow statements does not starve 4 other u
 });
 
 test('USER_BUSY says what the limit is and when to retry', async () => {
-  const results = await Promise.all(Array.from({ length: 4 }, () => greedy.callTool({ name: 'query', arguments: { sql: SLOW } })));
+  // Cap 1: one runs, four wait, the rest are refused at once.
+  const results = await Promise.all(Array.from({ length: 8 }, () => greedy.callTool({ name: 'query', arguments: { sql: SLOW } })));
   const busy = results.find((r) => r.isError);
   assert.ok(busy, 'a burst over the cap is refused');
   const error = JSON.parse(text(busy)).error;
