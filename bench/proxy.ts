@@ -1,7 +1,10 @@
 /**
  * A TCP proxy that delays every byte by a fixed time in each direction and counts round trips, so a
  * benchmark on one machine sees the network cost of a remote database (a round trip costs
- * 2 × `delayMs`) and can tell how many times the client waited for the server.
+ * 2 × `delayMs`) and can tell how many times the client waited for the server. It also injects the
+ * faults a production database meets (`faults`): every connection cut at once, connects refused
+ * (PostgreSQL down), or one connection cut right after the client sent a chosen message (COMMIT
+ * left, its answer never arrives).
  *
  * Definition of a round trip (counted per proxied connection, then summed):
  *   The bytes of one connection form alternating TURNS: a client turn is every client→server chunk
@@ -48,6 +51,40 @@ export interface ProxyStats {
   serverBytes: number;
 }
 
+/** Faults injected on purpose; each applies to bytes and connections arriving afterwards. */
+export interface ProxyFaults {
+  /** Destroys every open connection (both sides) now; returns how many were cut. */
+  cutAll(): number;
+  /**
+   * While on, nothing listens on the proxy's port, so connects are refused (ECONNREFUSED) as by a
+   * stopped database; open connections are left as they are (cutAll ends them).
+   */
+  refuse(on: boolean): Promise<void>;
+  /**
+   * The next `times` connections whose client sends a chunk containing `marker` are cut: the chunk
+   * is delivered to PostgreSQL (`deliver`, the default: it runs, e.g. the COMMIT commits) or dropped,
+   * then the client side is destroyed before any answer reaches it and PostgreSQL's side is
+   * half-closed after the chunk.
+   */
+  cutAfter(marker: string | Buffer, options?: { deliver?: boolean; times?: number }): void;
+  /**
+   * A network partition at `marker`: the next `times` connections whose client sends it get the
+   * bytes ahead of it delivered and the rest withheld; answers still reach the client for `holdMs`,
+   * then the client side is destroyed while PostgreSQL's side stays open (it hears nothing more,
+   * as when a network path dies), until cutAll or close.
+   */
+  partitionAt(marker: string | Buffer, options?: { holdMs?: number; times?: number }): void;
+  /**
+   * The next `times` connections whose server sends a chunk containing `marker` are cut just before
+   * it: the client gets the bytes ahead of the marker (e.g. the answers to every step before COMMIT),
+   * then its side is destroyed; PostgreSQL's side is closed once it has said all (it already ran the
+   * message the marker answers, e.g. COMMIT's CommandComplete).
+   */
+  cutBeforeReply(marker: string | Buffer, options?: { times?: number }): void;
+  /** Connections cut by cutAfter or cutBeforeReply since start. */
+  cutCount(): number;
+}
+
 export interface DelayProxy {
   port: number;
   host: string;
@@ -55,6 +92,7 @@ export interface DelayProxy {
   delayMs: number;
   stats(): ProxyStats;
   reset(): void;
+  faults: ProxyFaults;
   /** Destroys every proxied connection and stops listening. */
   close(): Promise<void>;
 }
@@ -113,6 +151,11 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
   const counters = { roundTrips: 0, connections: 0, clientBytes: 0, serverBytes: 0 };
   let open = 0;
   let connectionIds = 0;
+  let cuts = 0;
+  const cutRules: { marker: Buffer; deliver: boolean; left: number }[] = [];
+  const replyRules: { marker: Buffer; deliver: boolean; left: number }[] = [];
+  const partitionRules: { marker: Buffer; holdMs: number; left: number }[] = [];
+  const closers = new Set<() => void>();
 
   const proxy: DelayProxy = {
     port: 0,
@@ -122,9 +165,31 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
     reset() {
       counters.roundTrips = counters.connections = counters.clientBytes = counters.serverBytes = 0;
     },
+    faults: {
+      cutAll() {
+        const all = [...closers];
+        for (const close of all) close();
+        return all.length;
+      },
+      async refuse(on) {
+        if (on === !server.listening) return;
+        if (on) server.close();
+        else await listen(proxy.port);
+      },
+      cutAfter(marker, options = {}) {
+        cutRules.push({ marker: Buffer.from(marker), deliver: options.deliver ?? true, left: options.times ?? 1 });
+      },
+      partitionAt(marker, options = {}) {
+        partitionRules.push({ marker: Buffer.from(marker), holdMs: options.holdMs ?? 50, left: options.times ?? 1 });
+      },
+      cutBeforeReply(marker, options = {}) {
+        replyRules.push({ marker: Buffer.from(marker), deliver: false, left: options.times ?? 1 });
+      },
+      cutCount: () => cuts,
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 
@@ -137,24 +202,64 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
     sockets.add(upstream);
     // True when the client has been handed server bytes since its last chunk: its next chunk opens a round trip.
     let serverSpoke = true;
+    let cutting = false;
     const toServer = new DelayedPipe(upstream, () => proxy.delayMs, () => {});
     const toClient = new DelayedPipe(client, () => proxy.delayMs, (data) => {
       counters.serverBytes += data.length;
       serverSpoke = true;
       options.trace?.(id, 'server', data, false);
     });
+    let partitioned = false;
     client.on('data', (data: Buffer) => {
+      if (partitioned) return;
+      const partition = partitionRules.find((r) => r.left > 0 && data.includes(r.marker));
+      if (partition) {
+        partition.left--;
+        cuts++;
+        partitioned = cutting = true;
+        toServer.push(data.subarray(0, data.indexOf(partition.marker)));
+        setTimeout(() => {
+          toClient.stop();
+          client.destroy();
+        }, partition.holdMs);
+        return;
+      }
+      const rule = cutRules.find((r) => r.left > 0 && data.includes(r.marker));
+      if (rule) {
+        rule.left--;
+        cuts++;
+        // PostgreSQL's side lives on until it has read the chunk: a reset could discard it unread.
+        cutting = true;
+        toClient.stop();
+        client.destroy();
+        if (rule.deliver) toServer.push(data);
+        toServer.drain(() => upstream.end());
+        return;
+      }
       options.trace?.(id, 'client', data, serverSpoke);
       if (serverSpoke) counters.roundTrips++;
       serverSpoke = false;
       counters.clientBytes += data.length;
       toServer.push(data);
     });
-    upstream.on('data', (data: Buffer) => toClient.push(data));
+    upstream.on('data', (data: Buffer) => {
+      const rule = cutting ? undefined : replyRules.find((r) => r.left > 0 && data.includes(r.marker));
+      if (!rule) return toClient.push(data);
+      rule.left--;
+      cuts++;
+      cutting = true;
+      toClient.push(data.subarray(0, data.indexOf(rule.marker)));
+      // end(), not destroy(): the bytes ahead of the marker must reach the client whole.
+      toClient.drain(() => {
+        client.end();
+        upstream.end();
+      });
+    });
     let closed = false;
     const close = () => {
       if (closed) return;
       closed = true;
+      closers.delete(close);
       open--;
       toServer.stop();
       toClient.stop();
@@ -163,18 +268,24 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
       sockets.delete(client);
       sockets.delete(upstream);
     };
+    closers.add(close);
     client.on('end', () => toServer.drain(() => upstream.end()));
     upstream.on('end', () => toClient.drain(() => client.end()));
-    client.on('close', close);
+    client.on('close', () => cutting || close());
     upstream.on('close', close);
-    client.on('error', close);
+    client.on('error', () => cutting || close());
     upstream.on('error', close);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, proxy.host, () => resolve());
-  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, proxy.host, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+  await listen(options.port ?? 0);
   proxy.port = (server.address() as AddressInfo).port;
   return proxy;
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run bench` — node --import tsx bench/run.ts [--delays=2,20] [--clients=4] [--calls=1000]
  *   [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]
+ *   `npm run bench -- --fairness [--calls=40]`: one greedy user against four others (bench/fairness.ts).
  *
  * Starts its own PostgreSQL (fixture + seed), a delay proxy that counts round trips, the auth
  * stand-in and the server under each runtime, then prints a markdown table and writes the report to
@@ -11,6 +12,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runBench, renderMarkdown, type BenchOptions, type Runtime } from './bench.js';
+import { renderFairness, runFairness } from './fairness.js';
 
 export const MAX_ROUND_TRIPS_PER_CALL = 1.1;
 
@@ -19,11 +21,25 @@ for (const arg of process.argv.slice(2)) {
   const [key, value] = arg.replace(/^--/, '').split('=', 2);
   args.set(key!, value ?? 'true');
 }
-const unknown = [...args.keys()].filter((k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save'].includes(k));
+const unknown = [...args.keys()].filter((k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save', 'fairness'].includes(k));
 if (unknown.length) {
   console.error(`unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]`);
   process.exit(2);
 }
+if (args.has('fairness')) {
+  const calls = Number(args.get('calls') ?? 40);
+  const rows = await runFairness(calls);
+  console.log(`\n${renderFairness(rows, calls)}\n`);
+  if (!args.has('no-save')) {
+    const dir = new URL('./results/', import.meta.url);
+    mkdirSync(dir, { recursive: true });
+    const name = `${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}-fairness.json`;
+    writeFileSync(new URL(name, dir), `${JSON.stringify({ date: new Date().toISOString(), calls, rows }, null, 1)}\n`);
+    console.log(`wrote bench/results/${name}`);
+  }
+  process.exit(0);
+}
+
 const quick = args.has('quick');
 const list = (key: string, fallback: string) => (args.get(key) ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
 const options: BenchOptions = {

@@ -110,7 +110,7 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
     const ready = database && keys;
     const body: Record<string, unknown> = {
       status: ready ? 'ready' : 'not_ready',
-      checks: { database: database ? 'ok' : 'unreachable', jwks: keys ? 'ok' : 'no usable signing key' },
+      checks: { database: database ? 'ok' : 'unreachable', jwks: keys ? 'ok' : `no usable signing key: ${verifier.problem()}` },
     };
     // ?details=1: the doctor's verdicts, codes only and cached (src/doctor/summary.ts).
     if (doctorSummary && c.req.query('details') !== undefined) body.doctor = await doctorSummary();

@@ -77,6 +77,8 @@ const settings = z.object({
   allowPrivilegedLoginRole: fromEnv('ALLOW_PRIVILEGED_LOGIN_ROLE', flag),
   shutdownTimeoutMs: fromEnv('SHUTDOWN_TIMEOUT_MS', positiveInt(10_000, 600_000)),
   /** A write changing more rows than this, or deleting any, asks the user first (src/mcp/confirm.ts). */
+  /** HTTP requests handled at once before new ones get 503 + Retry-After; unset: four per pool connection. */
+  maxInFlight: fromEnv('MAX_IN_FLIGHT', z.coerce.number().int().min(1).max(100_000).optional()),
   confirmWriteRows: fromEnv('CONFIRM_WRITE_ROWS', z.coerce.number().int().min(0).max(1_000_000).default(20)),
   auth: z.object({
     /** Also accept the web app's own session tokens (no client_id claim). */
@@ -90,6 +92,8 @@ const settings = z.object({
     maxBytes: fromEnv('MAX_RESULT_BYTES', positiveInt(100_000, 50_000_000)),
     /** How long a call waits for a free connection before answering POOL_BUSY. */
     poolWaitMs: fromEnv('DB_POOL_WAIT_MS', positiveInt(5_000, 600_000)),
+    /** Statements one user may run at once (src/db/fair-share.ts); unset: a quarter of the pool, rounded up, so at least four users always find a connection. */
+    userConcurrency: fromEnv('DB_USER_CONCURRENCY', z.coerce.number().int().min(1).max(1_000).optional()),
   }),
   log: z.object({
     level: fromEnv('LOG_LEVEL', z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info')),
@@ -119,6 +123,8 @@ const schema = settings.transform((s) => {
      */
     metadataUrl: `${publicUrl}/.well-known/oauth-protected-resource/mcp`,
     auth: { ...s.auth, issuer, jwksUrl: `${issuer}/.well-known/jwks.json` },
+    limits: { ...s.limits, userConcurrency: s.limits.userConcurrency ?? Math.ceil(s.poolSize / 4) },
+    maxInFlight: s.maxInFlight ?? s.poolSize * 4,
   };
 });
 

@@ -33,6 +33,19 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Seconds a shed request is told to wait. */
+const OVERLOAD_RETRY_AFTER_SECONDS = 1;
+
+function overloaded(limit: number): Response {
+  return Response.json(
+    {
+      error: 'overloaded',
+      error_description: `The server is handling its limit of ${limit} requests (MAX_IN_FLIGHT); retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s.`,
+    },
+    { status: 503, headers: { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) } },
+  );
+}
+
 export async function startServer(
   env: Record<string, string | undefined>,
   argv: readonly string[] = [],
@@ -92,6 +105,10 @@ export async function startServer(
   let inFlight = 0;
   let drained: (() => void) | null = null;
   const fetch = async (request: Request): Promise<Response> => {
+    // Overload is shed before any work (auth, parsing, a pool wait), so memory stays bounded and
+    // the requests already admitted keep their latency instead of all timing out together.
+    // Liveness stays answerable: an overloaded process is alive, not one to restart.
+    if (inFlight >= config.maxInFlight && !request.url.endsWith('/healthz')) return overloaded(config.maxInFlight);
     inFlight++;
     try {
       return await app.fetch(request);

@@ -1,16 +1,16 @@
 /**
  * Access-token verification: a Supabase Auth token → the Principal every statement runs as.
  *
- * Keys come from the project's JWKS, cached by jose (fetched once, refetched at most every 30 s
- * and only when a token names a kid the cache lacks), so a request costs no network call after
- * warm-up. Only asymmetric algorithms are accepted: a shared-secret (HS256) token could be forged
- * by anyone holding the public key if the algorithm were taken from the token.
+ * Keys come from the project's JWKS, held in memory (see keySet below), so a request costs no
+ * network call after warm-up, and a JWKS host that goes down never stops tokens signed by a key
+ * already known from verifying. Only asymmetric algorithms are accepted: a shared-secret (HS256)
+ * token could be forged by anyone holding the public key if the algorithm were taken from the token.
  *
  * @example
  *   const verifier = createTokenVerifier({ issuer, jwksUrl, requireClientId: true });
  *   const principal = await verifier.verify(token); // throws TokenError
  */
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 
 export interface Principal {
   /** The user's uuid (`auth.users.id`), what `auth.uid()` returns. */
@@ -58,30 +58,31 @@ export interface VerifierOptions {
   clockToleranceSeconds?: number;
   /** Replaces global fetch for the JWKS (tests, proxies). */
   fetch?: typeof fetch;
+  /** How long a fetched key set is used before it is refetched (ms). Default 10 minutes. */
+  keysMaxAgeMs?: number;
+  /** Least time between two fetches caused by unknown kids or failures (ms). Default 5 s. */
+  refetchCooldownMs?: number;
 }
 
 export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
   /** Fetches the key set if none is cached yet; true when at least one key is usable. */
   ready(): Promise<boolean>;
+  /** Why no key is usable (for /readyz), or null when keys are. */
+  problem(): string | null;
 }
 
 const ALGORITHMS = ['ES256', 'RS256'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
-  const jwks = createRemoteJWKSet(new URL(options.jwksUrl), {
-    timeoutDuration: 5_000,
-    cooldownDuration: 30_000,
-    cacheMaxAge: 10 * 60_000,
-    ...(options.fetch ? { [customFetch]: options.fetch } : {}),
-  });
+  const jwks = keySet(options);
   const requireClientId = options.requireClientId ?? true;
 
   async function verify(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, jwks, {
+      ({ payload } = await jwtVerify(token, jwks.getKey, {
         issuer: options.issuer,
         audience: 'authenticated',
         algorithms: ALGORITHMS,
@@ -125,15 +126,86 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   }
 
   async function ready(): Promise<boolean> {
+    await jwks.ensure();
+    return jwks.usable();
+  }
+
+  return { verify, ready, problem: () => (jwks.usable() ? null : jwks.problem()) };
+}
+
+/** Timeout of one JWKS fetch. */
+const FETCH_TIMEOUT_MS = 5_000;
+
+/**
+ * The project's signing keys, kept in memory. A set older than `keysMaxAgeMs` keeps verifying
+ * while a fresh one is fetched in the background, so a JWKS host that goes down after start-up
+ * never stops known keys (a removed key therefore stops verifying within keysMaxAgeMs of its
+ * removal, once the host answers). A token naming an unknown kid (a rotation) triggers one fetch,
+ * at most one per `refetchCooldownMs` so random kids cannot turn into load on the host. With no
+ * set at all (host down at start-up) a call retries the fetch, at most once per cooldown, and
+ * fails with JWKS_UNAVAILABLE until one arrives.
+ */
+function keySet(options: VerifierOptions) {
+  const maxAge = options.keysMaxAgeMs ?? 10 * 60_000;
+  const cooldown = options.refetchCooldownMs ?? 5_000;
+  const doFetch = options.fetch ?? fetch;
+  let local: ReturnType<typeof createLocalJWKSet> | null = null;
+  let keys: JSONWebKeySet | null = null;
+  let fetchedAt = 0;
+  let attemptedAt = -Infinity;
+  let lastProblem = 'the key set has not been fetched yet';
+  let pending: Promise<boolean> | null = null;
+
+  /** One fetch at a time; resolves true when a set was fetched. */
+  function refresh(): Promise<boolean> {
+    pending ??= fetchKeys().finally(() => (pending = null));
+    return pending;
+  }
+
+  async function fetchKeys(): Promise<boolean> {
+    attemptedAt = performance.now();
     try {
-      if (!jwks.jwks()) await jwks.reload();
-      return (jwks.jwks()?.keys ?? []).some((k) => ALGORITHMS.includes(k.alg ?? ''));
-    } catch {
+      const response = await doFetch(options.jwksUrl, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const json = (await response.json()) as JSONWebKeySet;
+      local = createLocalJWKSet(json);
+      keys = json;
+      fetchedAt = performance.now();
+      lastProblem = 'the key set holds no ES256 or RS256 key';
+      return true;
+    } catch (error) {
+      lastProblem = `the key set could not be fetched from ${options.jwksUrl} (${error instanceof Error ? error.message : String(error)})`;
       return false;
     }
   }
 
-  return { verify, ready };
+  const coolingDown = () => performance.now() - attemptedAt < cooldown;
+
+  async function ensure(): Promise<void> {
+    if (!local && !coolingDown()) await refresh();
+    else if (!local && pending) await pending;
+  }
+
+  async function getKey(...args: Parameters<ReturnType<typeof createLocalJWKSet>>) {
+    await ensure();
+    if (!local) throw new TokenError('JWKS_UNAVAILABLE', `The project's signing keys are not available yet: ${lastProblem}.`);
+    if (performance.now() - fetchedAt > maxAge && !pending && !coolingDown()) void refresh();
+    try {
+      return await local(...args);
+    } catch (error) {
+      if (!(error instanceof errors.JWKSNoMatchingKey) || coolingDown()) throw error;
+      // Unknown kid: a rotation, or a forgery. If the host cannot say, neither can we (503, not 401).
+      if (!(await refresh())) throw new TokenError('JWKS_UNAVAILABLE', `The token names a signing key not known yet, and ${lastProblem}.`);
+      return local(...args);
+    }
+  }
+
+  return {
+    getKey,
+    ensure,
+    usable: () => (keys?.keys ?? []).some((k) => ALGORITHMS.includes(k.alg ?? '')),
+    problem: () => lastProblem,
+  };
 }
 
 /** Maps jose's error codes onto ours, with a sentence a person can act on. */

@@ -33,6 +33,10 @@ export function openPool(databaseUrl: string, options: PoolOptions = {}): Sql {
     // and every statement here is either ours (tiny) or the agent's (seen once): never prepare.
     prepare: false,
     connect_timeout: 10,
+    // Reconnect delay after a lost connection. postgres.js's default grows to 20 s over a few
+    // failed attempts, so calls would keep failing that long after the database is back; capped at
+    // 1 s, the pool is whole again within a second of it returning (at most `max` connects a second).
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     idle_timeout: 60,
     max_lifetime: 60 * 30,
     // NOTICEs can carry row data raised by functions; they never reach a log.
@@ -52,7 +56,6 @@ interface SocketOptions {
   host: string[];
   port: number[];
   path?: string | false;
-  connect_timeout?: number;
 }
 
 /**
@@ -62,30 +65,23 @@ interface SocketOptions {
  * the pipelined transaction silently costs two network round trips instead of one. Connecting
  * ourselves is the only way postgres.js offers to set TCP_NODELAY. Hosts are tried in turn as
  * postgres.js does (a multi-host URL rotates on each new connection); TLS still wraps this socket.
+ *
+ * The socket is handed over while still connecting (writes wait in it until it is connected), so
+ * a refused or failed connect reaches postgres.js as the socket's own error and close events and
+ * its pool reconnects later. Rejecting instead would leave that pool slot marked as connecting
+ * forever: postgres.js never retries a connection whose socket factory failed. Its own
+ * connect_timeout bounds a connect that hangs.
  */
-function noDelaySocket(): (options: SocketOptions) => Promise<net.Socket> {
+function noDelaySocket(): (options: SocketOptions) => net.Socket {
   let next = 0;
-  return (options) =>
-    new Promise((resolve, reject) => {
-      const i = next++ % Math.max(1, options.port.length);
-      const socket = options.path
-        ? net.connect(options.path)
-        : net.connect({ host: options.host[i] ?? options.host[0], port: options.port[i] ?? options.port[0]! });
-      socket.setNoDelay(true);
-      const fail = (error: Error) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(error);
-      };
-      const timer = setTimeout(
-        () => fail(Object.assign(new Error(`connect timeout after ${options.connect_timeout} s`), { code: 'CONNECT_TIMEOUT' })),
-        (options.connect_timeout ?? 30) * 1000,
-      );
-      socket.once('error', fail);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeListener('error', fail);
-        resolve(socket);
-      });
-    });
+  return (options) => {
+    const i = next++ % Math.max(1, options.port.length);
+    const socket = options.path
+      ? net.connect(options.path)
+      : net.connect({ host: options.host[i] ?? options.host[0], port: options.port[i] ?? options.port[0]! });
+    // Set again once connected: not every runtime keeps a setting made before the handle exists.
+    socket.setNoDelay(true);
+    socket.once('connect', () => socket.setNoDelay(true));
+    return socket;
+  };
 }

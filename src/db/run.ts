@@ -16,6 +16,7 @@
  */
 import type postgres from 'postgres';
 import type { Config } from '../config.js';
+import { UserSlots } from './fair-share.js';
 import { EXTENDED, type Sql } from './pool.js';
 
 /** Who the statement runs as: the verified token's subject and claims. */
@@ -41,6 +42,8 @@ export interface StatementResult {
   rowCount: number;
   /** Why the rows were cut short, or null when every row is here. */
   truncated: null | 'rows' | 'bytes';
+  /** Set when a write committed but its own result was lost with the connection (no rows, no count). */
+  notice?: string;
 }
 
 export type DbErrorCode =
@@ -50,7 +53,13 @@ export type DbErrorCode =
   | 'POOL_BUSY'
   | 'INTEGRITY_VIOLATION'
   | 'DATABASE_UNAVAILABLE'
-  | 'DATABASE_MISCONFIGURED';
+  | 'DATABASE_MISCONFIGURED'
+  /** The connection was lost during a write and PostgreSQL confirms it rolled back: safe to retry. */
+  | 'WRITE_ROLLED_BACK'
+  /** The connection was lost after COMMIT left and the outcome is unknown: check before retrying. */
+  | 'WRITE_IN_DOUBT'
+  /** The user already runs as many statements as one user may at once: retry shortly. */
+  | 'USER_BUSY';
 
 /** PostgreSQL's own description of an error, kept whole so the agent can fix its statement. */
 export interface PgErrorFields {
@@ -71,6 +80,8 @@ export class DbError extends Error {
     readonly code: DbErrorCode,
     message: string,
     readonly pg?: PgErrorFields,
+    /** More fields for the agent (e.g. the transaction id of a write in doubt). */
+    readonly details?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
     this.name = 'DbError';
@@ -183,8 +194,12 @@ export function literal(text: string): string {
   return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
-/** Everything the transaction sets before the agent's statement; SET LOCAL semantics throughout. */
-function setupSql(identity: Identity, claimsJson: string, limits: Limits): string {
+/**
+ * Everything the transaction sets before the agent's statement; SET LOCAL semantics throughout. A
+ * write also learns its transaction id here, in the same pipeline: if the connection is lost after
+ * COMMIT left, that id is how the server asks PostgreSQL whether it committed.
+ */
+function setupSql(identity: Identity, claimsJson: string, limits: Limits, access: RunOptions['access']): string {
   const settings: [string, string][] = [
     ['role', 'authenticated'],
     ['request.jwt.claims', claimsJson],
@@ -202,7 +217,8 @@ function setupSql(identity: Identity, claimsJson: string, limits: Limits): strin
     ['standard_conforming_strings', 'on'],
     ['TimeZone', 'UTC'],
   ];
-  return `select ${settings.map(([k, v]) => `pg_catalog.set_config('${k}', ${literal(v)}, true)`).join(', ')}`;
+  const xid = access === 'write' ? ', pg_catalog.pg_current_xact_id()::text as xid' : '';
+  return `select ${settings.map(([k, v]) => `pg_catalog.set_config('${k}', ${literal(v)}, true)`).join(', ')}${xid}`;
 }
 
 /**
@@ -257,13 +273,37 @@ export async function asUser(
 ): Promise<Rows> {
   const { limits, signal } = options;
   if (signal?.aborted) throw new DbError('CANCELLED', 'The request was cancelled before the statement ran.');
+  const releaseSlot = limits.userConcurrency ? await slotsFor(sql, limits.userConcurrency).acquire(identity.sub, limits.poolWaitMs) : () => {};
+  try {
+    return await asUserInSlot(sql, identity, options, body, describeError);
+  } finally {
+    releaseSlot();
+  }
+}
+
+/** One UserSlots per pool: the cap shares that pool's connections. */
+const slotsByPool = new WeakMap<Sql, UserSlots>();
+function slotsFor(sql: Sql, cap: number): UserSlots {
+  let slots = slotsByPool.get(sql);
+  if (!slots || slots.cap !== cap) slotsByPool.set(sql, (slots = new UserSlots(cap)));
+  return slots;
+}
+
+async function asUserInSlot(
+  sql: Sql,
+  identity: Identity,
+  options: RunOptions,
+  body: (connection: postgres.ReservedSql) => Pending,
+  describeError: (error: postgres.PostgresError) => DbError,
+): Promise<Rows> {
+  const { limits, signal } = options;
   const connection = await reserve(sql, limits.poolWaitMs);
   const claimsJson = JSON.stringify(identity.claims);
   const step = (text: string) => connection.unsafe(text, [], EXTENDED);
   const { guard } = options;
   const steps = [
     step(options.access === 'read' ? 'begin read only' : 'begin'),
-    step(setupSql(identity, claimsJson, limits)),
+    step(setupSql(identity, claimsJson, limits, options.access)),
     ...(guard ? [step(SNAPSHOT_SQL)] : []),
     body(connection),
     step(integrityCheckSql(identity, claimsJson)),
@@ -286,6 +326,26 @@ export async function asUser(
   signal?.removeEventListener('abort', cancel);
 
   try {
+    if (options.access === 'write' && isLostAfterCommitLeft(settled)) {
+      const xid = setUp.status === 'fulfilled' ? String(setUp.value[0]?.xid ?? '') || null : null;
+      // PostgreSQL ended the session (FATAL) at a step before COMMIT: COMMIT never ran.
+      const endedBeforeCommit = settled.slice(0, -1).some((step) => step.status === 'rejected' && isPostgresError(step.reason));
+      const outcome = endedBeforeCommit ? 'aborted' : xid ? await transactionOutcome(sql, xid) : 'unknown';
+      if (outcome === 'committed') {
+        if (ran.status === 'fulfilled') return ran.value;
+        throw new CommittedWithoutResult(xid!);
+      }
+      if (outcome === 'aborted') {
+        throw new DbError(
+          'WRITE_ROLLED_BACK',
+          `The connection to the database was lost during this write, and ${xid ? `PostgreSQL confirms its transaction ${xid}` : 'PostgreSQL ended the session before its COMMIT, so it'} ` +
+            'rolled back: nothing was changed. It is safe to run the statement again.',
+          undefined,
+          xid ? { xid } : undefined,
+        );
+      }
+      throw inDoubt(xid);
+    }
     // A cancel request stops whichever step is running when it lands, not always the statement.
     if (signal?.aborted && firstFailure(...settled) !== undefined) {
       throw new DbError('CANCELLED', 'The request was cancelled; the statement was stopped and nothing was changed.');
@@ -302,7 +362,7 @@ export async function asUser(
           pgFields(error, 0, 0),
         );
       }
-      if (isPostgresError(error)) throw describeError(error);
+      if (isPostgresError(error) && !isConnectionLost(error)) throw describeError(error);
       throw unavailable(error);
     }
     if (checked.status === 'rejected') {
@@ -313,7 +373,7 @@ export async function asUser(
           'The statement changed the role or identity it runs as. It was rolled back and nothing was returned.',
         );
       }
-      throw isPostgresError(error) ? describeError(error) : unavailable(error);
+      throw isPostgresError(error) && !isConnectionLost(error) ? describeError(error) : unavailable(error);
     }
     if (changes && gate) {
       if (changes.status === 'rejected') throw isPostgresError(changes.reason) ? describeError(changes.reason) : unavailable(changes.reason);
@@ -324,14 +384,104 @@ export async function asUser(
     }
     if (committed.status === 'rejected') {
       const error = committed.reason;
-      throw isPostgresError(error) ? describeError(error) : unavailable(error);
+      throw isPostgresError(error) && !isConnectionLost(error) ? describeError(error) : unavailable(error);
     }
     if (committed.value.command !== 'COMMIT') {
       throw new DbError('DATABASE_UNAVAILABLE', 'The transaction did not commit; nothing was changed. Try again.');
     }
     return ran.value;
   } finally {
-    await release(connection, committed);
+    await release(connection, settled);
+  }
+}
+
+/**
+ * A write whose connection was lost with nothing but the transport failing: no step was refused
+ * by PostgreSQL before COMMIT (a refused step aborts the transaction, so it cannot have committed).
+ */
+function isLostAfterCommitLeft(steps: PromiseSettledResult<unknown>[]): boolean {
+  const committed = steps.at(-1)!;
+  if (committed.status !== 'rejected' || !isConnectionLost(committed.reason)) return false;
+  return steps.every((step) => step.status === 'fulfilled' || isConnectionLost(step.reason));
+}
+
+/** How long the server keeps asking PostgreSQL for a lost write's outcome before calling it in doubt. */
+const OUTCOME_WAIT_MS = 3_000;
+/** After this long `in progress`, the session still holding the transaction is ended so it decides. */
+const OUTCOME_TERMINATE_AFTER_MS = 500;
+
+/**
+ * Asks PostgreSQL, on another pool connection, what became of transaction `xid`. "in progress"
+ * means its session has not noticed the client is gone (a COMMIT that never arrived leaves it idle
+ * in the transaction): that session belongs to the login role, so it is ended, which rolls back an
+ * open transaction and cannot undo one already committing. `unknown` when the database cannot be
+ * asked within OUTCOME_WAIT_MS.
+ */
+async function transactionOutcome(sql: Sql, xid: string): Promise<'committed' | 'aborted' | 'unknown'> {
+  if (!/^\d+$/.test(xid)) return 'unknown';
+  // pg_stat_activity shows the 32-bit xid; xid8 adds the epoch in the high bits.
+  const xid32 = String(BigInt(xid) % 4294967296n);
+  const started = performance.now();
+  const left = () => OUTCOME_WAIT_MS - (performance.now() - started);
+  while (left() > 0) {
+    try {
+      const [row] = await bounded(sql.unsafe(`select pg_catalog.pg_xact_status('${xid}'::xid8) as status`, [], EXTENDED), left());
+      const status = row?.status as string | null | undefined;
+      if (status === 'committed' || status === 'aborted') return status;
+      if (status !== 'in progress') return 'unknown';
+      if (performance.now() - started > OUTCOME_TERMINATE_AFTER_MS) {
+        await bounded(
+          sql.unsafe(
+            `select pg_catalog.pg_terminate_backend(pid, 1000) from pg_catalog.pg_stat_activity where backend_xid::text = '${xid32}'`,
+            [],
+            EXTENDED,
+          ),
+          left(),
+        );
+      }
+    } catch {
+      // The database is unreachable too: ask again until the bound.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return 'unknown';
+}
+
+/** `promise`, or a rejection once `ms` have passed (a pool query waits for a free connection). */
+async function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), Math.max(0, ms))));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function inDoubt(xid: string | null): DbError {
+  if (!xid) {
+    return new DbError(
+      'WRITE_IN_DOUBT',
+      'The connection to the database was lost after the COMMIT was sent and before any answer arrived, so this write ' +
+        'may or may not have been applied. Before running it again, check with the query tool whether its change is ' +
+        'present (e.g. select the rows it would have written); run it again only if it is not.',
+    );
+  }
+  const check = `select pg_xact_status('${xid}'::xid8) as status`;
+  return new DbError(
+    'WRITE_IN_DOUBT',
+    `The connection to the database was lost after the COMMIT of transaction ${xid} was sent, and its outcome could ` +
+      `not be confirmed yet. Before running it again, run with the query tool: ${check} — 'committed': it was applied, ` +
+      "do not run it again; 'aborted': nothing changed, run it again; 'in progress': ask again in a few seconds.",
+    undefined,
+    { xid, check },
+  );
+}
+
+/** A write that committed although its own result (rows, count) was lost with the connection. */
+class CommittedWithoutResult extends Error {
+  constructor(readonly xid: string) {
+    super(`transaction ${xid} committed`);
   }
 }
 
@@ -412,7 +562,18 @@ export async function runStatement(
     );
   } catch (error) {
     if (error instanceof HeldRows) throw new WriteHeld(error.changes, write(error.rows));
-    throw error;
+    if (!(error instanceof CommittedWithoutResult)) throw error;
+    return {
+      command: statement.trim().split(/\s+/, 1)[0]!.toUpperCase(),
+      columns: [],
+      rows: [],
+      rowCount: 0,
+      truncated: null,
+      notice:
+        `Committed (PostgreSQL confirms transaction ${error.xid}), but the connection was lost before the statement's ` +
+        'result arrived, so its RETURNING rows and row count could not be read. Do not run it again; query the ' +
+        'table to see what it wrote.',
+    };
   }
 }
 
@@ -493,7 +654,7 @@ function fromPostgres(error: postgres.PostgresError, offset: number, length: num
 }
 
 function setupFailure(error: unknown): DbError {
-  if (!isPostgresError(error)) return unavailable(error);
+  if (!isPostgresError(error) || isConnectionLost(error)) return unavailable(error);
   // 42501 on set_config('role'): the login role is not a member of `authenticated`.
   return new DbError(
     'DATABASE_MISCONFIGURED',
@@ -503,9 +664,17 @@ function setupFailure(error: unknown): DbError {
   );
 }
 
+/** Seconds an agent should wait before retrying a call that met an unreachable database. */
+const RETRY_AFTER_SECONDS = 2;
+
 function unavailable(error: unknown): DbError {
   const code = (error as { code?: string })?.code ?? 'UNKNOWN';
-  return new DbError('DATABASE_UNAVAILABLE', `The database could not be reached (${code}). Try again shortly.`);
+  return new DbError(
+    'DATABASE_UNAVAILABLE',
+    `The database could not be reached (${code}). Retry in ${RETRY_AFTER_SECONDS} seconds or more.`,
+    undefined,
+    { retryAfterSeconds: RETRY_AFTER_SECONDS },
+  );
 }
 
 function firstFailure(...results: PromiseSettledResult<unknown>[]): unknown {
@@ -541,13 +710,31 @@ async function reserve(sql: Sql, waitMs: number): Promise<postgres.ReservedSql> 
 
 /**
  * Hands the connection back only when its transaction is known to be over; otherwise a ROLLBACK
- * first, so no state can reach the next caller.
+ * first, so no state can reach the next caller. A connection that was lost is never touched again:
+ * postgres.js has already returned it to the pool as closed (it reconnects on next use), and
+ * writing to it (the ROLLBACK) schedules a socket write that would run after the socket is gone
+ * and throw outside any promise, killing the process (porsager/postgres#1208), while releasing it
+ * would put a socketless connection among the open ones.
  */
-async function release(
-  connection: postgres.ReservedSql,
-  committed: PromiseSettledResult<Rows>,
-): Promise<void> {
+async function release(connection: postgres.ReservedSql, steps: PromiseSettledResult<unknown>[]): Promise<void> {
+  if (steps.some((step) => step.status === 'rejected' && isConnectionLost(step.reason))) return;
+  const committed = steps.at(-1) as PromiseSettledResult<Rows>;
   const ended = committed.status === 'fulfilled' && ['COMMIT', 'ROLLBACK'].includes(committed.value.command);
   if (!ended) await connection.unsafe('rollback', [], EXTENDED).catch(() => {});
   connection.release();
+}
+
+/**
+ * postgres.js's own connection errors, socket errors, PostgreSQL ending the session (FATAL), and
+ * SQLSTATE class 08 (connection exception: what a pooler such as PgBouncer reports when it cannot
+ * reach PostgreSQL) or 57P01–57P03 (shutdown, crash, not accepting connections yet).
+ */
+const LOST_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT']);
+
+export function isConnectionLost(error: unknown): boolean {
+  if (isPostgresError(error)) {
+    return error.severity === 'FATAL' || error.severity === 'PANIC' || error.code.startsWith('08') || /^57P0[123]$/.test(error.code);
+  }
+  const e = error as { code?: unknown; syscall?: unknown; errno?: unknown } | null;
+  return typeof e?.code === 'string' && (LOST_CODES.has(e.code) || e.syscall !== undefined || e.errno !== undefined);
 }

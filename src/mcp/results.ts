@@ -62,7 +62,7 @@ export function rowsResult(
   limits: { maxRows: number; maxBytes: number },
   summary: string,
 ): CallToolResult {
-  const advice = truncationAdvice(result, limits);
+  const advice = result.notice ?? truncationAdvice(result, limits);
   const structured = {
     command: result.command,
     columns: result.columns,
@@ -92,7 +92,7 @@ export function errorResult(body: ToolErrorBody): CallToolResult {
 export function failureResult(error: unknown): CallToolResult {
   if (error instanceof DbError) {
     // PostgreSQL's fields go first so our code and sentence stay on top; `sqlstate` keeps its origin.
-    return errorResult({ ...(error.pg ?? {}), code: error.code, message: error.message });
+    return errorResult({ ...(error.pg ?? {}), ...(error.details ?? {}), code: error.code, message: error.message });
   }
   return errorResult({
     code: 'INTERNAL_ERROR',

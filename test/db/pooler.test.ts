@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { startDelayProxy } from '../../bench/proxy.js';
+import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
 import { startCountingAuth } from '../../bench/setup.js';
 import { freePort } from '../../dev/ports.js';
 import { asMintUser, DEMO_USERS } from '../../dev/seed.js';
@@ -23,10 +23,11 @@ import { openPool, type Sql } from '../../src/db/pool.js';
 import { DbError, runStatement, type Identity, type Limits } from '../../src/db/run.js';
 import { startServer } from '../../src/main.js';
 import { createTestDatabase, testEnvironment, type TestDatabase } from '../support/database.js';
+import { commandComplete } from '../support/faults.js';
 import { pgBouncerPath } from '../support/prerequisites.js';
 
 const INSTALL = 'apt-get install -y pgbouncer';
-const LIMITS: Limits = { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, maxRows: 100, maxBytes: 100_000, poolWaitMs: 10_000 };
+const LIMITS: Limits = { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, maxRows: 100, maxBytes: 100_000, poolWaitMs: 10_000, userConcurrency: 100 };
 const USERS = DEMO_USERS.filter((u) => !u.disabled);
 const identity = (user: (typeof USERS)[number]): Identity => ({
   sub: user.id,
@@ -49,10 +50,14 @@ interface RunningBouncer {
 }
 
 /** PgBouncer in transaction mode with a generated ini and userlist in a temp dir, on a free port. */
-async function startPgBouncer(db: TestDatabase): Promise<RunningBouncer> {
+async function startPgBouncer(db: TestDatabase, via?: { host: string; port: number }): Promise<RunningBouncer> {
   const binary = findPgBouncer();
   const env = testEnvironment();
   const target = new URL(db.adminUrl);
+  if (via) {
+    target.hostname = via.host;
+    target.port = String(via.port);
+  }
   const dir = await mkdtemp(path.join(tmpdir(), 'pgbouncer-'));
   const port = await freePort();
   const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -263,6 +268,9 @@ describe('behind PgBouncer in transaction mode', () => {
       MCP_SERVER_URL: 'http://127.0.0.1:9',
       LOG_LEVEL: 'silent',
       DB_POOL_SIZE: String(CLIENT_POOL),
+      // This test is about multiplexing 60 concurrent calls, not about a fair share per user.
+      DB_USER_CONCURRENCY: String(CLIENT_POOL),
+      MAX_IN_FLIGHT: '100',
     });
     try {
       const tokens = await Promise.all(USERS.map((u) => auth.auth.mintAccessToken(asMintUser(u))));
@@ -302,5 +310,62 @@ describe('behind PgBouncer in transaction mode', () => {
       await server.close();
       await auth.stop();
     }
+  });
+});
+
+describe('behind PgBouncer, with PostgreSQL failing behind it', () => {
+  let db: TestDatabase;
+  let proxy: DelayProxy;
+  let bouncer: RunningBouncer;
+  let sql: Sql;
+
+  before(async () => {
+    db = await createTestDatabase('pooler_faults');
+    // The fault-injection proxy sits between PgBouncer and PostgreSQL.
+    proxy = await startDelayProxy({ targetPort: Number(new URL(db.adminUrl).port) });
+    bouncer = await startPgBouncer(db, proxy);
+    sql = openPool(bouncer.url, { max: CLIENT_POOL });
+  });
+  after(async () => {
+    await sql?.end({ timeout: 5 });
+    await bouncer?.stop();
+    await proxy?.close();
+    await db?.drop();
+  });
+
+  const write = (name: string) =>
+    runStatement(sql, identity(USERS[1]!), `insert into tags (name, color) values ('${name}', '#000000') returning name`, { access: 'write', limits: LIMITS })
+      .then((r) => ({ name, code: 'ok', rows: r.rows }), (e: unknown) => ({ name, code: e instanceof DbError ? e.code : String(e), rows: [] }));
+
+  test('server connections cut and PostgreSQL refusing for a second: every call answers, no committed write is lost, the next calls succeed', async () => {
+    const started = performance.now();
+    const calls = Array.from({ length: 12 }, (_, i) => write(`bouncer-outage-${i}`));
+    await new Promise((r) => setTimeout(r, 10));
+    await proxy.faults.refuse(true);
+    proxy.faults.cutAll();
+    setTimeout(() => void proxy.faults.refuse(false), 1_000);
+    const results = await Promise.all(calls);
+    assert.ok(performance.now() - started < LIMITS.poolWaitMs + 5_000, 'no call hangs');
+    for (const r of results) assert.match(r.code, /^(ok|DATABASE_UNAVAILABLE|WRITE_IN_DOUBT|WRITE_ROLLED_BACK)$/, r.code);
+    const present = new Set((await db.admin<{ name: string }[]>`select name from tags where name like 'bouncer-outage-%'`).map((r) => r.name));
+    assert.deepEqual(results.filter((r) => r.code === 'ok' && !present.has(r.name)).map((r) => r.name), [], 'no write reported committed is missing');
+    assert.deepEqual(results.filter((r) => r.code === 'WRITE_ROLLED_BACK' && present.has(r.name)).map((r) => r.name), []);
+    await new Promise((r) => setTimeout(r, 1_200));
+    for (let i = 0; i < 4; i++) assert.equal((await write(`bouncer-after-${i}`)).code, 'ok');
+  });
+
+  test('the reply to COMMIT lost between PostgreSQL and PgBouncer: the write is reported truthfully', async () => {
+    proxy.faults.cutBeforeReply(commandComplete('COMMIT'));
+    // The marker must arrive within one chunk: write until the proxy has cut one.
+    const cuts = proxy.faults.cutCount();
+    let result: Awaited<ReturnType<typeof write>> | undefined;
+    for (let i = 0; i < 10 && proxy.faults.cutCount() === cuts; i++) result = await write(`bouncer-commit-lost-${i}`);
+    assert.ok(result && proxy.faults.cutCount() > cuts, 'the proxy cut a COMMIT reply');
+    const [row] = await db.admin`select count(*)::int as n from tags where name = ${result.name}`;
+    if (result.code === 'ok') assert.equal(row!.n, 1, 'reported committed, and present');
+    else if (result.code === 'WRITE_ROLLED_BACK') assert.equal(row!.n, 0);
+    else assert.equal(result.code, 'WRITE_IN_DOUBT');
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal((await write('bouncer-commit-next')).code, 'ok');
   });
 });

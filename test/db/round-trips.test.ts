@@ -19,7 +19,7 @@ import { DbError, runStatement, type Identity, type Limits } from '../../src/db/
 import { startServer } from '../../src/main.js';
 import { createTestDatabase, testEnvironment, type TestDatabase } from '../support/database.js';
 
-const LIMITS: Limits = { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, maxRows: 100, maxBytes: 100_000, poolWaitMs: 5_000 };
+const LIMITS: Limits = { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, maxRows: 100, maxBytes: 100_000, poolWaitMs: 5_000, userConcurrency: 100 };
 const alice = DEMO_USERS[1]!;
 const bob = DEMO_USERS[2]!;
 const identity = (user = alice, extra: Record<string, unknown> = {}): Identity => ({
@@ -152,6 +152,8 @@ describe('token verification', () => {
       DATABASE_URL: db.loginUrl,
       MCP_SERVER_URL: 'http://127.0.0.1:9',
       LOG_LEVEL: 'silent',
+      // 8 concurrent calls per user: this test counts JWKS fetches, not the fair share per user.
+      DB_USER_CONCURRENCY: '10',
     });
     try {
       const fetchesAtStart = auth.count(JWKS);

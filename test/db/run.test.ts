@@ -13,7 +13,7 @@ import { startServer, StartupError } from '../../src/main.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { rows, startStack, toolError, type Stack } from '../support/stack.js';
 
-const LIMITS: Limits = { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, maxRows: 100, maxBytes: 100_000, poolWaitMs: 2_000 };
+const LIMITS: Limits = { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, maxRows: 100, maxBytes: 100_000, poolWaitMs: 2_000, userConcurrency: 100 };
 const alice = DEMO_USERS[1]!;
 const identity = (user = alice, extra: Record<string, unknown> = {}) => ({
   sub: user.id,

@@ -28,6 +28,8 @@ export interface StackOptions {
   superuserLogin?: boolean;
   /** Collect log lines instead of printing them. */
   captureLogs?: boolean;
+  /** Rewrites the server's DATABASE_URL, e.g. to reach PostgreSQL through a fault-injection proxy. */
+  databaseUrl?: (url: string) => string;
 }
 
 export interface Stack {
@@ -65,7 +67,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const server = await startServer(
     {
       SUPABASE_URL: auth.projectUrl,
-      DATABASE_URL: options.superuserLogin ? db.adminUrl : db.loginUrl,
+      DATABASE_URL: (options.databaseUrl ?? ((url: string) => url))(options.superuserLogin ? db.adminUrl : db.loginUrl),
       ALLOW_PRIVILEGED_LOGIN_ROLE: options.superuserLogin ? 'true' : 'false',
       MCP_SERVER_URL: baseUrl,
       LOG_LEVEL: options.captureLogs ? 'debug' : 'warn',

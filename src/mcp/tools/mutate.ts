@@ -94,7 +94,9 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString; confirm_rows: z.ZodO
       return { result: held, outcome: 'CONFIRMATION_REQUIRED', rowCount: 0 };
     }
     const returned = result.rows.length ? ` Returned ${result.rows.length} row${result.rows.length === 1 ? '' : 's'}.` : '';
-    const summary = `${result.command}: ${result.rowCount} row${result.rowCount === 1 ? '' : 's'} affected.${returned}`;
+    const summary = result.notice
+      ? `${result.command}: committed.`
+      : `${result.command}: ${result.rowCount} row${result.rowCount === 1 ? '' : 's'} affected.${returned}`;
     return { result: rowsResult(result, deps.limits, summary), outcome: 'ok', rowCount: result.rowCount, truncated: result.truncated };
   },
 };
