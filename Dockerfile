@@ -27,7 +27,11 @@ ENV NODE_ENV=production \
     PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# patch-package applies patches/ (the postgres.js fix that keeps a lost connection from killing the
+# process, docs/postgres-js-patch.md): --ignore-scripts skips postinstall, so it runs by hand.
+COPY patches ./patches
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npx --no-install patch-package --error-on-fail \
+  && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Printed by the doctor when the login role is too powerful.
 COPY sql ./sql

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -62,6 +62,11 @@ test("the production image's steps without Docker: a clear config error, then /h
   await mkdir(image);
   for (const file of ['package.json', 'package-lock.json']) await cp(path.join(clone, file), path.join(image, file));
   await npm(image, 'ci', '--omit=dev', '--ignore-scripts');
+  // As the Dockerfile does: postinstall is skipped, so the postgres.js patch is applied by hand.
+  await cp(path.join(clone, 'patches'), path.join(image, 'patches'), { recursive: true });
+  await execFileAsync('npx', ['--no-install', 'patch-package', '--error-on-fail'], { cwd: image, timeout: 60_000 });
+  const connection = await readFile(path.join(image, 'node_modules/postgres/src/connection.js'), 'utf8');
+  assert.match(connection, /if \(!socket\) \{\s+chunk = nextWriteTimer = null/, "the image's postgres.js carries the patch");
   await cp(path.join(clone, 'dist'), path.join(image, 'dist'), { recursive: true });
   await cp(path.join(clone, 'sql'), path.join(image, 'sql'), { recursive: true });
   const start: [string, string[]] = [process.execPath, ['dist/runtimes/node.js']];
