@@ -39,6 +39,8 @@ async function start(runtime: Runtime, env: Record<string, string>): Promise<Ser
     SUPABASE_URL: auth.projectUrl,
     DATABASE_URL: db.loginUrl,
     STATEMENT_TIMEOUT_MS: '60000',
+    // One user runs all IN_FLIGHT slow calls at once: above the default fair share per user.
+    DB_USER_CONCURRENCY: String(IN_FLIGHT),
     ...env,
   });
   servers.push(server);
