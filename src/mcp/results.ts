@@ -17,7 +17,8 @@ export type ToolErrorCode =
   | 'CONFIRMATION_REQUIRED'
   | 'CONFIRMATION_STALE'
   | 'CONFIRMATION_MISMATCH'
-  | 'WRITE_DECLINED';
+  | 'WRITE_DECLINED'
+  | 'UNKNOWN_VALUE';
 
 export interface ToolErrorBody {
   code: ToolErrorCode;
@@ -61,6 +62,7 @@ export function rowsResult(
   result: StatementResult,
   limits: { maxRows: number; maxBytes: number },
   summary: string,
+  notices: readonly string[] = [],
 ): CallToolResult {
   const advice = truncationAdvice(result, limits);
   const structured = {
@@ -70,11 +72,13 @@ export function rowsResult(
     rowCount: result.rowCount,
     truncated: result.truncated !== null,
     ...(advice ? { notice: advice } : {}),
+    ...(notices.length ? { notices } : {}),
   };
   const text = [
     summary,
     result.rows.length > 0 ? untrusted('Rows as JSON.', JSON.stringify(result.rows)) : null,
     advice,
+    ...notices,
   ]
     .filter(Boolean)
     .join('\n');

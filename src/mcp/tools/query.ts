@@ -4,6 +4,8 @@
 import { z } from 'zod';
 import { checkStatement } from '../../db/policy.js';
 import { runStatement } from '../../db/run.js';
+import { unknownValues, valueUses } from '../../crm/known-values.js';
+import { configurationFor, unknownFilterNotices } from '../known-values.js';
 import { rowsResult } from '../results.js';
 import { refusalOutcome, statementOutput, type ToolDefinition } from './tool.js';
 
@@ -32,13 +34,19 @@ export const queryTool: ToolDefinition<{ sql: z.ZodString }> = {
   async run({ sql: text }, { deps, principal, signal }) {
     const verdict = checkStatement(text, 'query');
     if (!verdict.ok) return refusalOutcome(verdict.refusal);
-    const result = await runStatement(deps.sql, principal, verdict.statement, {
-      access: 'read',
-      limits: deps.limits,
-      typeNames: deps.typeNames,
-      signal,
-    });
+    const filters = valueUses(verdict.statement).filters;
+    // Read beside the statement, not before it; a configuration that cannot be read only costs the notice.
+    const [result, config] = await Promise.all([
+      runStatement(deps.sql, principal, verdict.statement, {
+        access: 'read',
+        limits: deps.limits,
+        typeNames: deps.typeNames,
+        signal,
+      }),
+      filters.length ? configurationFor(deps, principal, signal).catch(() => null) : null,
+    ]);
+    const notices = config ? unknownFilterNotices(unknownValues(filters, config)) : [];
     const summary = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}.`;
-    return { result: rowsResult(result, deps.limits, summary), outcome: 'ok', rowCount: result.rowCount, truncated: result.truncated };
+    return { result: rowsResult(result, deps.limits, summary, notices), outcome: 'ok', rowCount: result.rowCount, truncated: result.truncated };
   },
 };
