@@ -18,7 +18,8 @@ export type ToolErrorCode =
   | 'CONFIRMATION_STALE'
   | 'CONFIRMATION_MISMATCH'
   | 'WRITE_DECLINED'
-  | 'UNKNOWN_VALUE';
+  | 'UNKNOWN_VALUE'
+  | 'CONTACT_NOT_FOUND';
 
 export interface ToolErrorBody {
   code: ToolErrorCode;
