@@ -1,8 +1,9 @@
 /**
- * log_contact_note over real HTTP as a non-admin user: the database afterwards holds what Atomic
- * CRM's web app writes for "add a note" on a contact (notes/NoteCreate.tsx): the note by the
- * current user with the chosen status (or the contact's), and the contact with that status and
- * last_seen = now.
+ * The domain tools over real HTTP as a non-admin user: the database afterwards holds what Atomic
+ * CRM's web app writes for the same action. "Add a note" on a contact (notes/NoteCreate.tsx): the
+ * note by the current user with the chosen status (or the contact's), and the contact with that
+ * status and last_seen = now. "Add a task" (tasks/AddTask.tsx): the task by the current user, type
+ * none and due now unless chosen, and the contact's last_seen = now.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -64,4 +65,33 @@ test('a contact that does not exist is an actionable error, and nothing is writt
   assert.equal(error.code, 'CONTACT_NOT_FOUND');
   const [{ n }] = (await stack.db.admin`select count(*)::int as n from contact_notes where text = 'Nobody'`) as unknown as [{ n: number }];
   assert.equal(n, 0);
+});
+
+test('create_task: a pending task by the user, type none and due now by default; the contact\'s last_seen = now', async () => {
+  const [contact] = await stack.db.admin`select id from contacts order by id limit 1 offset 5`;
+  const [{ now }] = (await stack.db.admin`select now() as now`) as unknown as [{ now: Date }];
+  const result = await alice.callTool({ name: 'create_task', arguments: { contact_id: Number(contact!.id), text: 'Send the quote' } });
+  const id = (result.structuredContent as { task: { id: number } }).task.id;
+  const [task] = await stack.db.admin`select * from tasks where id = ${id}`;
+  assert.equal(task!.contact_id, contact!.id);
+  assert.equal(task!.type, 'none');
+  assert.equal(task!.text, 'Send the quote');
+  assert.equal(task!.done_date, null);
+  assert.equal(task!.sales_id, await aliceSalesId());
+  assert.ok(task!.due_date >= now, 'due now');
+  const [after] = await stack.db.admin`select last_seen from contacts where id = ${contact!.id}`;
+  assert.ok(after!.last_seen >= now, 'last_seen moved to now');
+});
+
+test('create_task: a chosen type and due date are kept; an unknown type is refused with the nearest', async () => {
+  const result = await alice.callTool({ name: 'create_task', arguments: { contact_id: 2, text: 'Call back', type: 'call', due_date: '2026-12-24' } });
+  const id = (result.structuredContent as { task: { id: number } }).task.id;
+  const [task] = await stack.db.admin`select type, due_date from tasks where id = ${id}`;
+  assert.equal(task!.type, 'call');
+  assert.equal((task!.due_date as Date).toISOString(), '2026-12-24T00:00:00.000Z');
+  const error = toolError(await alice.callTool({ name: 'create_task', arguments: { contact_id: 2, text: 'Phone', type: 'phone-call' } }));
+  assert.equal(error.code, 'UNKNOWN_VALUE');
+  assert.equal(error.nearest, 'call');
+  const missing = toolError(await alice.callTool({ name: 'create_task', arguments: { contact_id: 987654321, text: 'Nobody' } }));
+  assert.equal(missing.code, 'CONTACT_NOT_FOUND');
 });
