@@ -1,16 +1,17 @@
 /**
  * Values an agent puts into, or compares with, the columns whose slugs the CRM's configuration
  * defines (deal stages, categories, statuses, task types, sectors), found in PostgreSQL's parse
- * tree (libpg-query) rather than the text, and judged against the effective configuration.
+ * tree (libpg-query, the tree the statement policy already parsed) rather than the text, and
+ * judged against the effective configuration.
  *
  * Only string literals are judged (also under a cast: `'won'::text`): an expression, a column or a
  * parameter has no value before it runs, and a NULL is the app's "none".
  *
  * @example
- *   const uses = valueUses("update deals set stage = 'in-negotiation' where id = 1");
+ *   const sql = "update deals set stage = 'in-negotiation' where id = 1";
+ *   const uses = valueUses(parseSync(sql).stmts[0].stmt, sql);
  *   unknownValues(uses.writes, config)[0]?.nearest; // 'in-negociation'
  */
-import { parseSync } from 'libpg-query';
 import { KNOWN_COLUMNS, type CrmConfiguration, type ValueList } from './configuration.js';
 
 export interface ValueUse {
@@ -80,16 +81,15 @@ function relationOf(rangeVar: Node): { name: string; alias: string } | null {
   return { name, alias };
 }
 
-/** Finds the known-column literals a statement writes and filters on. */
-export function valueUses(statement: string): ValueUses {
-  const tree = parseSync(statement) as unknown;
+/** Finds the known-column literals a statement writes and filters on; `text` is what was parsed. */
+export function valueUses(tree: unknown, text: string): ValueUses {
   const writes: ValueUse[] = [];
   const filters: ValueUse[] = [];
   const relations: { name: string; alias: string }[] = [];
   const comparisons: Node[] = [];
   const use = (table: string, column: string, literal: [string, number] | null, into: ValueUse[]) => {
     const list = KNOWN_COLUMNS.get(`${table}.${column}`);
-    if (list && literal) into.push({ table, column, list, value: literal[0], position: characterPosition(statement, literal[1]) });
+    if (list && literal) into.push({ table, column, list, value: literal[0], position: characterPosition(text, literal[1]) });
   };
 
   for (const [type, node] of nodes(tree)) {

@@ -46,7 +46,7 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString; confirm_rows: z.ZodO
   async run({ sql: text, confirm_rows }, { deps, principal, signal, asking }) {
     const verdict = checkStatement(text, 'mutate');
     if (!verdict.ok) return refusalOutcome(verdict.refusal);
-    const writes = valueUses(verdict.statement).writes;
+    const writes = valueUses(verdict.tree, text).writes;
     if (writes.length) {
       const unknown = unknownValues(writes, await configurationFor(deps, principal, signal));
       if (unknown.length) return unknownValueOutcome(unknown);

@@ -34,7 +34,7 @@ export const queryTool: ToolDefinition<{ sql: z.ZodString }> = {
   async run({ sql: text }, { deps, principal, signal }) {
     const verdict = checkStatement(text, 'query');
     if (!verdict.ok) return refusalOutcome(verdict.refusal);
-    const filters = valueUses(verdict.statement).filters;
+    const filters = valueUses(verdict.tree, text).filters;
     // Read beside the statement, not before it; a configuration that cannot be read only costs the notice.
     const [result, config] = await Promise.all([
       runStatement(deps.sql, principal, verdict.statement, {
