@@ -30,6 +30,12 @@ export class TtlCache<Value> {
     return value;
   }
 
+  /** The live value for `key`, if any, without loading it. */
+  peek(key: string): Promise<Value> | undefined {
+    const hit = this.#entries.get(key);
+    return hit && hit.expires > this.now() ? hit.value : undefined;
+  }
+
   /** Forgets `key`, e.g. after the user changed what it caches. */
   delete(key: string): void {
     this.#entries.delete(key);

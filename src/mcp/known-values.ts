@@ -4,8 +4,8 @@
  * beside a read's rows).
  */
 import type { Principal } from '../auth/verify.js';
-import { effectiveConfiguration, type CrmConfiguration } from '../crm/configuration.js';
-import type { UnknownValue } from '../crm/known-values.js';
+import { ATOMIC_CRM_DEFAULTS, effectiveConfiguration, type CrmConfiguration } from '../crm/configuration.js';
+import type { UnknownValue, ValueUse } from '../crm/known-values.js';
 import { TtlCache } from '../crm/ttl-cache.js';
 import { EXTENDED, type Sql } from '../db/pool.js';
 import { asUser, DbError, type Limits } from '../db/run.js';
@@ -13,19 +13,41 @@ import { errorResult } from './results.js';
 import type { ToolOutcome } from './tools/tool.js';
 
 /**
- * Short enough that an administrator's change of the lists reaches agents within seconds, long
- * enough that an agent's burst of writes reads the row once.
+ * Short enough that an administrator's change of the lists reaches agents within a minute (the web
+ * app itself keeps the configuration fresh for five), long enough that an agent's session of
+ * writes reads the row about once: each read is a database round trip of its own.
  */
-export const CONFIGURATION_TTL_MS = 10_000;
+export const CONFIGURATION_TTL_MS = 60_000;
 const MAX_CACHED_USERS = 1_000;
 
 /** One cache per pool: per database, then per user (RLS may show users different rows). */
 const caches = new WeakMap<Sql, TtlCache<CrmConfiguration>>();
 
+function cacheOf(sql: Sql): TtlCache<CrmConfiguration> {
+  let cache = caches.get(sql);
+  if (!cache) caches.set(sql, (cache = new TtlCache(CONFIGURATION_TTL_MS, MAX_CACHED_USERS)));
+  return cache;
+}
+
+/**
+ * The configuration a read's notice is judged against, without a database round trip in the
+ * common case: the cached one, else (when every literal is one of Atomic CRM's defaults, the
+ * usual read) none at all; only a literal outside the defaults is worth reading the row for.
+ */
+export function configurationForFilters(
+  deps: { sql: Sql; limits: Limits },
+  principal: Principal,
+  signal: AbortSignal,
+  filters: readonly ValueUse[],
+): Promise<CrmConfiguration> | null {
+  const cached = cacheOf(deps.sql).peek(principal.sub);
+  if (cached) return cached;
+  if (filters.every((f) => ATOMIC_CRM_DEFAULTS[f.list].includes(f.value))) return null;
+  return configurationFor(deps, principal, signal);
+}
+
 export function configurationFor(deps: { sql: Sql; limits: Limits }, principal: Principal, signal: AbortSignal): Promise<CrmConfiguration> {
-  let cache = caches.get(deps.sql);
-  if (!cache) caches.set(deps.sql, (cache = new TtlCache(CONFIGURATION_TTL_MS, MAX_CACHED_USERS)));
-  return cache.get(principal.sub, async () => {
+  return cacheOf(deps.sql).get(principal.sub, async () => {
     try {
       const rows = await asUser(deps.sql, principal, { access: 'read', limits: deps.limits, signal }, (c) =>
         c.unsafe('select config from public.configuration where id = 1', [], EXTENDED),

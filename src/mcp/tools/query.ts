@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { checkStatement } from '../../db/policy.js';
 import { runStatement } from '../../db/run.js';
 import { unknownValues, valueUses } from '../../crm/known-values.js';
-import { configurationFor, unknownFilterNotices } from '../known-values.js';
+import { configurationForFilters, unknownFilterNotices } from '../known-values.js';
 import { rowsResult } from '../results.js';
 import { refusalOutcome, statementOutput, type ToolDefinition } from './tool.js';
 
@@ -44,7 +44,7 @@ export const queryTool: ToolDefinition<{ sql: z.ZodString }> = {
         typeNames: deps.typeNames,
         signal,
       }),
-      filters.length ? configurationFor(deps, principal, signal).catch(() => null) : null,
+      filters.length ? configurationForFilters(deps, principal, signal, filters)?.catch(() => null) : null,
     ]);
     const notices = config ? unknownFilterNotices(unknownValues(filters, config)) : [];
     const summary = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}.`;
