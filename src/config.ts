@@ -89,7 +89,12 @@ const settings = z.object({
     statementTimeoutMs: fromEnv('STATEMENT_TIMEOUT_MS', positiveInt(8_000, 600_000)),
     lockTimeoutMs: fromEnv('LOCK_TIMEOUT_MS', positiveInt(2_000, 600_000)),
     maxRows: fromEnv('MAX_ROWS', positiveInt(200, 100_000)),
-    maxBytes: fromEnv('MAX_RESULT_BYTES', positiveInt(100_000, 50_000_000)),
+    /**
+     * Sized for an agent's context: about 10,000 tokens at roughly 4 bytes a token, so one answer
+     * leaves room for the rest of the conversation. Measured on the rows' JSON in PostgreSQL; the
+     * compact table the agent reads (src/mcp/results.ts) is smaller still.
+     */
+    maxBytes: fromEnv('MAX_RESULT_BYTES', positiveInt(10_000 * 4, 50_000_000)),
     /** How long a call waits for a free connection before answering POOL_BUSY. */
     poolWaitMs: fromEnv('DB_POOL_WAIT_MS', positiveInt(5_000, 600_000)),
     /** Statements one user may run at once (src/db/fair-share.ts); unset: a quarter of the pool, rounded up, so at least four users always find a connection. */

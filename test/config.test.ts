@@ -37,7 +37,7 @@ test('defaults are the safe ones', () => {
   assert.equal(config.allowPrivilegedLoginRole, false);
   assert.equal(config.limits.statementTimeoutMs, 8000);
   assert.equal(config.limits.maxRows, 200);
-  assert.equal(config.limits.maxBytes, 100_000);
+  assert.equal(config.limits.maxBytes, 40_000);
   assert.equal(config.log.statements, false);
 });
 

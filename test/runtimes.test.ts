@@ -45,7 +45,7 @@ for (const runtime of RUNTIMES) {
       const client = await connectWithToken(`${server.baseUrl}/mcp`, token, `runtime-${runtime}`);
       try {
         const { tools } = await client.listTools();
-        assert.deepEqual(tools.map((t) => t.name).sort(), ['get_schema', 'mutate', 'query']);
+        assert.deepEqual(tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
 
         const me = rows(await client.callTool({ name: 'query', arguments: { sql: 'select email, auth.uid() as uid from sales where user_id = auth.uid()' } }));
         assert.deepEqual(me, [{ email: user.email, uid: user.id }]);

@@ -102,7 +102,13 @@ export interface Refusal {
 export type StatementKind = 'select' | 'insert' | 'update' | 'delete' | 'merge';
 
 export type Verdict =
-  | { ok: true; statement: string; kind: StatementKind }
+  | {
+      ok: true;
+      statement: string;
+      kind: StatementKind;
+      /** The statement's parse tree (`{ UpdateStmt: … }`), for later analyses without a second parse. */
+      tree: { [key: string]: unknown };
+    }
   | { ok: false; refusal: Refusal };
 
 /** The analysed functions of the database (functions.ts); none until loadFunctionCatalogue runs. */
@@ -287,7 +293,7 @@ export function checkStatement(sql: string, tool: Tool): Verdict {
   const refusal = inspectTree(body, { tool, catalogue }, sql);
   if (refusal) return refuse(refusal);
 
-  return { ok: true, statement: statementText(sql, start, first.stmt_len), kind };
+  return { ok: true, statement: statementText(sql, start, first.stmt_len), kind, tree: first.stmt };
 }
 
 /* ---------------------------------------------------------------------------------------------- */

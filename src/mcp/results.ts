@@ -17,7 +17,9 @@ export type ToolErrorCode =
   | 'CONFIRMATION_REQUIRED'
   | 'CONFIRMATION_STALE'
   | 'CONFIRMATION_MISMATCH'
-  | 'WRITE_DECLINED';
+  | 'WRITE_DECLINED'
+  | 'UNKNOWN_VALUE'
+  | 'CONTACT_NOT_FOUND';
 
 export interface ToolErrorBody {
   code: ToolErrorCode;
@@ -49,18 +51,33 @@ export function truncationAdvice(result: StatementResult, limits: { maxRows: num
   }
   if (result.truncated === 'bytes') {
     return (
-      `Only ${result.rows.length} rows fit in the ${limits.maxBytes}-byte result budget. Select fewer columns, ` +
+      `Only ${result.rows.length} rows fit in the ${limits.maxBytes}-byte result budget (about ${Math.round(limits.maxBytes / 4)} tokens). Select fewer columns, ` +
       'shorten long text with left(col, 200), or add WHERE conditions.'
     );
   }
   return null;
 }
 
-/** A successful statement: rows framed as data in text, plain in structuredContent. */
+const jsonValue = (value: unknown) => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+/**
+ * Rows as a compact table: the column names once, then one JSON array of values per row. Column
+ * names are not repeated per row (a wide `select *` costs about half the characters of an object
+ * per row), and JSON keeps every value unambiguous: a newline or a bracket inside text stays quoted.
+ */
+export function compactTable(result: Pick<StatementResult, 'columns' | 'rows'>): string {
+  const names = result.columns.map((c) => c.name);
+  // Rows come keyed by the same names (duplicates already suffixed), so the order is the columns'.
+  const lines = result.rows.map((row) => jsonValue(names.map((name) => row[name] ?? null)));
+  return [jsonValue(names), ...lines].join('\n');
+}
+
+/** A successful statement: rows framed as data in text (a compact table), plain in structuredContent. */
 export function rowsResult(
   result: StatementResult,
   limits: { maxRows: number; maxBytes: number },
   summary: string,
+  notices: readonly string[] = [],
 ): CallToolResult {
   const advice = result.notice ?? truncationAdvice(result, limits);
   const structured = {
@@ -70,11 +87,15 @@ export function rowsResult(
     rowCount: result.rowCount,
     truncated: result.truncated !== null,
     ...(advice ? { notice: advice } : {}),
+    ...(notices.length ? { notices } : {}),
   };
   const text = [
     summary,
-    result.rows.length > 0 ? untrusted('Rows as JSON.', JSON.stringify(result.rows)) : null,
+    result.rows.length > 0
+      ? untrusted('Rows as a table: the first line names the columns, each later line is one row\'s values as a JSON array.', compactTable(result))
+      : null,
     advice,
+    ...notices,
   ]
     .filter(Boolean)
     .join('\n');

@@ -56,10 +56,10 @@ describe('MCP Inspector CLI', () => {
   }
 
   for (const era of ['legacy', 'modern'] as const) {
-    test(`${era} era: tools/list shows the three tools`, async () => {
+    test(`${era} era: tools/list shows the five tools`, async () => {
       const { stdout } = await inspector(await stack.token(stack.users.alice), '--protocol-era', era, '--method', 'tools/list');
       const { tools } = JSON.parse(stdout) as { tools: { name: string; inputSchema: unknown }[] };
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['get_schema', 'mutate', 'query']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
     });
 
     test(`${era} era: tools/call query runs as the token’s user`, async () => {

@@ -78,7 +78,7 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
       assert.fail(`connecting through mcp-remote failed: ${(error as Error).message}${await diagnostics()}`);
     }
     const { tools } = await client.listTools(undefined, { timeout: REQUEST_TIMEOUT_MS });
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['get_schema', 'mutate', 'query'], await diagnostics());
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query'], await diagnostics());
 
     const result = await client.callTool(
       { name: 'query', arguments: { sql: 'select email from sales where user_id = auth.uid()' } },

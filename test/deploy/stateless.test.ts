@@ -67,7 +67,7 @@ test('two replicas, one client, requests alternate between them: every call succ
   assert.equal((client.getServerVersion() ?? {}).name, 'atomic-crm-mcp');
 
   const tools = await client.listTools();
-  assert.deepEqual(tools.tools.map((t) => t.name).sort(), ['get_schema', 'mutate', 'query']);
+  assert.deepEqual(tools.tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
 
   for (let i = 1; i <= 10; i++) {
     const result = await client.callTool({ name: 'query', arguments: { sql: `select ${i} as i, count(*)::int as n from companies` } });

@@ -64,7 +64,7 @@ describe('a 2026-07-28 client', () => {
       assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
       assert.equal(client.getProtocolEra(), 'modern');
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['get_schema', 'mutate', 'query']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
       const result = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as one' } });
       assert.deepEqual(rows(result), [{ one: 1 }]);
     } finally {
@@ -94,7 +94,7 @@ describe('a 2026-07-28 client', () => {
 
   test('tools/list carries cache hints: an hour, shareable (the list is the same for every user)', async () => {
     const { result } = await (await modern('tools/list', {})).json();
-    assert.equal(result.tools.length, 3);
+    assert.equal(result.tools.length, 5);
     assert.equal(result.ttlMs, 3_600_000);
     assert.equal(result.cacheScope, 'public');
   });

@@ -29,10 +29,10 @@ const query = (client: Client, sql: string) => client.callTool({ name: 'query', 
 const mutate = (client: Client, sql: string) => client.callTool({ name: 'mutate', arguments: { sql } });
 
 describe('tools/list', () => {
-  test('lists get_schema, query and mutate with annotations and an output schema', async () => {
+  test('lists get_schema, query, mutate, log_contact_note and create_task with annotations, and output schemas for SQL', async () => {
     const { tools } = await alice.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    assert.deepEqual(Object.keys(byName).sort(), ['get_schema', 'mutate', 'query']);
+    assert.deepEqual(Object.keys(byName).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
     assert.equal(byName.query!.annotations?.readOnlyHint, true);
     assert.equal(byName.get_schema!.annotations?.readOnlyHint, true);
     assert.equal(byName.mutate!.annotations?.readOnlyHint, false);

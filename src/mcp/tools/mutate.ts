@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import { checkStatement } from '../../db/policy.js';
 import { runStatement, WriteHeld, type StatementResult } from '../../db/run.js';
+import { unknownValues, valueUses } from '../../crm/known-values.js';
+import { configurationFor, unknownValueOutcome } from '../known-values.js';
 import { describeChanges, sampleRows, statementHash } from '../confirm.js';
 import { errorResult, rowsResult, untrusted } from '../results.js';
 import { refusalOutcome, statementOutput, type ToolDefinition, type ToolOutcome } from './tool.js';
@@ -22,7 +24,9 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString; confirm_rows: z.ZodO
       '`RETURNING *` (or the columns you need) to see the rows written. Atomic CRM notes: leave sales_id out',
       'and it defaults to the current user; contact_notes need contact_id, deal_notes need deal_id, tasks need',
       'contact_id; deals need name and stage (a slug such as opportunity); emails go in contacts.email_jsonb',
-      'as [{"email":"a@b.com","type":"Work"}]; a task is done by setting done_date = now(). Deleting a company',
+      'as [{"email":"a@b.com","type":"Work"}]; deals.stage and category, contacts and contact_notes status, tasks.type',
+      'and companies.sector take only the configured slugs (get_schema lists them): another value is refused as',
+      'UNKNOWN_VALUE with the nearest one; a task is done by setting done_date = now(). Deleting a company',
       'deletes its contacts, deals, notes and tasks. A write that deletes rows or changes many first asks the',
       'user (nothing changes until they agree); add RETURNING id, name so they see which rows. Reads belong to',
       'the `query` tool.',
@@ -42,6 +46,11 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString; confirm_rows: z.ZodO
   async run({ sql: text, confirm_rows }, { deps, principal, signal, asking }) {
     const verdict = checkStatement(text, 'mutate');
     if (!verdict.ok) return refusalOutcome(verdict.refusal);
+    const writes = valueUses(verdict.tree, text).writes;
+    if (writes.length) {
+      const unknown = unknownValues(writes, await configurationFor(deps, principal, signal));
+      if (unknown.length) return unknownValueOutcome(unknown);
+    }
     const hash = await statementHash(verdict.statement);
     // The count the user agreed to. Where the client can ask the human, only their answer counts:
     // an agent steered by hostile text could pass confirm_rows itself.

@@ -68,4 +68,5 @@ export const statementOutput = z.object({
   rowCount: z.number().int().describe('Rows returned (query) or affected (mutate).'),
   truncated: z.boolean().describe('True when rows were left out to respect the result caps.'),
   notice: z.string().optional().describe('How to narrow the statement when the result was truncated.'),
+  notices: z.array(z.string()).optional().describe('Values compared with that the CRM configuration does not know.'),
 });
