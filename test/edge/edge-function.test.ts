@@ -69,7 +69,7 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
     assert.equal(provider.authorizationUrls[0]?.searchParams.get('resource'), edge.url);
 
     const { tools } = await alice.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['get_schema', 'mutate', 'query']);
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
     assert.deepEqual(rows(await alice.callTool({ name: 'query', arguments: { sql: 'select email from sales where user_id = auth.uid()' } })), [
       { email: user.email },
     ]);
