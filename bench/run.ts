@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — node --import tsx bench/run.ts [--delays=2,20] [--clients=4] [--calls=1000]
+ * `npm run bench` — node --import tsx bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000]
  *   [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]
  *
  * Starts its own PostgreSQL (fixture + seed), a delay proxy that counts round trips, the auth
@@ -21,13 +21,13 @@ for (const arg of process.argv.slice(2)) {
 }
 const unknown = [...args.keys()].filter((k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save'].includes(k));
 if (unknown.length) {
-  console.error(`unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]`);
+  console.error(`unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]`);
   process.exit(2);
 }
 const quick = args.has('quick');
 const list = (key: string, fallback: string) => (args.get(key) ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
 const options: BenchOptions = {
-  delays: list('delays', quick ? '4' : '2,20').map(Number),
+  delays: list('delays', quick ? '4' : '0,2,20').map(Number),
   clients: Number(args.get('clients') ?? 4),
   calls: Number(args.get('calls') ?? (quick ? 150 : 1000)),
   runtimes: list('runtimes', quick ? 'node' : 'node,bun,deno') as Runtime[],
@@ -54,7 +54,7 @@ const failures: string[] = [...report.failures];
 if (report.maxRoundTripsPerCall > MAX_ROUND_TRIPS_PER_CALL) {
   failures.push(`a tool call cost ${report.maxRoundTripsPerCall} database round trips (limit ${MAX_ROUND_TRIPS_PER_CALL})`);
 }
-for (const p of report.phases) if (p.errors) failures.push(`${p.mode} at ${p.rttMs} ms: ${p.errors} failed calls, e.g. ${p.firstError}`);
+for (const p of report.phases) if (p.errors) failures.push(`${p.mode} ${p.request} at ${p.rttMs} ms: ${p.errors} failed calls, e.g. ${p.firstError}`);
 for (const s of report.soak) if (!s.ok) failures.push(`soak ${s.runtime}: RSS grew ${s.growthMb} MB, ${s.errors} errors`);
 if (failures.length) {
   console.error(`FAIL:\n  - ${failures.join('\n  - ')}`);
