@@ -8,6 +8,7 @@
  *   Bun.serve({ fetch: server.fetch, port: server.config.port, hostname: server.config.host });
  */
 import { createApp } from './app.js';
+import { cachedVerifier } from './auth/verified-cache.js';
 import { createTokenVerifier } from './auth/verify.js';
 import { loadConfig, maskDatabaseUrl, type Config } from './config.js';
 import { watchFunctionCatalogue, type FunctionWatch } from './db/functions.js';
@@ -73,7 +74,8 @@ export async function startServer(
     throw error;
   }
 
-  const verifier = createTokenVerifier({ issuer: config.auth.issuer, jwksUrl: config.auth.jwksUrl, requireClientId: !config.auth.allowSessionTokens });
+  // An agent sends one token on every call: its signature is checked once a minute, not per call.
+  const verifier = cachedVerifier(createTokenVerifier({ issuer: config.auth.issuer, jwksUrl: config.auth.jwksUrl, requireClientId: !config.auth.allowSessionTokens }));
   if (!(await verifier.ready())) {
     log.warn('jwks_unavailable', { jwksUrl: config.auth.jwksUrl, hint: 'Tokens cannot be verified until the key set is reachable and holds an ES256 or RS256 key.' });
   }
