@@ -27,7 +27,8 @@ import { ACTIVE_USERS, startBenchDatabase, startCountingAuth, type BenchDatabase
 import { operation, type Operation } from './workload.js';
 
 export type Runtime = 'node' | 'bun' | 'deno';
-export type Mode = 'floor' | 'naive' | Runtime;
+/** `node@before`: the same runtime serving another checkout (`compare`), for before/after figures. */
+export type Mode = 'floor' | 'naive' | Runtime | `${Runtime}@before`;
 
 export interface BenchOptions {
   /** Round-trip times to simulate, ms (each direction gets half). */
@@ -40,6 +41,8 @@ export interface BenchOptions {
   anchors?: boolean;
   /** Also run the no-database baseline, tools/list, per runtime (default true). */
   baseline?: boolean;
+  /** Another checkout of the server (with node_modules): each row also runs against it, interleaved. */
+  compare?: string;
   /** Soak: this many measured calls per runtime at the first delay, RSS sampled along the way. */
   soak?: number;
   /** Progress lines (default: stderr). */
@@ -89,7 +92,7 @@ export interface BenchReport {
   phases: PhaseResult[];
   soak: SoakResult[];
   /** p50 ratios per delay and runtime: server / floor and server / naive. */
-  ratios: { rttMs: number; runtime: Runtime; vsFloor: number; vsNaive: number }[];
+  ratios: { rttMs: number; runtime: Mode; vsFloor: number; vsNaive: number }[];
   /** Runtimes that could not be measured, and why. */
   failures: string[];
   maxRoundTripsPerCall: number;
@@ -199,21 +202,24 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
     }
     for (const runtime of options.runtimes) {
       log(`starting the server under ${runtime}…`);
-      let driver: Driver;
+      const drivers: Driver[] = [];
       try {
-        driver = await serverDriver(runtime, { databaseUrl, auth, tokens });
+        drivers.push(await serverDriver(runtime, { databaseUrl, auth, tokens }));
+        if (options.compare) drivers.push(await serverDriver(runtime, { databaseUrl, auth, tokens }, options.compare));
       } catch (error) {
         log(`  ${runtime}: ${(error as Error).message}`);
         failures.push(`${runtime} did not start: ${(error as Error).message.slice(0, 500)}`);
+        await Promise.all(drivers.map((d) => d.stop()));
         continue;
       }
       try {
-        for (const rtt of options.delays) await runPhase(driver, rtt);
+        // Interleaved, so a neighbour's load on a shared machine falls on both sides alike.
+        for (const rtt of options.delays) for (const driver of drivers) await runPhase(driver, rtt);
         // The baseline: the same HTTP + auth + MCP stack answering tools/list, no database.
-        if (options.baseline ?? true) await runPhase(driver, 0, 'tools/list');
-        if (options.soak) soak.push(await runSoak(driver, runtime, options, proxy, nextOp, log));
+        if (options.baseline ?? true) for (const driver of drivers) await runPhase(driver, 0, 'tools/list');
+        if (options.soak) soak.push(await runSoak(drivers[0]!, runtime, options, proxy, nextOp, log));
       } finally {
-        await driver.stop();
+        await Promise.all(drivers.map((d) => d.stop()));
       }
     }
   } finally {
@@ -226,7 +232,7 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
   for (const rtt of options.delays) {
     const floor = phases.find((p) => p.mode === 'floor' && p.rttMs === rtt);
     const naive = phases.find((p) => p.mode === 'naive' && p.rttMs === rtt);
-    for (const runtime of options.runtimes) {
+    for (const runtime of options.runtimes.flatMap((r): Mode[] => (options.compare ? [r, `${r}@before`] : [r]))) {
       const server = phases.find((p) => p.mode === runtime && p.request === 'tools/call' && p.rttMs === rtt);
       if (server && floor && naive) {
         ratios.push({ rttMs: rtt, runtime, vsFloor: round(server.p50 / floor.p50, 2), vsNaive: round(server.p50 / naive.p50, 2) });
@@ -330,31 +336,32 @@ const ROOT = new URL('..', import.meta.url).pathname;
  * is not the server's) and cannot run deno when npm did not link node_modules/.bin/deno. Deno's task
  * runner starts `deno run …` itself, so the package's folder goes on PATH.
  */
-function command(runtime: Runtime): { argv: string[]; path: string } {
-  const path = [join(ROOT, 'node_modules/.bin'), join(ROOT, 'node_modules/deno'), process.env.PATH ?? ''].join(delimiter);
+function command(runtime: Runtime, root: string): { argv: string[]; path: string } {
+  const path = [join(root, 'node_modules/.bin'), join(root, 'node_modules/deno'), process.env.PATH ?? ''].join(delimiter);
   if (runtime === 'node') {
     // BENCH_CPU_PROF=<dir>: the Node server writes a V8 CPU profile there when the bench stops it.
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
     return { argv: [process.execPath, ...profile, '--import', 'tsx', 'runtimes/node.ts'], path };
   }
   if (runtime === 'bun') {
-    const bin = join(ROOT, 'node_modules/.bin/bun');
+    const bin = join(root, 'node_modules/.bin/bun');
     return { argv: existsSync(bin) ? [bin, 'run', 'runtimes/bun.ts'] : ['npx', 'bun', 'run', 'runtimes/bun.ts'], path };
   }
-  const bin = join(ROOT, 'node_modules/deno/deno');
+  const bin = join(root, 'node_modules/deno/deno');
   return { argv: existsSync(bin) ? [bin, 'task', 'start'] : ['npx', 'deno', 'task', 'start'], path };
 }
 
 async function serverDriver(
   runtime: Runtime,
   context: { databaseUrl: string; auth: CountingAuth; tokens: string[] },
+  root = ROOT,
 ): Promise<Driver> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const { argv, path } = command(runtime);
+  const { argv, path } = command(runtime, root);
   const output: string[] = [];
   const child = spawn(argv[0]!, argv.slice(1), {
-    cwd: ROOT,
+    cwd: root,
     // Own process group, so stop() can end the runtime and anything npx started under it.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -419,7 +426,7 @@ async function serverDriver(
     throw error;
   }
   return {
-    mode: runtime,
+    mode: root === ROOT ? runtime : `${runtime}@before`,
     async call(client, op) {
       const result = (await clients[client]!.callTool({ name: op.tool, arguments: { sql: op.sql } })) as CallToolResult;
       if (!result.isError) return null;

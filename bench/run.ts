@@ -7,7 +7,8 @@
  * bench/results/<date>.json. `--delays` are round-trip times in ms (each direction gets half).
  * `--quick` (CI): node only, 4 ms RTT, 150 calls, no file written; exits 1 when a call costs more
  * than 1.1 database round trips, or any call fails. `--soak`: 20,000 calls per runtime after a
- * warm-up, server RSS sampled every 10%; exits 1 on growth beyond the tolerance.
+ * warm-up, server RSS sampled every 10%; exits 1 on growth beyond the tolerance. `--compare=<dir>`:
+ * every server row also runs, interleaved, against the checkout in <dir> (rows `node@before`…).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runBench, renderMarkdown, type BenchOptions, type Runtime } from './bench.js';
@@ -19,9 +20,9 @@ for (const arg of process.argv.slice(2)) {
   const [key, value] = arg.replace(/^--/, '').split('=', 2);
   args.set(key!, value ?? 'true');
 }
-const unknown = [...args.keys()].filter((k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save'].includes(k));
+const unknown = [...args.keys()].filter((k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save', 'compare'].includes(k));
 if (unknown.length) {
-  console.error(`unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]`);
+  console.error(`unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save] [--compare=<dir>]`);
   process.exit(2);
 }
 const quick = args.has('quick');
@@ -31,6 +32,7 @@ const options: BenchOptions = {
   clients: Number(args.get('clients') ?? 4),
   calls: Number(args.get('calls') ?? (quick ? 150 : 1000)),
   runtimes: list('runtimes', quick ? 'node' : 'node,bun,deno') as Runtime[],
+  ...(args.has('compare') ? { compare: new URL(args.get('compare')!.replace(/\/?$/, '/'), `file://${process.cwd()}/`).pathname } : {}),
   ...(args.has('soak') ? { soak: args.get('soak') === 'true' ? 20_000 : Number(args.get('soak')) } : {}),
 };
 for (const r of options.runtimes) if (!['node', 'bun', 'deno'].includes(r)) throw new Error(`unknown runtime ${r}`);
