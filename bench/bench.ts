@@ -27,7 +27,8 @@ import { ACTIVE_USERS, startBenchDatabase, startCountingAuth, type BenchDatabase
 import { operation, type Operation } from './workload.js';
 
 export type Runtime = 'node' | 'bun' | 'deno';
-export type Mode = 'floor' | 'naive' | Runtime;
+/** `node@before`: the same runtime serving another checkout (`compare`), for before/after figures. */
+export type Mode = 'floor' | 'naive' | Runtime | `${Runtime}@before`;
 
 export interface BenchOptions {
   /** Round-trip times to simulate, ms (each direction gets half). */
@@ -38,14 +39,22 @@ export interface BenchOptions {
   runtimes: Runtime[];
   /** Also run the naive anchor and the floor (default true). */
   anchors?: boolean;
+  /** Also run the no-database baseline, tools/list, per runtime (default true). */
+  baseline?: boolean;
+  /** Another checkout of the server (with node_modules): each row also runs against it, interleaved. */
+  compare?: string;
   /** Soak: this many measured calls per runtime at the first delay, RSS sampled along the way. */
   soak?: number;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
 }
 
+/** What a phase asks: the workload's tool calls, or `tools/list` (the stack without the database). */
+export type Request = 'tools/call' | 'tools/list';
+
 export interface PhaseResult {
   mode: Mode;
+  request: Request;
   rttMs: number;
   clients: number;
   calls: number;
@@ -83,7 +92,7 @@ export interface BenchReport {
   phases: PhaseResult[];
   soak: SoakResult[];
   /** p50 ratios per delay and runtime: server / floor and server / naive. */
-  ratios: { rttMs: number; runtime: Runtime; vsFloor: number; vsNaive: number }[];
+  ratios: { rttMs: number; runtime: Mode; vsFloor: number; vsNaive: number }[];
   /** Runtimes that could not be measured, and why. */
   failures: string[];
   maxRoundTripsPerCall: number;
@@ -93,6 +102,8 @@ export interface BenchReport {
 interface Driver {
   mode: Mode;
   call(client: number, op: Operation): Promise<string | null>;
+  /** tools/list: HTTP, auth and MCP with no database work (spawned runtimes only). */
+  list?(client: number): Promise<string | null>;
   /** The server process' RSS in MB (spawned runtimes only). */
   rssMb?(): number | undefined;
   /** CPU time the server process has used, ms (spawned runtimes only). */
@@ -135,20 +146,22 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
   let n = 0;
   const nextOp = () => operation(n++);
 
-  const runPhase = async (driver: Driver, rttMs: number): Promise<PhaseResult> => {
+  const runPhase = async (driver: Driver, rttMs: number, request: Request = 'tools/call'): Promise<PhaseResult> => {
     await proxy.setDelay(rttMs / 2);
-    await drive(driver, options.clients, options.clients * WARMUP_PER_CLIENT, nextOp);
+    const perform = request === 'tools/list' ? (client: number) => driver.list!(client) : driver.call.bind(driver);
+    await drive(perform, options.clients, options.clients * WARMUP_PER_CLIENT, nextOp);
     const rssBefore = driver.rssMb?.();
     const cpuBefore = driver.cpuMs?.();
     await proxy.reset();
     openers.clear();
-    const run = await drive(driver, options.clients, options.calls, nextOp);
+    const run = await drive(perform, options.clients, options.calls, nextOp);
     const stats = await proxy.stats();
     const rssAfter = driver.rssMb?.();
     const cpuAfter = driver.cpuMs?.();
     const sorted = run.latencies.sort((a, b) => a - b);
     const result: PhaseResult = {
       mode: driver.mode,
+      request,
       rttMs,
       clients: options.clients,
       calls: options.calls,
@@ -165,7 +178,7 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
       ...(rssAfter !== undefined ? { rssAfterMb: rssAfter } : {}),
     };
     log(
-      `  ${driver.mode.padEnd(5)} rtt ${String(rttMs).padStart(3)} ms: p50 ${result.p50} ms, p95 ${result.p95} ms, ` +
+      `  ${driver.mode.padEnd(5)} ${request} rtt ${String(rttMs).padStart(3)} ms: p50 ${result.p50} ms, p95 ${result.p95} ms, ` +
         `${result.callsPerSecond} calls/s, ${result.roundTripsPerCall} round trips/call, ${result.errors} errors`,
     );
     phases.push(result);
@@ -189,19 +202,24 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
     }
     for (const runtime of options.runtimes) {
       log(`starting the server under ${runtime}…`);
-      let driver: Driver;
+      const drivers: Driver[] = [];
       try {
-        driver = await serverDriver(runtime, { databaseUrl, auth, tokens });
+        drivers.push(await serverDriver(runtime, { databaseUrl, auth, tokens }));
+        if (options.compare) drivers.push(await serverDriver(runtime, { databaseUrl, auth, tokens }, options.compare));
       } catch (error) {
         log(`  ${runtime}: ${(error as Error).message}`);
         failures.push(`${runtime} did not start: ${(error as Error).message.slice(0, 500)}`);
+        await Promise.all(drivers.map((d) => d.stop()));
         continue;
       }
       try {
-        for (const rtt of options.delays) await runPhase(driver, rtt);
-        if (options.soak) soak.push(await runSoak(driver, runtime, options, proxy, nextOp, log));
+        // Interleaved, so a neighbour's load on a shared machine falls on both sides alike.
+        for (const rtt of options.delays) for (const driver of drivers) await runPhase(driver, rtt);
+        // The baseline: the same HTTP + auth + MCP stack answering tools/list, no database.
+        if (options.baseline ?? true) for (const driver of drivers) await runPhase(driver, 0, 'tools/list');
+        if (options.soak) soak.push(await runSoak(drivers[0]!, runtime, options, proxy, nextOp, log));
       } finally {
-        await driver.stop();
+        await Promise.all(drivers.map((d) => d.stop()));
       }
     }
   } finally {
@@ -214,8 +232,8 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
   for (const rtt of options.delays) {
     const floor = phases.find((p) => p.mode === 'floor' && p.rttMs === rtt);
     const naive = phases.find((p) => p.mode === 'naive' && p.rttMs === rtt);
-    for (const runtime of options.runtimes) {
-      const server = phases.find((p) => p.mode === runtime && p.rttMs === rtt);
+    for (const runtime of options.runtimes.flatMap((r): Mode[] => (options.compare ? [r, `${r}@before`] : [r]))) {
+      const server = phases.find((p) => p.mode === runtime && p.request === 'tools/call' && p.rttMs === rtt);
       if (server && floor && naive) {
         ratios.push({ rttMs: rtt, runtime, vsFloor: round(server.p50 / floor.p50, 2), vsNaive: round(server.p50 / naive.p50, 2) });
       }
@@ -254,10 +272,11 @@ async function runSoak(
   const total = options.soak!;
   const every = Math.max(1, Math.round(total / 10));
   log(`  soak ${runtime}: warm-up ${every} calls, then ${total} calls at rtt ${rttMs} ms`);
-  let errors = (await drive(driver, options.clients, every, nextOp)).errors.length;
+  const perform = driver.call.bind(driver);
+  let errors = (await drive(perform, options.clients, every, nextOp)).errors.length;
   const rssMb = [driver.rssMb?.() ?? 0];
   for (let done = 0; done < total; done += every) {
-    errors += (await drive(driver, options.clients, Math.min(every, total - done), nextOp)).errors.length;
+    errors += (await drive(perform, options.clients, Math.min(every, total - done), nextOp)).errors.length;
     rssMb.push(driver.rssMb?.() ?? 0);
     log(`    ${done + every} calls: RSS ${rssMb.at(-1)} MB`);
   }
@@ -267,7 +286,7 @@ async function runSoak(
 
 /** `calls` calls spread over `clients` concurrent loops; latency of each, in ms. */
 async function drive(
-  driver: Driver,
+  perform: (client: number, op: Operation) => Promise<string | null>,
   clients: number,
   calls: number,
   nextOp: () => Operation,
@@ -284,7 +303,7 @@ async function drive(
         const t = performance.now();
         let error: string | null;
         try {
-          error = await driver.call(client, op);
+          error = await perform(client, op);
         } catch (e) {
           error = String((e as Error)?.message ?? e);
         }
@@ -317,27 +336,32 @@ const ROOT = new URL('..', import.meta.url).pathname;
  * is not the server's) and cannot run deno when npm did not link node_modules/.bin/deno. Deno's task
  * runner starts `deno run …` itself, so the package's folder goes on PATH.
  */
-function command(runtime: Runtime): { argv: string[]; path: string } {
-  const path = [join(ROOT, 'node_modules/.bin'), join(ROOT, 'node_modules/deno'), process.env.PATH ?? ''].join(delimiter);
-  if (runtime === 'node') return { argv: [process.execPath, '--import', 'tsx', 'runtimes/node.ts'], path };
+function command(runtime: Runtime, root: string): { argv: string[]; path: string } {
+  const path = [join(root, 'node_modules/.bin'), join(root, 'node_modules/deno'), process.env.PATH ?? ''].join(delimiter);
+  if (runtime === 'node') {
+    // BENCH_CPU_PROF=<dir>: the Node server writes a V8 CPU profile there when the bench stops it.
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    return { argv: [process.execPath, ...profile, '--import', 'tsx', 'runtimes/node.ts'], path };
+  }
   if (runtime === 'bun') {
-    const bin = join(ROOT, 'node_modules/.bin/bun');
+    const bin = join(root, 'node_modules/.bin/bun');
     return { argv: existsSync(bin) ? [bin, 'run', 'runtimes/bun.ts'] : ['npx', 'bun', 'run', 'runtimes/bun.ts'], path };
   }
-  const bin = join(ROOT, 'node_modules/deno/deno');
+  const bin = join(root, 'node_modules/deno/deno');
   return { argv: existsSync(bin) ? [bin, 'task', 'start'] : ['npx', 'deno', 'task', 'start'], path };
 }
 
 async function serverDriver(
   runtime: Runtime,
   context: { databaseUrl: string; auth: CountingAuth; tokens: string[] },
+  root = ROOT,
 ): Promise<Driver> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const { argv, path } = command(runtime);
+  const { argv, path } = command(runtime, root);
   const output: string[] = [];
   const child = spawn(argv[0]!, argv.slice(1), {
-    cwd: ROOT,
+    cwd: root,
     // Own process group, so stop() can end the runtime and anything npx started under it.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -402,12 +426,16 @@ async function serverDriver(
     throw error;
   }
   return {
-    mode: runtime,
+    mode: root === ROOT ? runtime : `${runtime}@before`,
     async call(client, op) {
       const result = (await clients[client]!.callTool({ name: op.tool, arguments: { sql: op.sql } })) as CallToolResult;
       if (!result.isError) return null;
       const first = result.content[0];
       return first?.type === 'text' ? first.text : 'tool error';
+    },
+    async list(client) {
+      const { tools } = await clients[client]!.listTools();
+      return tools.length ? null : 'tools/list returned no tools';
     },
     rssMb: () => serverRssMb(child.pid!),
     cpuMs: () => serverCpuMs(child.pid!),
@@ -514,13 +542,15 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push(`Benchmark ${report.date} — ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GB RAM, Node ${m.node}, ${m.platform}`);
   lines.push(`${report.options.clients} concurrent clients; ${report.options.calls} measured calls per row (4 reads : 1 write); round-trip time simulated by the proxy.`);
   lines.push('');
-  lines.push('| RTT ms | mode | p50 ms | p95 ms | p99 ms | calls/s | DB round trips/call | new conns | errors | server CPU ms/call | server RSS MB before → after |');
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('| RTT ms | mode | p50 ms | p95 ms | p99 ms | calls/s | DB round trips/call | new conns | errors | server CPU ms/call | calls / server CPU-s | server RSS MB before → after |');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   const label: Record<string, string> = { floor: '(b) floor: raw postgres.js, 1 pipelined tx', naive: '(c) naive: 5 awaited steps' };
-  for (const p of [...report.phases].sort((a, b) => a.rttMs - b.rttMs)) {
+  for (const p of [...report.phases].sort((a, b) => a.rttMs - b.rttMs || Number(a.request === 'tools/list') - Number(b.request === 'tools/list'))) {
     const rss = p.rssBeforeMb !== undefined ? `${p.rssBeforeMb} → ${p.rssAfterMb}` : '—';
+    const mode = label[p.mode] ?? (p.request === 'tools/list' ? `(d) baseline on ${p.mode}: tools/list, no database` : `(a) server on ${p.mode}`);
+    const perCpuSecond = p.serverCpuMsPerCall ? Math.round(1000 / p.serverCpuMsPerCall) : '—';
     lines.push(
-      `| ${p.rttMs} | ${label[p.mode] ?? `(a) server on ${p.mode}`} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.callsPerSecond} | ${p.roundTripsPerCall} | ${p.newConnections} | ${p.errors} | ${p.serverCpuMsPerCall ?? '—'} | ${rss} |`,
+      `| ${p.rttMs} | ${mode} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.callsPerSecond} | ${p.roundTripsPerCall} | ${p.newConnections} | ${p.errors} | ${p.serverCpuMsPerCall ?? '—'} | ${perCpuSecond} | ${rss} |`,
     );
   }
   if (report.ratios.length) {

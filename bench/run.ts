@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — node --import tsx bench/run.ts [--delays=2,20] [--clients=4] [--calls=1000]
+ * `npm run bench` — node --import tsx bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000]
  *   [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]
  *   `npm run bench -- --fairness [--calls=40]`: one greedy user against four others (bench/fairness.ts).
  *
@@ -8,7 +8,8 @@
  * bench/results/<date>.json. `--delays` are round-trip times in ms (each direction gets half).
  * `--quick` (CI): node only, 4 ms RTT, 150 calls, no file written; exits 1 when a call costs more
  * than 1.1 database round trips, or any call fails. `--soak`: 20,000 calls per runtime after a
- * warm-up, server RSS sampled every 10%; exits 1 on growth beyond the tolerance.
+ * warm-up, server RSS sampled every 10%; exits 1 on growth beyond the tolerance. `--compare=<dir>`:
+ * every server row also runs, interleaved, against the checkout in <dir> (rows `node@before`…).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runBench, renderMarkdown, type BenchOptions, type Runtime } from './bench.js';
@@ -21,9 +22,9 @@ for (const arg of process.argv.slice(2)) {
   const [key, value] = arg.replace(/^--/, '').split('=', 2);
   args.set(key!, value ?? 'true');
 }
-const unknown = [...args.keys()].filter((k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save', 'fairness'].includes(k));
+const unknown = [...args.keys()].filter((k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save', 'fairness', 'compare'].includes(k));
 if (unknown.length) {
-  console.error(`unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]`);
+  console.error(`unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save] [--compare=<dir>]`);
   process.exit(2);
 }
 if (args.has('fairness')) {
@@ -43,10 +44,11 @@ if (args.has('fairness')) {
 const quick = args.has('quick');
 const list = (key: string, fallback: string) => (args.get(key) ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
 const options: BenchOptions = {
-  delays: list('delays', quick ? '4' : '2,20').map(Number),
+  delays: list('delays', quick ? '4' : '0,2,20').map(Number),
   clients: Number(args.get('clients') ?? 4),
   calls: Number(args.get('calls') ?? (quick ? 150 : 1000)),
   runtimes: list('runtimes', quick ? 'node' : 'node,bun,deno') as Runtime[],
+  ...(args.has('compare') ? { compare: new URL(args.get('compare')!.replace(/\/?$/, '/'), `file://${process.cwd()}/`).pathname } : {}),
   ...(args.has('soak') ? { soak: args.get('soak') === 'true' ? 20_000 : Number(args.get('soak')) } : {}),
 };
 for (const r of options.runtimes) if (!['node', 'bun', 'deno'].includes(r)) throw new Error(`unknown runtime ${r}`);
@@ -70,7 +72,7 @@ const failures: string[] = [...report.failures];
 if (report.maxRoundTripsPerCall > MAX_ROUND_TRIPS_PER_CALL) {
   failures.push(`a tool call cost ${report.maxRoundTripsPerCall} database round trips (limit ${MAX_ROUND_TRIPS_PER_CALL})`);
 }
-for (const p of report.phases) if (p.errors) failures.push(`${p.mode} at ${p.rttMs} ms: ${p.errors} failed calls, e.g. ${p.firstError}`);
+for (const p of report.phases) if (p.errors) failures.push(`${p.mode} ${p.request} at ${p.rttMs} ms: ${p.errors} failed calls, e.g. ${p.firstError}`);
 for (const s of report.soak) if (!s.ok) failures.push(`soak ${s.runtime}: RSS grew ${s.growthMb} MB, ${s.errors} errors`);
 if (failures.length) {
   console.error(`FAIL:\n  - ${failures.join('\n  - ')}`);

@@ -8,6 +8,7 @@
  *   Bun.serve({ fetch: server.fetch, port: server.config.port, hostname: server.config.host });
  */
 import { createApp } from './app.js';
+import { cachedVerifier } from './auth/verified-cache.js';
 import { createTokenVerifier } from './auth/verify.js';
 import { loadConfig, maskDatabaseUrl, type Config } from './config.js';
 import { watchFunctionCatalogue, type FunctionWatch } from './db/functions.js';
@@ -54,7 +55,8 @@ export async function startServer(
   const config = loadConfig(env, argv);
   const log = createLogger({ ...config.log, write: options.write });
   const sql = openPool(config.databaseUrl, { max: config.poolSize });
-  const verifier = createTokenVerifier({ issuer: config.auth.issuer, jwksUrl: config.auth.jwksUrl, requireClientId: !config.auth.allowSessionTokens });
+  // An agent sends one token on every call: its signature is checked once a minute, not per call.
+  const verifier = cachedVerifier(createTokenVerifier({ issuer: config.auth.issuer, jwksUrl: config.auth.jwksUrl, requireClientId: !config.auth.allowSessionTokens }));
   // The start-up steps are independent, so they run side by side: a cold start (an Edge
   // Function's isolate, a scaled-out container) costs the slowest of them, not their sum.
   // Their durations go to the `started` line, so a slow cold start says which part was slow.

@@ -13,7 +13,9 @@
  */
 import {
   createMcpHandler as createModernHandler,
+  DEFAULT_MAX_REQUEST_BODY_SIZE,
   isLegacyRequest,
+  readRequestBody,
   WebStandardStreamableHTTPServerTransport,
   type AuthInfo,
   type McpRequestContext,
@@ -51,7 +53,7 @@ export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (cal
     { legacy: 'reject', onerror: (error) => deps.log.debug('mcp_rejected', { error: error.message }) },
   );
 
-  async function legacy(request: Request, authInfo: AuthInfo, call: CallContext): Promise<Response> {
+  async function legacy(request: Request, parsedBody: unknown, authInfo: AuthInfo, call: CallContext): Promise<Response> {
     const server = createMcpServer(deps, call);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     // The statement is cancelled through the tool's signal (see server.ts); the transport then
@@ -68,7 +70,7 @@ export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (cal
     for (const s of call.endings) s.addEventListener('abort', onAbort, { once: true });
     try {
       await server.connect(transport);
-      return await Promise.race([transport.handleRequest(request, { authInfo }), abandoned]);
+      return await Promise.race([transport.handleRequest(request, { authInfo, parsedBody }), abandoned]);
     } finally {
       for (const s of call.endings) s.removeEventListener('abort', onAbort);
       await server.close();
@@ -83,7 +85,43 @@ export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (cal
       expiresAt: principal.expiresAt,
       extra: { principal, requestId },
     };
-    if (await isLegacyRequest(request)) return legacy(request, authInfo, callOf(authInfo, request, shutdownSignal));
-    return modern.fetch(request, { authInfo });
+    const body = await readJson(request);
+    if (body instanceof Response) return body;
+    if (await isLegacyRequest(body.request, body.parsedBody)) return legacy(body.request, body.parsedBody, authInfo, callOf(authInfo, request, shutdownSignal));
+    return modern.fetch(body.request, { authInfo, parsedBody: body.parsedBody });
   };
+}
+
+/** A JSON-RPC error answer, as the SDK gives for a body it cannot take. */
+function rpcError(status: number, code: number, message: string): Response {
+  return Response.json({ jsonrpc: '2.0', error: { code, message }, id: null }, { status });
+}
+
+/**
+ * The body read and parsed once, under the SDK's size limit, then handed to the classifier and the
+ * handler (otherwise the classifier clones the request and both read it). A body that is not JSON
+ * goes on as text in a fresh request, so the SDK answers it as it always does.
+ */
+async function readJson(request: Request): Promise<{ request: Request; parsedBody?: unknown } | Response> {
+  let text: string;
+  const tooLarge = () => rpcError(413, -32000, `Payload Too Large: Request body must not exceed ${DEFAULT_MAX_REQUEST_BODY_SIZE} bytes`);
+  try {
+    // A declared length is enforced by every runtime's HTTP parser, so text() is safe under the
+    // limit, and the Node adapter reads it straight from the socket, without a web stream.
+    const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+    if (Number.isSafeInteger(declared)) {
+      if (declared > DEFAULT_MAX_REQUEST_BODY_SIZE) return tooLarge();
+      text = await request.text();
+    } else {
+      const read = await readRequestBody(request, DEFAULT_MAX_REQUEST_BODY_SIZE);
+      if (read.tooLarge) return tooLarge();
+      text = read.text;
+    }
+  } catch {
+    return rpcError(400, -32700, 'Parse error: the request body could not be read');
+  }
+  try {
+    if (text) return { request, parsedBody: JSON.parse(text) };
+  } catch {}
+  return { request: new Request(request.url, { method: request.method, headers: request.headers, body: text, signal: request.signal }) };
 }

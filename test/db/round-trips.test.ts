@@ -216,9 +216,11 @@ describe('bench --quick', () => {
       const summary = report.phases.map((p) => `${p.mode}: ${p.roundTripsPerCall} rt/call, ${p.errors} errors ${p.firstError ?? ''}`).join('; ');
       assert.deepEqual(report.failures, []);
       for (const p of report.phases) assert.equal(p.errors, 0, summary);
-      const server = report.phases.find((p) => p.mode === 'node');
+      const server = report.phases.find((p) => p.mode === 'node' && p.request === 'tools/call');
       assert.ok(server, summary);
       assert.ok(server.roundTripsPerCall <= 1.1, summary);
+      const baseline = report.phases.find((p) => p.mode === 'node' && p.request === 'tools/list');
+      assert.equal(baseline?.roundTripsPerCall, 0, `the no-database baseline must not reach the database: ${summary}`);
       assert.ok(report.phases.find((p) => p.mode === 'naive')!.roundTripsPerCall >= 4.9, `the proxy must see the naive anchor's five steps: ${summary}`);
       assert.ok(Date.now() - started < 60_000, `bench --quick took ${Date.now() - started} ms`);
     } finally {
