@@ -37,6 +37,8 @@ const REVIEWED_VOLATILE: ReadonlySet<string> = new Set([
   'pg_current_xact_id_if_assigned', 'txid_current_snapshot', 'pg_current_snapshot', 'pg_backend_pid',
   'pg_stat_get_snapshot_timestamp',
   'array_sample', 'array_shuffle', 'pg_jit_available', 'pg_is_in_recovery', 'pg_notification_queue_usage',
+  // Reads a transaction's commit status: the check a WRITE_IN_DOUBT answer hands the agent (src/db/run.ts).
+  'pg_xact_status', 'txid_status',
 ]);
 
 const RESTRICTED = 'PostgreSQL reserves it for superusers and pg_* roles: it reads files, signals processes or changes server state';

@@ -26,6 +26,8 @@ const CLIENTS = 4;
 const DOWN_MS = 3_000;
 /** Far above any answer the server should give (fail fast, outcome checks ≤ 3 s), far below a hang. */
 const HUNG_MS = 15_000;
+/** The role script refuses passwords under 16 characters. */
+const RESTART_PASSWORD = 'restart-test-login-password';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'restart-pg-'));
 let pg: RunningPostgres;
@@ -40,11 +42,11 @@ before(async () => {
   admin = postgres(pg.adminUrl, { max: 2, onnotice: () => {}, idle_timeout: 1 });
   await applySchema(admin);
   await seed(admin);
-  await createLoginRole(admin, 'mcp_login', 'restart-test');
+  await createLoginRole(admin, 'mcp_login', RESTART_PASSWORD);
   auth = await startAuthServer({ sql: admin });
   server = await startServerProcess('node', {
     SUPABASE_URL: auth.projectUrl,
-    DATABASE_URL: pg.urlFor('mcp_login', 'restart-test', 'postgres'),
+    DATABASE_URL: pg.urlFor('mcp_login', RESTART_PASSWORD, 'postgres'),
     DB_POOL_SIZE: '4',
   });
 });
