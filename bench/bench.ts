@@ -10,7 +10,7 @@
  * Every mode reaches the database through the proxy as the least-privilege login role, so the
  * proxy's round-trip count per call compares them exactly.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import os from 'node:os';
@@ -137,7 +137,9 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
   const auth = await startCountingAuth(db.admin);
   const databaseUrl = db.loginUrlVia(proxy.host, proxy.port);
   const tokens = await Promise.all(
-    Array.from({ length: options.clients }, (_, i) => auth.auth.mintAccessToken(asMintUser(ACTIVE_USERS[i % ACTIVE_USERS.length]!), { expiresIn: 6 * 3600 })),
+    Array.from({ length: options.clients }, (_, i) =>
+      auth.auth.mintAccessToken(asMintUser(ACTIVE_USERS[i % ACTIVE_USERS.length]!), { expiresIn: 6 * 3600 }),
+    ),
   );
   const identities = tokens.map(claimsOf);
   const phases: PhaseResult[] = [];
@@ -173,7 +175,9 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
       callsPerSecond: round((options.calls / run.ms) * 1000, 1),
       roundTripsPerCall: round(stats.roundTrips / options.calls, 3),
       newConnections: stats.connections,
-      ...(cpuBefore !== undefined && cpuAfter !== undefined ? { serverCpuMsPerCall: round((cpuAfter - cpuBefore) / options.calls) } : {}),
+      ...(cpuBefore !== undefined && cpuAfter !== undefined
+        ? { serverCpuMsPerCall: round((cpuAfter - cpuBefore) / options.calls) }
+        : {}),
       ...(rssBefore !== undefined ? { rssBeforeMb: rssBefore } : {}),
       ...(rssAfter !== undefined ? { rssAfterMb: rssAfter } : {}),
     };
@@ -183,7 +187,12 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
     );
     phases.push(result);
     if (openers.size) {
-      log(`    round trips opened by: ${[...openers].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${v}× ${k}`).join(' | ')}`);
+      log(
+        `    round trips opened by: ${[...openers]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${v}× ${k}`)
+          .join(' | ')}`,
+      );
       openers.clear();
     }
     return result;
@@ -235,7 +244,12 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
     for (const runtime of options.runtimes.flatMap((r): Mode[] => (options.compare ? [r, `${r}@before`] : [r]))) {
       const server = phases.find((p) => p.mode === runtime && p.request === 'tools/call' && p.rttMs === rtt);
       if (server && floor && naive) {
-        ratios.push({ rttMs: rtt, runtime, vsFloor: round(server.p50 / floor.p50, 2), vsNaive: round(server.p50 / naive.p50, 2) });
+        ratios.push({
+          rttMs: rtt,
+          runtime,
+          vsFloor: round(server.p50 / floor.p50, 2),
+          vsNaive: round(server.p50 / naive.p50, 2),
+        });
       }
     }
   }
@@ -281,7 +295,16 @@ async function runSoak(
     log(`    ${done + every} calls: RSS ${rssMb.at(-1)} MB`);
   }
   const growthMb = round(rssMb.at(-1)! - rssMb[0]!, 1);
-  return { runtime, rttMs, calls: total, errors, rssMb, every, growthMb, ok: growthMb <= SOAK_TOLERANCE_MB && errors === 0 };
+  return {
+    runtime,
+    rttMs,
+    calls: total,
+    errors,
+    rssMb,
+    every,
+    growthMb,
+    ok: growthMb <= SOAK_TOLERANCE_MB && errors === 0,
+  };
 }
 
 /** `calls` calls spread over `clients` concurrent loops; latency of each, in ms. */
@@ -337,7 +360,9 @@ const ROOT = new URL('..', import.meta.url).pathname;
  * runner starts `deno run …` itself, so the package's folder goes on PATH.
  */
 function command(runtime: Runtime, root: string): { argv: string[]; path: string } {
-  const path = [join(root, 'node_modules/.bin'), join(root, 'node_modules/deno'), process.env.PATH ?? ''].join(delimiter);
+  const path = [join(root, 'node_modules/.bin'), join(root, 'node_modules/deno'), process.env.PATH ?? ''].join(
+    delimiter,
+  );
   if (runtime === 'node') {
     // BENCH_CPU_PROF=<dir>: the Node server writes a V8 CPU profile there when the bench stops it.
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
@@ -401,7 +426,8 @@ async function serverDriver(
 
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the ${runtime} server exited (${child.exitCode}):\n${output.join('')}`);
+    if (child.exitCode !== null)
+      throw new Error(`the ${runtime} server exited (${child.exitCode}):\n${output.join('')}`);
     try {
       if ((await fetch(`${baseUrl}/healthz`)).ok) break;
     } catch {}
@@ -417,7 +443,9 @@ async function serverDriver(
     for (const token of context.tokens) {
       const client = new Client({ name: 'atomic-crm-mcp-bench', version: '1.0.0' });
       await client.connect(
-        new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
+        new StreamableHTTPClientTransport(new URL(`${baseUrl}/mcp`), {
+          requestInit: { headers: { Authorization: `Bearer ${token}` } },
+        }),
       );
       clients.push(client);
     }
@@ -521,7 +549,11 @@ function inProcess(proxy: DelayProxy): ProxyProcess {
 /** The first protocol message of a client chunk, for BENCH_TRACE: type letter and a little text. */
 function describeMessage(data: Buffer): string {
   const type = String.fromCharCode(data[0] ?? 0);
-  const text = data.subarray(5, 45).toString('utf8').replace(/[^\x20-\x7e]+/g, ' ').trim();
+  const text = data
+    .subarray(5, 45)
+    .toString('utf8')
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .trim();
   return `${type} ${text.slice(0, 30)}`;
 }
 
@@ -539,15 +571,28 @@ function round(x: number, digits = 2): number {
 export function renderMarkdown(report: BenchReport): string {
   const lines: string[] = [];
   const m = report.machine;
-  lines.push(`Benchmark ${report.date} — ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GB RAM, Node ${m.node}, ${m.platform}`);
-  lines.push(`${report.options.clients} concurrent clients; ${report.options.calls} measured calls per row (4 reads : 1 write); round-trip time simulated by the proxy.`);
+  lines.push(
+    `Benchmark ${report.date} — ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GB RAM, Node ${m.node}, ${m.platform}`,
+  );
+  lines.push(
+    `${report.options.clients} concurrent clients; ${report.options.calls} measured calls per row (4 reads : 1 write); round-trip time simulated by the proxy.`,
+  );
   lines.push('');
-  lines.push('| RTT ms | mode | p50 ms | p95 ms | p99 ms | calls/s | DB round trips/call | new conns | errors | server CPU ms/call | calls / server CPU-s | server RSS MB before → after |');
+  lines.push(
+    '| RTT ms | mode | p50 ms | p95 ms | p99 ms | calls/s | DB round trips/call | new conns | errors | server CPU ms/call | calls / server CPU-s | server RSS MB before → after |',
+  );
   lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
-  const label: Record<string, string> = { floor: '(b) floor: raw postgres.js, 1 pipelined tx', naive: '(c) naive: 5 awaited steps' };
-  for (const p of [...report.phases].sort((a, b) => a.rttMs - b.rttMs || Number(a.request === 'tools/list') - Number(b.request === 'tools/list'))) {
+  const label: Record<string, string> = {
+    floor: '(b) floor: raw postgres.js, 1 pipelined tx',
+    naive: '(c) naive: 5 awaited steps',
+  };
+  for (const p of [...report.phases].sort(
+    (a, b) => a.rttMs - b.rttMs || Number(a.request === 'tools/list') - Number(b.request === 'tools/list'),
+  )) {
     const rss = p.rssBeforeMb !== undefined ? `${p.rssBeforeMb} → ${p.rssAfterMb}` : '—';
-    const mode = label[p.mode] ?? (p.request === 'tools/list' ? `(d) baseline on ${p.mode}: tools/list, no database` : `(a) server on ${p.mode}`);
+    const mode =
+      label[p.mode] ??
+      (p.request === 'tools/list' ? `(d) baseline on ${p.mode}: tools/list, no database` : `(a) server on ${p.mode}`);
     const perCpuSecond = p.serverCpuMsPerCall ? Math.round(1000 / p.serverCpuMsPerCall) : '—';
     lines.push(
       `| ${p.rttMs} | ${mode} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.callsPerSecond} | ${p.roundTripsPerCall} | ${p.newConnections} | ${p.errors} | ${p.serverCpuMsPerCall ?? '—'} | ${perCpuSecond} | ${rss} |`,
@@ -558,9 +603,15 @@ export function renderMarkdown(report: BenchReport): string {
     for (const r of report.ratios) lines.push(`| ${r.rttMs} | ${r.runtime} | ${r.vsFloor} | ${r.vsNaive} |`);
   }
   if (report.soak.length) {
-    lines.push('', '| soak runtime | RTT ms | calls | errors | RSS MB after warm-up … every 10% | growth MB | ok |', '|---|---:|---:|---:|---|---:|---|');
+    lines.push(
+      '',
+      '| soak runtime | RTT ms | calls | errors | RSS MB after warm-up … every 10% | growth MB | ok |',
+      '|---|---:|---:|---:|---|---:|---|',
+    );
     for (const s of report.soak) {
-      lines.push(`| ${s.runtime} | ${s.rttMs} | ${s.calls} | ${s.errors} | ${s.rssMb.join(' → ')} | ${s.growthMb} | ${s.ok ? 'yes' : 'NO'} |`);
+      lines.push(
+        `| ${s.runtime} | ${s.rttMs} | ${s.calls} | ${s.errors} | ${s.rssMb.join(' → ')} | ${s.growthMb} | ${s.ok ? 'yes' : 'NO'} |`,
+      );
     }
   }
   return lines.join('\n');

@@ -21,7 +21,8 @@ import { ACTIVE_USERS, startBenchDatabase } from './setup.js';
 const POOL = 10;
 const GREEDY_IN_FLIGHT = 20;
 const SLOW = 'select count(*)::int as n from generate_series(1, 4000) a, generate_series(1, 1000) b';
-const QUICK = 'select c.first_name, count(t.id)::int as tasks from contacts c left join tasks t on t.contact_id = c.id group by c.id order by tasks desc limit 5';
+const QUICK =
+  'select c.first_name, count(t.id)::int as tasks from contacts c left join tasks t on t.contact_id = c.id group by c.id order by tasks desc limit 5';
 
 export interface FairnessRow {
   cap: string;
@@ -34,11 +35,14 @@ export interface FairnessRow {
   greedy: Record<string, number>;
 }
 
-const pct = (xs: number[], q: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0);
+const pct = (xs: number[], q: number) =>
+  Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0);
 
 async function call(client: Client, sql: string): Promise<{ ms: number; code: string }> {
   const started = performance.now();
-  const result = (await client.callTool({ name: 'query', arguments: { sql } }, undefined, { timeout: 120_000 })) as CallToolResult;
+  const result = (await client.callTool({ name: 'query', arguments: { sql } }, undefined, {
+    timeout: 120_000,
+  })) as CallToolResult;
   return { ms: performance.now() - started, code: result.isError ? String(JSON.parse(text(result)).error.code) : 'ok' };
 }
 
@@ -66,15 +70,20 @@ export async function runFairness(calls: number, log: (line: string) => void = c
         { write: () => {} },
       );
       handler = server.fetch;
-      const connect = async (i: number) => connectWithToken(`${baseUrl}/mcp`, await auth.mintAccessToken(asMintUser(ACTIVE_USERS[i]!)));
+      const connect = async (i: number) =>
+        connectWithToken(`${baseUrl}/mcp`, await auth.mintAccessToken(asMintUser(ACTIVE_USERS[i]!)));
       const greedy = await connect(0);
       const normal = await Promise.all([1, 2, 3, 4].map(connect));
       const normalRun = async () =>
-        (await Promise.all(normal.map(async (client) => {
-          const out = [];
-          for (let i = 0; i < calls; i++) out.push(await call(client, QUICK));
-          return out;
-        }))).flat();
+        (
+          await Promise.all(
+            normal.map(async (client) => {
+              const out = [];
+              for (let i = 0; i < calls; i++) out.push(await call(client, QUICK));
+              return out;
+            }),
+          )
+        ).flat();
 
       await normalRun(); // warm-up
       const alone = await normalRun();
@@ -111,7 +120,9 @@ export async function runFairness(calls: number, log: (line: string) => void = c
       };
       row.p95Ratio = Math.round((row.withGreedyP95 / Math.max(1, row.aloneP95)) * 10) / 10;
       rows.push(row);
-      log(`cap ${row.cap}: alone p50/p95 ${row.aloneP50}/${row.aloneP95} ms; with greedy ${row.withGreedyP50}/${row.withGreedyP95} ms`);
+      log(
+        `cap ${row.cap}: alone p50/p95 ${row.aloneP50}/${row.aloneP95} ms; with greedy ${row.withGreedyP50}/${row.withGreedyP95} ms`,
+      );
 
       await Promise.allSettled([greedy, ...normal].map((c) => c.close()));
       await new Promise<void>((resolve) => {
@@ -131,12 +142,17 @@ export function renderFairness(rows: FairnessRow[], calls: number): string {
   const lines = [
     `4 normal users × ${calls} short queries each, alone and while one greedy user keeps ${GREEDY_IN_FLIGHT} slow statements in flight; pool of ${POOL}; Node.`,
     '',
-    '| per-user cap | normal alone p50 / p95 | with greedy p50 / p95 | p95 ratio | normal users\' errors | greedy user\'s calls |',
+    "| per-user cap | normal alone p50 / p95 | with greedy p50 / p95 | p95 ratio | normal users' errors | greedy user's calls |",
     '| --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
-    const codes = (t: Record<string, number>) => Object.entries(t).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-    lines.push(`| ${r.cap} | ${r.aloneP50} / ${r.aloneP95} ms | ${r.withGreedyP50} / ${r.withGreedyP95} ms | ${r.p95Ratio}× | ${codes(r.normalErrors)} | ${codes(r.greedy)} |`);
+    const codes = (t: Record<string, number>) =>
+      Object.entries(t)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none';
+    lines.push(
+      `| ${r.cap} | ${r.aloneP50} / ${r.aloneP95} ms | ${r.withGreedyP50} / ${r.withGreedyP95} ms | ${r.p95Ratio}× | ${codes(r.normalErrors)} | ${codes(r.greedy)} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -32,7 +32,12 @@ function identitySql(identity: BenchIdentity): string {
 }
 
 /** One pipelined transaction; returns the statement's rows. */
-export async function floorCall(sql: postgres.Sql, identity: BenchIdentity, statement: string, write: boolean): Promise<number> {
+export async function floorCall(
+  sql: postgres.Sql,
+  identity: BenchIdentity,
+  statement: string,
+  write: boolean,
+): Promise<number> {
   const c = await sql.reserve();
   try {
     const steps = [
@@ -52,13 +57,22 @@ export async function floorCall(sql: postgres.Sql, identity: BenchIdentity, stat
 }
 
 /** Five awaited steps on one connection, as naive servers do. */
-export async function naiveCall(sql: postgres.Sql, identity: BenchIdentity, statement: string, write: boolean): Promise<number> {
+export async function naiveCall(
+  sql: postgres.Sql,
+  identity: BenchIdentity,
+  statement: string,
+  write: boolean,
+): Promise<number> {
   const c = await sql.reserve();
   try {
     await c.unsafe(write ? 'begin' : 'begin read only', [], EXTENDED);
     try {
       await c.unsafe('set local role authenticated', [], EXTENDED);
-      await c.unsafe(`select set_config('request.jwt.claims', ${quote(JSON.stringify(identity.claims))}, true)`, [], EXTENDED);
+      await c.unsafe(
+        `select set_config('request.jwt.claims', ${quote(JSON.stringify(identity.claims))}, true)`,
+        [],
+        EXTENDED,
+      );
       const rows = await c.unsafe(statement, [], EXTENDED);
       await c.unsafe('commit', [], EXTENDED);
       return rows.length;

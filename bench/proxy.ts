@@ -203,12 +203,20 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
     // True when the client has been handed server bytes since its last chunk: its next chunk opens a round trip.
     let serverSpoke = true;
     let cutting = false;
-    const toServer = new DelayedPipe(upstream, () => proxy.delayMs, () => {});
-    const toClient = new DelayedPipe(client, () => proxy.delayMs, (data) => {
-      counters.serverBytes += data.length;
-      serverSpoke = true;
-      options.trace?.(id, 'server', data, false);
-    });
+    const toServer = new DelayedPipe(
+      upstream,
+      () => proxy.delayMs,
+      () => {},
+    );
+    const toClient = new DelayedPipe(
+      client,
+      () => proxy.delayMs,
+      (data) => {
+        counters.serverBytes += data.length;
+        serverSpoke = true;
+        options.trace?.(id, 'server', data, false);
+      },
+    );
     let partitioned = false;
     client.on('data', (data: Buffer) => {
       if (partitioned) return;

@@ -22,9 +22,13 @@ for (const arg of process.argv.slice(2)) {
   const [key, value] = arg.replace(/^--/, '').split('=', 2);
   args.set(key!, value ?? 'true');
 }
-const unknown = [...args.keys()].filter((k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save', 'fairness', 'compare'].includes(k));
+const unknown = [...args.keys()].filter(
+  (k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save', 'fairness', 'compare'].includes(k),
+);
 if (unknown.length) {
-  console.error(`unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save] [--compare=<dir>]`);
+  console.error(
+    `unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save] [--compare=<dir>]`,
+  );
   process.exit(2);
 }
 if (args.has('fairness')) {
@@ -42,13 +46,19 @@ if (args.has('fairness')) {
 }
 
 const quick = args.has('quick');
-const list = (key: string, fallback: string) => (args.get(key) ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
+const list = (key: string, fallback: string) =>
+  (args.get(key) ?? fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const options: BenchOptions = {
   delays: list('delays', quick ? '4' : '0,2,20').map(Number),
   clients: Number(args.get('clients') ?? 4),
   calls: Number(args.get('calls') ?? (quick ? 150 : 1000)),
   runtimes: list('runtimes', quick ? 'node' : 'node,bun,deno') as Runtime[],
-  ...(args.has('compare') ? { compare: new URL(args.get('compare')!.replace(/\/?$/, '/'), `file://${process.cwd()}/`).pathname } : {}),
+  ...(args.has('compare')
+    ? { compare: new URL(args.get('compare')!.replace(/\/?$/, '/'), `file://${process.cwd()}/`).pathname }
+    : {}),
   ...(args.has('soak') ? { soak: args.get('soak') === 'true' ? 20_000 : Number(args.get('soak')) } : {}),
 };
 for (const r of options.runtimes) if (!['node', 'bun', 'deno'].includes(r)) throw new Error(`unknown runtime ${r}`);
@@ -70,10 +80,15 @@ if (!quick && !args.has('no-save')) {
 
 const failures: string[] = [...report.failures];
 if (report.maxRoundTripsPerCall > MAX_ROUND_TRIPS_PER_CALL) {
-  failures.push(`a tool call cost ${report.maxRoundTripsPerCall} database round trips (limit ${MAX_ROUND_TRIPS_PER_CALL})`);
+  failures.push(
+    `a tool call cost ${report.maxRoundTripsPerCall} database round trips (limit ${MAX_ROUND_TRIPS_PER_CALL})`,
+  );
 }
-for (const p of report.phases) if (p.errors) failures.push(`${p.mode} ${p.request} at ${p.rttMs} ms: ${p.errors} failed calls, e.g. ${p.firstError}`);
-for (const s of report.soak) if (!s.ok) failures.push(`soak ${s.runtime}: RSS grew ${s.growthMb} MB, ${s.errors} errors`);
+for (const p of report.phases)
+  if (p.errors)
+    failures.push(`${p.mode} ${p.request} at ${p.rttMs} ms: ${p.errors} failed calls, e.g. ${p.firstError}`);
+for (const s of report.soak)
+  if (!s.ok) failures.push(`soak ${s.runtime}: RSS grew ${s.growthMb} MB, ${s.errors} errors`);
 if (failures.length) {
   console.error(`FAIL:\n  - ${failures.join('\n  - ')}`);
   process.exitCode = 1;

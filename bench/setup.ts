@@ -4,7 +4,7 @@
  * benchmark and the round-trip tests (token minting, a free port, an HTTP request counter).
  */
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
 import { startAuthServer, type RunningAuthServer } from '../dev/auth/server.js';
 import { createLoginRole } from '../dev/login-role.js';
@@ -64,8 +64,6 @@ export async function startBenchDatabase(): Promise<BenchDatabase> {
 
 /** Demo users that can sign in (the disabled one cannot). */
 export const ACTIVE_USERS: readonly DemoUser[] = DEMO_USERS.filter((u) => !u.disabled);
-
-
 
 export interface CountingAuth {
   auth: RunningAuthServer;

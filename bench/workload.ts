@@ -15,11 +15,13 @@ const READS: ((n: number) => string)[] = [
     'select c.id, c.first_name, c.last_name, c.title, co.name as company, c.last_seen from contacts c ' +
     `join companies co on co.id = c.company_id where c.status = '${['hot', 'warm', 'cold'][n % 3]}' ` +
     'order by c.last_seen desc nulls last limit 25',
-  () => 'select stage, count(*) as deals, sum(amount) as total from deals where archived_at is null group by stage order by total desc nulls last',
+  () =>
+    'select stage, count(*) as deals, sum(amount) as total from deals where archived_at is null group by stage order by total desc nulls last',
   () =>
     'select t.id, t.type, t.text, t.due_date, c.first_name, c.last_name from tasks t join contacts c on c.id = t.contact_id ' +
     'where t.done_date is null and t.sales_id = (select id from sales where user_id = auth.uid()) order by t.due_date limit 20',
-  (n) => `select id, text, date, status from contact_notes where contact_id = ${(n % 500) + 1} order by date desc limit 10`,
+  (n) =>
+    `select id, text, date, status from contact_notes where contact_id = ${(n % 500) + 1} order by date desc limit 10`,
   (n) =>
     'select d.name, d.stage, d.amount, co.name as company, count(dn.id) as notes from deals d ' +
     'join companies co on co.id = d.company_id left join deal_notes dn on dn.deal_id = d.id ' +
@@ -28,9 +30,9 @@ const READS: ((n: number) => string)[] = [
 ];
 
 const WRITES: ((n: number) => string)[] = [
-  (n) => `update contacts set last_seen = now() where id = ${(n * 7919) % 500 + 1}`,
+  (n) => `update contacts set last_seen = now() where id = ${((n * 7919) % 500) + 1}`,
   (n) =>
-    `insert into tasks (contact_id, type, text, due_date) values (${(n * 104729) % 500 + 1}, 'follow-up', ` +
+    `insert into tasks (contact_id, type, text, due_date) values (${((n * 104729) % 500) + 1}, 'follow-up', ` +
     `'Benchmark follow-up ${n}', now() + interval '2 days') returning id`,
   (n) => `insert into private_notes (text) values ('benchmark note ${n}') returning id, sales_id`,
 ];

@@ -56,20 +56,20 @@ const USAGE = `Usage: npm run demo -- [--reset] [--port=N] [--auth-port=N] [--db
   --free-ports   pick free ports for everything
   --data-dir=P   keep the database in P instead of .demo/`;
 
+const OPTIONS = {
+  reset: { type: 'boolean', default: false },
+  port: { type: 'string' },
+  'auth-port': { type: 'string' },
+  'db-port': { type: 'string' },
+  'free-ports': { type: 'boolean', default: false },
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 function readOptions() {
-  let values;
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
   try {
-    ({ values } = parseArgs({
-      options: {
-        reset: { type: 'boolean', default: false },
-        port: { type: 'string' },
-        'auth-port': { type: 'string' },
-        'db-port': { type: 'string' },
-        'free-ports': { type: 'boolean', default: false },
-        'data-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
+    ({ values } = parseArgs({ options: OPTIONS }));
   } catch (error) {
     throw new DemoError(`${(error as Error).message}\n\n${USAGE}`);
   }
@@ -80,7 +80,8 @@ function readOptions() {
   const port = (flag: string, value: string | undefined, fallback: number | undefined) => {
     if (value === undefined) return fallback;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new DemoError(`${flag} must be a port number (1-65535), got "${value}".`);
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      throw new DemoError(`${flag} must be a port number (1-65535), got "${value}".`);
     return n;
   };
   const free = values['free-ports'];
@@ -104,7 +105,9 @@ function probePort(port: number | undefined, flag: string, what: string): Promis
     probe.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE' || error.code === 'EACCES'
-          ? new DemoError(`Port ${port} (${what}) is ${error.code === 'EACCES' ? 'not allowed' : 'already in use'}. Choose another with ${flag}=N, or pass --free-ports.`)
+          ? new DemoError(
+              `Port ${port} (${what}) is ${error.code === 'EACCES' ? 'not allowed' : 'already in use'}. Choose another with ${flag}=N, or pass --free-ports.`,
+            )
           : error,
       ),
     );
@@ -120,7 +123,13 @@ function listen(fetch: (request: Request) => Promise<Response>, port: number, fl
     const server = serve({ fetch, port, hostname: BIND_HOST }) as Server;
     server.once('listening', () => resolve(server));
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new DemoError(`Port ${port} (MCP server) is already in use. Choose another with ${flag}=N, or pass --free-ports.`) : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new DemoError(
+              `Port ${port} (MCP server) is already in use. Choose another with ${flag}=N, or pass --free-ports.`,
+            )
+          : error,
+      ),
     );
   });
 }
@@ -154,7 +163,11 @@ async function isLoaded(db: postgres.Sql): Promise<boolean> {
  * after an interrupted one) and that `mcp_login` exists with least privilege. Returns the
  * superuser connection to `atomic_crm` (the auth stand-in reads `auth.users` through it).
  */
-async function prepareDatabase(pg: RunningPostgres, dataDir: string, regenerate: boolean): Promise<{ admin: postgres.Sql; loginUrl: string; loaded: boolean }> {
+async function prepareDatabase(
+  pg: RunningPostgres,
+  dataDir: string,
+  regenerate: boolean,
+): Promise<{ admin: postgres.Sql; loginUrl: string; loaded: boolean }> {
   const quiet = { onnotice: () => undefined, connect_timeout: 10 };
   const cluster = postgres(pg.adminUrl, { ...quiet, max: 1 });
   let loaded = false;
@@ -201,7 +214,9 @@ async function waitUntilReady(baseUrl: string): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new DemoError(`The MCP server did not become ready within ${READY_TIMEOUT_MS / 1000}s (last /readyz: ${last}).`);
+  throw new DemoError(
+    `The MCP server did not become ready within ${READY_TIMEOUT_MS / 1000}s (last /readyz: ${last}).`,
+  );
 }
 
 function banner(mcpUrl: string, authUrl: string, dataDir: string): string {
@@ -255,7 +270,8 @@ async function main(): Promise<void> {
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
-      for (const stop of stops.reverse()) await stop().catch((error: unknown) => console.error('while stopping:', (error as Error).message));
+      for (const stop of stops.reverse())
+        await stop().catch((error: unknown) => console.error('while stopping:', (error as Error).message));
     })());
   const stopAndExit = (why: string, code: number) => {
     if (stopping) return console.log('Still stopping…');
@@ -283,11 +299,15 @@ async function main(): Promise<void> {
     console.log('Starting PostgreSQL…');
     const pg = await startPostgres({ dataDir: pgData, port: options.dbPort }).catch((error: Error) => {
       if (error instanceof DataDirUnreachableError) {
-        throw new DemoError(`${error.message}. Pass --data-dir=DIR with a folder it can enter, e.g. --data-dir=/var/tmp/atomic-crm-demo`);
+        throw new DemoError(
+          `${error.message}. Pass --data-dir=DIR with a folder it can enter, e.g. --data-dir=/var/tmp/atomic-crm-demo`,
+        );
       }
       if (/is in use by PostgreSQL/.test(error.message)) throw new DemoError(`${error.message}, e.g. --data-dir=DIR.`);
       if (options.dbPort !== undefined && /could not (bind|create listen socket)|already in use/i.test(error.message)) {
-        throw new DemoError(`Port ${options.dbPort} (PostgreSQL) is already in use. Choose another with --db-port=N, or leave it out.`);
+        throw new DemoError(
+          `Port ${options.dbPort} (PostgreSQL) is already in use. Choose another with --db-port=N, or leave it out.`,
+        );
       }
       throw error;
     });
@@ -298,12 +318,19 @@ async function main(): Promise<void> {
     stops.push(() => admin.end({ timeout: 5 }));
 
     const authUrl = `http://localhost:${authPort}`;
-    const auth: RunningAuthServer = await startAuthServer({ sql: admin, port: authPort, host: BIND_HOST, issuerBase: authUrl, persist: true }).catch(
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'EADDRINUSE') throw new DemoError(`Port ${authPort} (Supabase Auth stand-in) is already in use. Choose another with --auth-port=N, or pass --free-ports.`);
-        throw error;
-      },
-    );
+    const auth: RunningAuthServer = await startAuthServer({
+      sql: admin,
+      port: authPort,
+      host: BIND_HOST,
+      issuerBase: authUrl,
+      persist: true,
+    }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE')
+        throw new DemoError(
+          `Port ${authPort} (Supabase Auth stand-in) is already in use. Choose another with --auth-port=N, or pass --free-ports.`,
+        );
+      throw error;
+    });
     stops.push(() => auth.stop());
 
     const publicUrl = `http://localhost:${mcpPort}`;

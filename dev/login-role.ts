@@ -17,9 +17,13 @@ export async function loginRoleScript(name: string, password: string): Promise<s
   const script = await readFile(SCRIPT, 'utf8');
   const filled = script
     .replace("role_name     text := 'mcp_login';", `role_name     text := ${literal(name)};`)
-    .replace("role_password text := 'CHANGE-ME-to-a-long-random-password';", `role_password text := ${literal(password)};`)
+    .replace(
+      "role_password text := 'CHANGE-ME-to-a-long-random-password';",
+      `role_password text := ${literal(password)};`,
+    )
     .replace("WHERE r.rolname = 'mcp_login';", `WHERE r.rolname = ${literal(name)};`);
-  if (!filled.includes(literal(password))) throw new Error(`${SCRIPT.pathname}: the role_password line changed; update dev/login-role.ts`);
+  if (!filled.includes(literal(password)))
+    throw new Error(`${SCRIPT.pathname}: the role_password line changed; update dev/login-role.ts`);
   return filled;
 }
 

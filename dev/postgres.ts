@@ -14,7 +14,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -119,7 +118,9 @@ export class DataDirUnreachableError extends Error {
     readonly blockedAt: string,
     mode: number,
   ) {
-    super(`PostgreSQL runs as the OS user \`${OS_USER}\`, which cannot enter ${blockedAt} (mode ${(mode & 0o777).toString(8)}), so it cannot use ${dataDir}`);
+    super(
+      `PostgreSQL runs as the OS user \`${OS_USER}\`, which cannot enter ${blockedAt} (mode ${(mode & 0o777).toString(8)}), so it cannot use ${dataDir}`,
+    );
     this.name = 'DataDirUnreachableError';
   }
 }
@@ -134,10 +135,14 @@ async function checkReachable(dataDir: string, runAs: RunAs): Promise<void> {
   }
   try {
     // One shell as that user tries each folder from / down and names the first it cannot enter.
-    await execFileAsync('sh', ['-c', 'for d; do [ ! -e "$d" ] || [ -x "$d" ] || { printf %s "$d"; exit 1; }; done', 'sh', ...ancestors], {
-      ...runAs,
-      timeout: EXEC_TIMEOUT_MS,
-    });
+    await execFileAsync(
+      'sh',
+      ['-c', 'for d; do [ ! -e "$d" ] || [ -x "$d" ] || { printf %s "$d"; exit 1; }; done', 'sh', ...ancestors],
+      {
+        ...runAs,
+        timeout: EXEC_TIMEOUT_MS,
+      },
+    );
   } catch (error) {
     const blockedAt = String((error as { stdout?: string }).stdout ?? '').trim();
     if (blockedAt) throw new DataDirUnreachableError(dataDir, blockedAt, (await stat(blockedAt)).mode);
@@ -257,7 +262,12 @@ async function parentPid(pid: number): Promise<number> {
     return Number.parseInt(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '', 10) || 0;
   } catch {
     try {
-      return Number.parseInt((await execFileAsync('ps', ['-o', 'ppid=', '-p', String(pid)], { timeout: EXEC_TIMEOUT_MS })).stdout, 10) || 0;
+      return (
+        Number.parseInt(
+          (await execFileAsync('ps', ['-o', 'ppid=', '-p', String(pid)], { timeout: EXEC_TIMEOUT_MS })).stdout,
+          10,
+        ) || 0
+      );
     } catch {
       return 0;
     }
@@ -285,7 +295,9 @@ async function clearStaleLock(dataDir: string): Promise<void> {
     if (cmd.includes('postgres') && cmd.includes(dataDir)) {
       const parent = await parentPid(pid);
       if (parent > 1 && isAlive(parent)) {
-        throw new Error(`${dataDir} is in use by PostgreSQL (pid ${pid}), started by the running process ${parent}: stop it (kill ${parent}) or use another data directory`);
+        throw new Error(
+          `${dataDir} is in use by PostgreSQL (pid ${pid}), started by the running process ${parent}: stop it (kill ${parent}) or use another data directory`,
+        );
       }
       // A clean shutdown removes the lock file itself.
       await shutDownPostmaster(pid);
@@ -296,7 +308,11 @@ async function clearStaleLock(dataDir: string): Promise<void> {
 
 async function run(command: string, args: string[], runAs: RunAs, timeoutMs: number, what: string): Promise<void> {
   const tail = new LogTail();
-  const child = spawn(command, args, { ...runAs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  const child = spawn(command, args, {
+    ...runAs,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LC_ALL: 'C' },
+  });
   track(child, 'SIGKILL');
   child.stdout?.on('data', (c: Buffer) => tail.push(c));
   child.stderr?.on('data', (c: Buffer) => tail.push(c));
@@ -353,19 +369,28 @@ async function launch(bin: Binaries, dataDir: string, port: number, runAs: RunAs
   const child = spawn(
     bin.postgres,
     [
-      '-D', dataDir,
-      '-p', String(port),
-      '-c', `listen_addresses=${HOST}`,
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      `listen_addresses=${HOST}`,
       // TCP only: no socket file in a shared /tmp or a /var/run directory that may not exist.
-      '-c', 'unix_socket_directories=',
+      '-c',
+      'unix_socket_directories=',
       // English messages: we detect readiness from the log.
-      '-c', 'lc_messages=C',
+      '-c',
+      'lc_messages=C',
       // Durability against OS crashes is pointless for a test/demo cluster; commits get much cheaper.
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
       // Every test database and server pool needs connections; the default 100 is tight.
-      '-c', 'max_connections=300',
+      '-c',
+      'max_connections=300',
     ],
     // detached: its own process group, so a terminal's Ctrl-C reaches only us and we decide how
     // PostgreSQL stops (stop(), or the exit safety net of track()).

@@ -17,10 +17,17 @@ let http: ReturnType<typeof Bun.serve>;
 try {
   http = Bun.serve({ fetch: server.fetch, port: server.config.port, hostname: server.config.host, idleTimeout: 60 });
 } catch (error) {
-  console.error(`Cannot listen on ${server.config.host}:${server.config.port}: ${(error as Error).message}. Set PORT to a free port.`);
+  console.error(
+    `Cannot listen on ${server.config.host}:${server.config.port}: ${(error as Error).message}. Set PORT to a free port.`,
+  );
   process.exit(1);
 }
-server.log.info('listening', { runtime: `bun ${Bun.version}`, address: http.hostname, port: http.port, mcp: server.config.resourceUrl });
+server.log.info('listening', {
+  runtime: `bun ${Bun.version}`,
+  address: http.hostname,
+  port: http.port,
+  mcp: server.config.resourceUrl,
+});
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

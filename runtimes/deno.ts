@@ -28,12 +28,19 @@ try {
       port: server.config.port,
       hostname: server.config.host,
       onListen: ({ hostname, port }) =>
-        server.log.info('listening', { runtime: `deno ${Deno.version.deno}`, address: hostname, port, mcp: server.config.resourceUrl }),
+        server.log.info('listening', {
+          runtime: `deno ${Deno.version.deno}`,
+          address: hostname,
+          port,
+          mcp: server.config.resourceUrl,
+        }),
     },
     server.fetch,
   );
 } catch (error) {
-  console.error(`Cannot listen on ${server.config.host}:${server.config.port}: ${(error as Error).message}. Set PORT to a free port.`);
+  console.error(
+    `Cannot listen on ${server.config.host}:${server.config.port}: ${(error as Error).message}. Set PORT to a free port.`,
+  );
   Deno.exit(1);
 }
 

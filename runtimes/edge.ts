@@ -19,7 +19,10 @@ import { startServer, StartupError, type RunningServer } from '../src/main.js';
 export const EDGE_POOL_SIZE = '3';
 
 /** The environment the server reads, with what the platform implies filled in. */
-export function edgeEnvironment(env: Record<string, string | undefined>, name: string): Record<string, string | undefined> {
+export function edgeEnvironment(
+  env: Record<string, string | undefined>,
+  name: string,
+): Record<string, string | undefined> {
   const supabaseUrl = (env.SUPABASE_URL ?? '').replace(/\/+$/, '');
   return {
     ...env,
@@ -64,7 +67,8 @@ export function edgeFunction(env: Record<string, string | undefined>, name: stri
         return Response.json(
           {
             error: 'temporarily_unavailable',
-            error_description: 'The MCP server cannot start: its reason is in the Edge Function logs; `npm run doctor` checks the setup.',
+            error_description:
+              'The MCP server cannot start: its reason is in the Edge Function logs; `npm run doctor` checks the setup.',
           },
           { status: 503, headers: { 'Retry-After': '5' } },
         );

@@ -18,7 +18,12 @@ const server = await startServer(process.env, process.argv.slice(2)).catch((erro
 });
 
 const http = serve({ fetch: server.fetch, port: server.config.port, hostname: server.config.host }, (info) =>
-  server.log.info('listening', { runtime: `node ${process.version}`, address: info.address, port: info.port, mcp: server.config.resourceUrl }),
+  server.log.info('listening', {
+    runtime: `node ${process.version}`,
+    address: info.address,
+    port: info.port,
+    mcp: server.config.resourceUrl,
+  }),
 );
 http.on('error', (error: NodeJS.ErrnoException) => {
   console.error(

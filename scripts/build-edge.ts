@@ -48,10 +48,15 @@ export function edgeDenoConfig(dependencies: Record<string, string>, patched: Re
 }
 
 export function readDependencies(): Record<string, string> {
-  return (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies;
+  return (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> })
+    .dependencies;
 }
 
-const packageOf = (specifier: string) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+const packageOf = (specifier: string) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
 
 /** Bare imports: dependencies stay imports (the map resolves them), patched ones are bundled, Node built-ins get `node:`. */
 function resolveImports(dependencies: Record<string, string>, patched: ReadonlySet<string>): Plugin {
@@ -65,7 +70,13 @@ function resolveImports(dependencies: Record<string, string>, patched: ReadonlyS
         const name = packageOf(args.path);
         if (patched.has(name) || args.importer.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
         if (name in dependencies) return { path: args.path, external: true };
-        return { errors: [{ text: `${args.path} is imported by ${path.relative(ROOT, args.importer)} but is not a dependency in package.json` }] };
+        return {
+          errors: [
+            {
+              text: `${args.path} is imported by ${path.relative(ROOT, args.importer)} but is not a dependency in package.json`,
+            },
+          ],
+        };
       });
     },
   };
@@ -91,5 +102,7 @@ export async function buildEdgeFunction(outDir = FUNCTION_DIR): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   await buildEdgeFunction();
-  console.log(`Built ${path.relative(ROOT, FUNCTION_DIR)}/app.js and deno.json. Deploy: npx supabase functions deploy ${FUNCTION_NAME}`);
+  console.log(
+    `Built ${path.relative(ROOT, FUNCTION_DIR)}/app.js and deno.json. Deploy: npx supabase functions deploy ${FUNCTION_NAME}`,
+  );
 }

@@ -30,18 +30,48 @@ const EXTENSIONS = ['citext', 'pgcrypto', 'uuid-ossp', 'pg_trgm', 'pg_stat_state
 
 /** Volatile built-ins reviewed as harmless for an agent: they compute a value and change nothing. */
 const REVIEWED_VOLATILE: ReadonlySet<string> = new Set([
-  'random', 'random_normal', 'clock_timestamp', 'timeofday', 'statement_timestamp', 'gen_random_uuid', 'uuidv4', 'uuidv7',
-  'uuid_generate_v1', 'uuid_generate_v1mc', 'uuid_generate_v3', 'uuid_generate_v4', 'uuid_generate_v5',
-  'gen_random_bytes', 'gen_salt', 'crypt', 'pgp_sym_encrypt', 'pgp_sym_encrypt_bytea', 'pgp_pub_encrypt', 'pgp_pub_encrypt_bytea',
-  'pg_stat_clear_snapshot', 'pg_trigger_depth', 'txid_current', 'txid_current_if_assigned', 'pg_current_xact_id',
-  'pg_current_xact_id_if_assigned', 'txid_current_snapshot', 'pg_current_snapshot', 'pg_backend_pid',
+  'random',
+  'random_normal',
+  'clock_timestamp',
+  'timeofday',
+  'statement_timestamp',
+  'gen_random_uuid',
+  'uuidv4',
+  'uuidv7',
+  'uuid_generate_v1',
+  'uuid_generate_v1mc',
+  'uuid_generate_v3',
+  'uuid_generate_v4',
+  'uuid_generate_v5',
+  'gen_random_bytes',
+  'gen_salt',
+  'crypt',
+  'pgp_sym_encrypt',
+  'pgp_sym_encrypt_bytea',
+  'pgp_pub_encrypt',
+  'pgp_pub_encrypt_bytea',
+  'pg_stat_clear_snapshot',
+  'pg_trigger_depth',
+  'txid_current',
+  'txid_current_if_assigned',
+  'pg_current_xact_id',
+  'pg_current_xact_id_if_assigned',
+  'txid_current_snapshot',
+  'pg_current_snapshot',
+  'pg_backend_pid',
   'pg_stat_get_snapshot_timestamp',
-  'array_sample', 'array_shuffle', 'pg_jit_available', 'pg_is_in_recovery', 'pg_notification_queue_usage',
+  'array_sample',
+  'array_shuffle',
+  'pg_jit_available',
+  'pg_is_in_recovery',
+  'pg_notification_queue_usage',
   // Reads a transaction's commit status: the check a WRITE_IN_DOUBT answer hands the agent (src/db/run.ts).
-  'pg_xact_status', 'txid_status',
+  'pg_xact_status',
+  'txid_status',
 ]);
 
-const RESTRICTED = 'PostgreSQL reserves it for superusers and pg_* roles: it reads files, signals processes or changes server state';
+const RESTRICTED =
+  'PostgreSQL reserves it for superusers and pg_* roles: it reads files, signals processes or changes server state';
 const VOLATILE = 'it is a volatile built-in that can change server or session state (not on the reviewed list)';
 
 interface Row {
@@ -70,7 +100,9 @@ async function readCluster(binaries: Binaries | undefined): Promise<{ version: s
   try {
     await sql.unsafe('CREATE SCHEMA extensions');
     for (const extension of EXTENSIONS) await sql.unsafe(`CREATE EXTENSION "${extension}" WITH SCHEMA extensions`);
-    const [{ version }] = (await sql`SELECT current_setting('server_version') AS version`) as unknown as [{ version: string }];
+    const [{ version }] = (await sql`SELECT current_setting('server_version') AS version`) as unknown as [
+      { version: string },
+    ];
     const rows = await sql<Row[]>`
       SELECT p.proname AS name, p.provolatile = 'v' AS volatile,
              coalesce(p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'), true) AS public_execute
@@ -87,7 +119,10 @@ async function main(): Promise<void> {
   const packages = process.argv.slice(2);
   const clusters = [];
   for (const dir of packages.length ? packages : [undefined]) {
-    const binaries = dir === undefined ? undefined : { initdb: path.join(dir, 'native/bin/initdb'), postgres: path.join(dir, 'native/bin/postgres') };
+    const binaries =
+      dir === undefined
+        ? undefined
+        : { initdb: path.join(dir, 'native/bin/initdb'), postgres: path.join(dir, 'native/bin/postgres') };
     clusters.push(await readCluster(binaries));
     process.stderr.write(`read PostgreSQL ${clusters.at(-1)!.version}: ${clusters.at(-1)!.rows.length} functions\n`);
   }

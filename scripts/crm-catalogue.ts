@@ -17,7 +17,13 @@ const API_ROLES = ['anon', 'authenticated', 'service_role'];
 type Node = { [key: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** How pg_get_function_identity_arguments spells the types the grammar normalises. */
-const typeNames: Record<string, string> = { int8: 'bigint', int4: 'integer', int2: 'smallint', bool: 'boolean', varchar: 'character varying' };
+const typeNames: Record<string, string> = {
+  int8: 'bigint',
+  int4: 'integer',
+  int2: 'smallint',
+  bool: 'boolean',
+  varchar: 'character varying',
+};
 
 const names = (list: Node[] | undefined): string[] => (list ?? []).map((n) => n.String?.sval ?? '');
 const typeName = (t: Node): string => {
@@ -37,7 +43,10 @@ async function main(): Promise<void> {
     statements.push(...tree.stmts.map((s) => s.stmt));
   }
 
-  const functions = new Map<string, { name: string; language: string; securityDefiner: boolean; publicExecute: boolean; granted: Set<string> }>();
+  const functions = new Map<
+    string,
+    { name: string; language: string; securityDefiner: boolean; publicExecute: boolean; granted: Set<string> }
+  >();
   const identity = (name: string, argTypes: string[]): string => `${name}(${argTypes.join(', ')})`;
   const triggers: string[] = [];
   const policies: string[] = [];
@@ -46,22 +55,38 @@ async function main(): Promise<void> {
   for (const stmt of statements) {
     if (stmt.CreateFunctionStmt) {
       const f = stmt.CreateFunctionStmt;
-      const params = (f.parameters ?? []).map((p: Node) => p.FunctionParameter).filter((p: Node) => (p.mode ?? 'FUNC_PARAM_DEFAULT') !== 'FUNC_PARAM_TABLE');
-      const option = (name: string): Node | undefined => (f.options ?? []).find((o: Node) => o.DefElem.defname === name)?.DefElem;
+      const params = (f.parameters ?? [])
+        .map((p: Node) => p.FunctionParameter)
+        .filter((p: Node) => (p.mode ?? 'FUNC_PARAM_DEFAULT') !== 'FUNC_PARAM_TABLE');
+      const option = (name: string): Node | undefined =>
+        (f.options ?? []).find((o: Node) => o.DefElem.defname === name)?.DefElem;
       const name = qualifiedName(names(f.funcname));
-      functions.set(identity(name, params.map((p: Node) => typeName(p.argType))), {
-        name: `${name}(${params.map((p: Node) => `${p.name} ${typeName(p.argType)}`).join(', ')})`,
-        language: option('language')?.arg.String.sval ?? 'sql',
-        securityDefiner: option('security')?.arg.Boolean?.boolval === true,
-        publicExecute: true, // PostgreSQL grants EXECUTE to PUBLIC on a new function
-        granted: new Set(),
-      });
+      functions.set(
+        identity(
+          name,
+          params.map((p: Node) => typeName(p.argType)),
+        ),
+        {
+          name: `${name}(${params.map((p: Node) => `${p.name} ${typeName(p.argType)}`).join(', ')})`,
+          language: option('language')?.arg.String.sval ?? 'sql',
+          securityDefiner: option('security')?.arg.Boolean?.boolval === true,
+          publicExecute: true, // PostgreSQL grants EXECUTE to PUBLIC on a new function
+          granted: new Set(),
+        },
+      );
     } else if (stmt.GrantStmt?.objtype === 'OBJECT_FUNCTION') {
       const g = stmt.GrantStmt;
-      const grantees: string[] = g.grantees.map((r: Node) => (r.RoleSpec.roletype === 'ROLESPEC_PUBLIC' ? 'PUBLIC' : r.RoleSpec.rolename));
+      const grantees: string[] = g.grantees.map((r: Node) =>
+        r.RoleSpec.roletype === 'ROLESPEC_PUBLIC' ? 'PUBLIC' : r.RoleSpec.rolename,
+      );
       for (const object of g.objects) {
         const o = object.ObjectWithArgs;
-        const fn = functions.get(identity(qualifiedName(names(o.objname)), (o.objargs ?? []).map((t: Node) => typeName(t.TypeName))));
+        const fn = functions.get(
+          identity(
+            qualifiedName(names(o.objname)),
+            (o.objargs ?? []).map((t: Node) => typeName(t.TypeName)),
+          ),
+        );
         if (!fn) continue;
         for (const role of grantees) {
           if (role === 'PUBLIC') fn.publicExecute = g.is_grant;
@@ -71,7 +96,13 @@ async function main(): Promise<void> {
       }
     } else if (stmt.CreateTrigStmt) {
       const t = stmt.CreateTrigStmt;
-      const events = [[4, 'INSERT'], [8, 'DELETE'], [16, 'UPDATE']].filter(([bit]) => (t.events & (bit as number)) !== 0).map(([, e]) => e);
+      const events = [
+        [4, 'INSERT'],
+        [8, 'DELETE'],
+        [16, 'UPDATE'],
+      ]
+        .filter(([bit]) => (t.events & (bit as number)) !== 0)
+        .map(([, e]) => e);
       triggers.push(
         `${t.relation.schemaname ?? 'public'}.${t.relation.relname} ${t.trigname} ${t.timing === 2 ? 'BEFORE' : 'AFTER'} ${events.join(' OR ')}` +
           `${t.whenClause ? ' WHEN' : ''} → ${qualifiedName(names(t.funcname))}`,
@@ -79,11 +110,19 @@ async function main(): Promise<void> {
     } else if (stmt.CreatePolicyStmt) {
       const p = stmt.CreatePolicyStmt;
       if ((p.table.schemaname ?? 'public') !== 'public') continue;
-      const roles = p.roles.map((r: Node) => (r.RoleSpec.roletype === 'ROLESPEC_PUBLIC' ? 'public' : r.RoleSpec.rolename));
-      policies.push(`public.${p.table.relname} "${p.policy_name}" ${p.cmd_name === 'all' ? 'ALL' : p.cmd_name.toUpperCase()} TO ${roles.join(', ')}`);
+      const roles = p.roles.map((r: Node) =>
+        r.RoleSpec.roletype === 'ROLESPEC_PUBLIC' ? 'public' : r.RoleSpec.rolename,
+      );
+      policies.push(
+        `public.${p.table.relname} "${p.policy_name}" ${p.cmd_name === 'all' ? 'ALL' : p.cmd_name.toUpperCase()} TO ${roles.join(', ')}`,
+      );
     } else if (stmt.ViewStmt) {
       const v = stmt.ViewStmt;
-      const invoker = (v.options ?? []).some((o: Node) => o.DefElem.defname === 'security_invoker' && ['on', 'true'].includes(String(o.DefElem.arg?.String?.sval ?? o.DefElem.arg?.Boolean?.boolval)));
+      const invoker = (v.options ?? []).some(
+        (o: Node) =>
+          o.DefElem.defname === 'security_invoker' &&
+          ['on', 'true'].includes(String(o.DefElem.arg?.String?.sval ?? o.DefElem.arg?.Boolean?.boolval)),
+      );
       views.push(`public.${v.view.relname} ${invoker ? 'security_invoker' : 'definer'}`);
     }
   }
@@ -93,14 +132,21 @@ async function main(): Promise<void> {
     source,
     fixtureAdditions: previous.fixtureAdditions ?? { functions: [], tables: [] },
     functions: [...functions.values()]
-      .map((f) => ({ name: f.name, language: f.language, securityDefiner: f.securityDefiner, executableBy: API_ROLES.filter((r) => f.publicExecute || f.granted.has(r)) }))
+      .map((f) => ({
+        name: f.name,
+        language: f.language,
+        securityDefiner: f.securityDefiner,
+        executableBy: API_ROLES.filter((r) => f.publicExecute || f.granted.has(r)),
+      }))
       .sort((a, b) => (a.name < b.name ? -1 : 1)),
     triggers: triggers.sort(),
     policies: policies.sort(),
     views: views.sort(),
   };
   await writeFile(OUTPUT, `${JSON.stringify(catalogue, null, 2)}\n`);
-  process.stderr.write(`${catalogue.functions.length} functions, ${triggers.length} triggers, ${policies.length} policies, ${views.length} views\n`);
+  process.stderr.write(
+    `${catalogue.functions.length} functions, ${triggers.length} triggers, ${policies.length} policies, ${views.length} views\n`,
+  );
 }
 
 await main();

@@ -52,13 +52,22 @@ if (flag('json')) {
   for (const check of report.checks) {
     console.log(formatCheck(check));
     if (check.id === 'login_role' && check.status === 'fail' && existsSync('sql/least-privilege-role.sql')) {
-      console.log('       SQL (sql/least-privilege-role.sql: set its password, then run it in Supabase\'s SQL Editor):');
+      console.log("       SQL (sql/least-privilege-role.sql: set its password, then run it in Supabase's SQL Editor):");
       const sql = readFileSync('sql/least-privilege-role.sql', 'utf8');
-      console.log(sql.split('\n').map((l) => `       | ${l}`).join('\n'));
+      console.log(
+        sql
+          .split('\n')
+          .map((l) => `       | ${l}`)
+          .join('\n'),
+      );
     }
   }
   const failed = report.checks.filter((c) => c.status === 'fail').length;
   const warned = report.checks.filter((c) => c.status === 'warn').length;
-  console.log(failed ? `\n${failed} check(s) failed${warned ? `, ${warned} warning(s)` : ''}.` : `\nAll checks passed${warned ? ` (${warned} warning(s))` : ''}.`);
+  console.log(
+    failed
+      ? `\n${failed} check(s) failed${warned ? `, ${warned} warning(s)` : ''}.`
+      : `\nAll checks passed${warned ? ` (${warned} warning(s))` : ''}.`,
+  );
 }
 process.exitCode = report.ok ? 0 : 1;

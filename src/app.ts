@@ -22,7 +22,17 @@ import { withTimeout } from './timeout.js';
 /** The settings the HTTP surface reads; groups are passed on as they are. */
 export type AppConfig = Pick<
   Config,
-  'supabaseUrl' | 'publicUrl' | 'basePath' | 'resourceUrl' | 'metadataUrl' | 'allowedOrigins' | 'auth' | 'limits' | 'log' | 'confirmWriteRows' | 'databaseUrl'
+  | 'supabaseUrl'
+  | 'publicUrl'
+  | 'basePath'
+  | 'resourceUrl'
+  | 'metadataUrl'
+  | 'allowedOrigins'
+  | 'auth'
+  | 'limits'
+  | 'log'
+  | 'confirmWriteRows'
+  | 'databaseUrl'
 >;
 
 export interface AppDeps {
@@ -44,7 +54,15 @@ type Env = AuthEnv & { Variables: RequestIdVariables };
 const MCP_REQUEST_HEADERS = ['Mcp-Protocol-Version', 'Mcp-Method', 'Mcp-Name', 'Mcp-Session-Id', 'Last-Event-ID'];
 const MCP_RESPONSE_HEADERS = ['Mcp-Protocol-Version', 'Mcp-Session-Id'];
 
-export function createApp({ config, sql, verifier, log, typeNames = new Map(), shutdownSignal, doctorSummary }: AppDeps) {
+export function createApp({
+  config,
+  sql,
+  verifier,
+  log,
+  typeNames = new Map(),
+  shutdownSignal,
+  doctorSummary,
+}: AppDeps) {
   // Routes sit under the prefix requests arrive with (an Edge Function receives /NAME/…).
   const app = config.basePath ? new Hono<Env>().basePath(config.basePath) : new Hono<Env>();
   const metadataUrl = config.metadataUrl;
@@ -73,8 +91,15 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
   app.use(async (c, next) => {
     const origin = c.req.header('Origin');
     if (origin !== undefined && !allowed.has(origin)) {
-      log.warn('security_event', { kind: 'origin_refused', requestId: c.get('requestId'), origin: origin.slice(0, 200) });
-      return c.json({ error: 'forbidden_origin', error_description: `Origin ${origin} is not allowed. Add it to ALLOWED_ORIGINS.` }, 403);
+      log.warn('security_event', {
+        kind: 'origin_refused',
+        requestId: c.get('requestId'),
+        origin: origin.slice(0, 200),
+      });
+      return c.json(
+        { error: 'forbidden_origin', error_description: `Origin ${origin} is not allowed. Add it to ALLOWED_ORIGINS.` },
+        403,
+      );
     }
     await next();
   });
@@ -104,13 +129,20 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const [database, keys] = await Promise.all([
-      withTimeout(sql`select 1 as ok`.then(() => true), 3_000, 'database ping').catch(() => false),
+      withTimeout(
+        sql`select 1 as ok`.then(() => true),
+        3_000,
+        'database ping',
+      ).catch(() => false),
       withTimeout(verifier.ready(), 6_000, 'signing keys').catch(() => false),
     ]);
     const ready = database && keys;
     const body: Record<string, unknown> = {
       status: ready ? 'ready' : 'not_ready',
-      checks: { database: database ? 'ok' : 'unreachable', jwks: keys ? 'ok' : `no usable signing key: ${verifier.problem()}` },
+      checks: {
+        database: database ? 'ok' : 'unreachable',
+        jwks: keys ? 'ok' : `no usable signing key: ${verifier.problem()}`,
+      },
     };
     // ?details=1: the doctor's verdicts, codes only and cached (src/doctor/summary.ts).
     if (doctorSummary && c.req.query('details') !== undefined) body.doctor = await doctorSummary();
@@ -119,7 +151,14 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
 
   app.on(['GET', 'DELETE'], '/mcp', (c) => {
     c.header('Allow', 'POST');
-    return c.json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this server is stateless; use POST.' }, id: null }, 405);
+    return c.json(
+      {
+        jsonrpc: '2.0',
+        error: { code: -32000, message: 'Method not allowed: this server is stateless; use POST.' },
+        id: null,
+      },
+      405,
+    );
   });
   app.post(
     '/mcp',
@@ -141,7 +180,12 @@ export function createApp({ config, sql, verifier, log, typeNames = new Map(), s
       }),
   );
 
-  app.notFound((c) => c.json({ error: 'not_found', error_description: `No route for ${c.req.method} ${new URL(c.req.url).pathname}.` }, 404));
+  app.notFound((c) =>
+    c.json(
+      { error: 'not_found', error_description: `No route for ${c.req.method} ${new URL(c.req.url).pathname}.` },
+      404,
+    ),
+  );
   app.onError((error, c) => {
     log.error('http_error', { requestId: c.get('requestId'), error: error.message });
     return c.json({ error: 'internal_error', error_description: 'The server failed to handle this request.' }, 500);

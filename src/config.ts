@@ -48,7 +48,12 @@ const baseUrl = z
 const origins = z
   .string()
   .optional()
-  .transform((s) => (s ?? '').split(',').map((o) => o.trim()).filter(Boolean))
+  .transform((s) =>
+    (s ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.url()).transform((list) => list.map((o) => new URL(o).origin)));
 
 const settings = z.object({
@@ -59,14 +64,21 @@ const settings = z.object({
     'a PostgreSQL connection string for the least-privilege login role (see sql/least-privilege-role.sql)',
   ),
   /** Public base URL of this server (no trailing slash); default http://localhost:PORT. */
-  publicUrl: fromEnv('MCP_SERVER_URL', baseUrl.optional(), 'the public base URL clients reach, e.g. https://abcd.ngrok.app'),
+  publicUrl: fromEnv(
+    'MCP_SERVER_URL',
+    baseUrl.optional(),
+    'the public base URL clients reach, e.g. https://abcd.ngrok.app',
+  ),
   /**
    * The path prefix requests arrive with, when a gateway forwards only part of the public path: a
    * Supabase Edge Function is public at /functions/v1/NAME and receives /NAME/… (runtimes/edge.ts).
    */
   basePath: fromEnv(
     'MCP_BASE_PATH',
-    z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'must be empty or a path like /name (no trailing slash)').default(''),
+    z
+      .string()
+      .regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'must be empty or a path like /name (no trailing slash)')
+      .default(''),
     'the path prefix the server receives requests under, e.g. /atomic-crm-mcp',
   ),
   port: fromEnv('PORT', z.coerce.number().int().min(0).max(65535).default(3000)),
@@ -218,7 +230,10 @@ type Setting = keyof typeof settings.shape;
  * One setting on its own, or undefined when it is missing or wrong: for a tool that goes on
  * checking the rest of a configuration that does not load (the doctor).
  */
-export function readSetting<K extends Setting>(key: K, env: Record<string, string | undefined>): z.output<(typeof settings.shape)[K]> | undefined {
+export function readSetting<K extends Setting>(
+  key: K,
+  env: Record<string, string | undefined>,
+): z.output<(typeof settings.shape)[K]> | undefined {
   const parsed = settings.shape[key].safeParse(inputFrom(env)[key]);
   return parsed.success ? (parsed.data as z.output<(typeof settings.shape)[K]>) : undefined;
 }

@@ -25,20 +25,27 @@ export interface LoggerOptions {
   now?: () => Date;
 }
 
-export function createLogger({ level, format, write = (line) => console.log(line), now = () => new Date() }: LoggerOptions): Logger {
-  const emit = (lineLevel: Level) => (event: string, fields: Record<string, unknown> = {}) => {
-    if (RANK[lineLevel] < RANK[level]) return;
-    const time = now().toISOString();
-    if (format === 'json') {
-      write(JSON.stringify({ time, level: lineLevel, event, ...fields }));
-      return;
-    }
-    const rest = Object.entries(fields)
-      .filter(([, v]) => v !== undefined && v !== null)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      .join(' ');
-    write(`${time.slice(11, 23)} ${lineLevel.toUpperCase().padEnd(5)} ${event}${rest ? ` ${rest}` : ''}`);
-  };
+export function createLogger({
+  level,
+  format,
+  write = (line) => console.log(line),
+  now = () => new Date(),
+}: LoggerOptions): Logger {
+  const emit =
+    (lineLevel: Level) =>
+    (event: string, fields: Record<string, unknown> = {}) => {
+      if (RANK[lineLevel] < RANK[level]) return;
+      const time = now().toISOString();
+      if (format === 'json') {
+        write(JSON.stringify({ time, level: lineLevel, event, ...fields }));
+        return;
+      }
+      const rest = Object.entries(fields)
+        .filter(([, v]) => v !== undefined && v !== null)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ');
+      write(`${time.slice(11, 23)} ${lineLevel.toUpperCase().padEnd(5)} ${event}${rest ? ` ${rest}` : ''}`);
+    };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }
 

@@ -56,7 +56,13 @@ export async function startServer(
   const log = createLogger({ ...config.log, write: options.write });
   const sql = openPool(config.databaseUrl, { max: config.poolSize });
   // An agent sends one token on every call: its signature is checked once a minute, not per call.
-  const verifier = cachedVerifier(createTokenVerifier({ issuer: config.auth.issuer, jwksUrl: config.auth.jwksUrl, requireClientId: !config.auth.allowSessionTokens }));
+  const verifier = cachedVerifier(
+    createTokenVerifier({
+      issuer: config.auth.issuer,
+      jwksUrl: config.auth.jwksUrl,
+      requireClientId: !config.auth.allowSessionTokens,
+    }),
+  );
   // The start-up steps are independent, so they run side by side: a cold start (an Edge
   // Function's isolate, a scaled-out container) costs the slowest of them, not their sum.
   // Their durations go to the `started` line, so a slow cold start says which part was slow.
@@ -70,7 +76,10 @@ export async function startServer(
   let typeNames: Map<number, string>;
   let functions: FunctionWatch;
   try {
-    const database = Promise.all([timed('loginRole', inspectLoginRole(sql)), timed('typeNames', loadTypeNames(sql))]).catch((error: unknown) => {
+    const database = Promise.all([
+      timed('loginRole', inspectLoginRole(sql)),
+      timed('typeNames', loadTypeNames(sql)),
+    ]).catch((error: unknown) => {
       const reason = (error as { message?: string }).message ?? String(error);
       throw new StartupError(`Cannot connect to DATABASE_URL (${maskDatabaseUrl(config.databaseUrl)}): ${reason}`);
     });
@@ -83,7 +92,9 @@ export async function startServer(
     }
     if (report.problems.length) {
       if (!config.allowPrivilegedLoginRole) {
-        throw new StartupError(`The login role is too powerful to run agent SQL safely:\n  - ${report.problems.join('\n  - ')}\n${LEAST_PRIVILEGE_FIX}`);
+        throw new StartupError(
+          `The login role is too powerful to run agent SQL safely:\n  - ${report.problems.join('\n  - ')}\n${LEAST_PRIVILEGE_FIX}`,
+        );
       }
       log.warn('privileged_login_role', { role: report.role, problems: report.problems });
     }
@@ -97,7 +108,10 @@ export async function startServer(
   }
 
   if (!(await keysReady)) {
-    log.warn('jwks_unavailable', { jwksUrl: config.auth.jwksUrl, hint: 'Tokens cannot be verified until the key set is reachable and holds an ES256 or RS256 key.' });
+    log.warn('jwks_unavailable', {
+      jwksUrl: config.auth.jwksUrl,
+      hint: 'Tokens cannot be verified until the key set is reachable and holds an ES256 or RS256 key.',
+    });
   }
   startupMs.total = Math.round(performance.now() - begun);
   const shutdown = new AbortController();
@@ -127,7 +141,10 @@ export async function startServer(
       if (inFlight > 0) {
         log.warn('shutdown_cancelling', { inFlight });
         shutdown.abort();
-        await Promise.race([new Promise<void>((resolve) => (drained = resolve)), new Promise((r) => setTimeout(r, 2_000))]);
+        await Promise.race([
+          new Promise<void>((resolve) => (drained = resolve)),
+          new Promise((r) => setTimeout(r, 2_000)),
+        ]);
       }
     }
     functions.stop();

@@ -31,7 +31,9 @@ const other = await generateKeyPair('ES256');
 let jwksDown = false;
 const jwksFetch = (async (url: string | URL | Request) => {
   if (jwksDown) throw new TypeError('fetch failed');
-  return String(url) === config.auth.jwksUrl ? Response.json({ keys: [publicJwk] }) : new Response('not found', { status: 404 });
+  return String(url) === config.auth.jwksUrl
+    ? Response.json({ keys: [publicJwk] })
+    : new Response('not found', { status: 404 });
 }) as typeof fetch;
 
 function start() {
@@ -46,7 +48,12 @@ function start() {
 const { app, lines } = start();
 
 async function token({ key = keys.privateKey, kid = 'test-key', expiresIn = '1h' } = {}) {
-  return new SignJWT({ role: 'authenticated', client_id: crypto.randomUUID(), scope: 'email', email: 'alice@example.com' })
+  return new SignJWT({
+    role: 'authenticated',
+    client_id: crypto.randomUUID(),
+    scope: 'email',
+    email: 'alice@example.com',
+  })
     .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
     .setIssuer(config.auth.issuer)
     .setAudience('authenticated')
@@ -63,7 +70,10 @@ const INITIALIZE = {
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'app-test', version: '1.0.0' } },
 };
 
-function post(headers: Record<string, string>, { path = '/mcp', body = INITIALIZE }: { path?: string; body?: unknown } = {}) {
+function post(
+  headers: Record<string, string>,
+  { path = '/mcp', body = INITIALIZE }: { path?: string; body?: unknown } = {},
+) {
   return app.request(`https://mcp.example.com${path}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers },
@@ -100,7 +110,10 @@ describe('metadata', () => {
   test('authorization-server metadata looked up on this host redirects to Supabase Auth', async () => {
     const response = await app.request('https://mcp.example.com/.well-known/oauth-authorization-server');
     assert.equal(response.status, 302);
-    assert.equal(response.headers.get('Location'), 'https://abcd1234.supabase.co/.well-known/oauth-authorization-server/auth/v1');
+    assert.equal(
+      response.headers.get('Location'),
+      'https://abcd1234.supabase.co/.well-known/oauth-authorization-server/auth/v1',
+    );
   });
 });
 
@@ -112,18 +125,28 @@ describe('under a path prefix (a Supabase Edge Function)', () => {
     MCP_SERVER_URL: 'https://abcd1234.supabase.co/functions/v1/crm',
     MCP_BASE_PATH: '/crm',
   });
-  const verifier = createTokenVerifier({ issuer: edgeConfig.auth.issuer, jwksUrl: edgeConfig.auth.jwksUrl, fetch: jwksFetch });
+  const verifier = createTokenVerifier({
+    issuer: edgeConfig.auth.issuer,
+    jwksUrl: edgeConfig.auth.jwksUrl,
+    fetch: jwksFetch,
+  });
   const sql = postgres(edgeConfig.databaseUrl, { max: 1, connect_timeout: 1 });
   const edge = createApp({ config: edgeConfig, sql, verifier, log: createLogger({ level: 'silent', format: 'json' }) });
   const PUBLIC_MCP = 'https://abcd1234.supabase.co/functions/v1/crm/mcp';
   const PUBLIC_METADATA = 'https://abcd1234.supabase.co/functions/v1/crm/.well-known/oauth-protected-resource/mcp';
 
   test('the challenge points at metadata inside the function, which names the public MCP URL', async () => {
-    const response = await edge.request('http://localhost/crm/mcp', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const response = await edge.request('http://localhost/crm/mcp', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(response.status, 401);
     assert.equal(challengeOf(response).params.resource_metadata, PUBLIC_METADATA);
     // The gateway forwards the public metadata path to the function as /crm/.well-known/….
-    const metadata = await edge.request(`http://localhost${new URL(PUBLIC_METADATA).pathname.replace('/functions/v1', '')}`);
+    const metadata = await edge.request(
+      `http://localhost${new URL(PUBLIC_METADATA).pathname.replace('/functions/v1', '')}`,
+    );
     assert.equal(metadata.status, 200);
     assert.equal((await metadata.json()).resource, PUBLIC_MCP);
   });
@@ -143,13 +166,20 @@ describe('challenges', () => {
     const { scheme, params } = challengeOf(response);
     assert.equal(scheme, 'Bearer');
     assert.deepEqual(params, { resource_metadata: METADATA_URL });
-    assert.deepEqual(events.map((e) => e.event), ['auth_challenge']);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['auth_challenge'],
+    );
   });
 
   test('a malformed header and a key the project does not publish: invalid_token, logged as auth_failure', async () => {
     const cases: [string, string, string][] = [
       ['Basic dXNlcjpwYXNz', 'TOKEN_MALFORMED', 'must be \\"Bearer <token>\\"'],
-      [`Bearer ${await token({ key: other.privateKey, kid: 'unknown-key' })}`, 'TOKEN_KEY_UNKNOWN', 'key the project does not publish'],
+      [
+        `Bearer ${await token({ key: other.privateKey, kid: 'unknown-key' })}`,
+        'TOKEN_KEY_UNKNOWN',
+        'key the project does not publish',
+      ],
       [`Bearer ${await token({ expiresIn: '-2 minutes' })}`, 'TOKEN_EXPIRED', 'expired'],
     ];
     for (const [authorization, reason, description] of cases) {
@@ -180,7 +210,11 @@ describe('challenges', () => {
     try {
       const response = await cold.request(MCP, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${await token()}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+        headers: {
+          Authorization: `Bearer ${await token()}`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+        },
         body: JSON.stringify(INITIALIZE),
       });
       assert.equal(response.status, 503);
@@ -203,17 +237,22 @@ describe('challenges', () => {
 describe('origins and CORS', () => {
   test('an Origin that is not allowed: 403 naming ALLOWED_ORIGINS, logged as origin_refused with the request id', async () => {
     let response!: Response;
-    const events = await logged(async () => (response = await post({ Origin: 'https://evil.example', 'X-Request-Id': 'req-evil' })));
+    const events = await logged(
+      async () => (response = await post({ Origin: 'https://evil.example', 'X-Request-Id': 'req-evil' })),
+    );
     assert.equal(response.status, 403);
     const body = await response.json();
     assert.equal(body.error, 'forbidden_origin');
     assert.match(body.error_description, /Origin https:\/\/evil\.example is not allowed\. Add it to ALLOWED_ORIGINS\./);
     assert.equal(response.headers.get('Access-Control-Allow-Origin'), null);
     const [event] = events.filter((e) => e.event === 'security_event');
-    assert.deepEqual({ kind: event?.kind, origin: event?.origin, requestId: event?.requestId }, { kind: 'origin_refused', origin: 'https://evil.example', requestId: 'req-evil' });
+    assert.deepEqual(
+      { kind: event?.kind, origin: event?.origin, requestId: event?.requestId },
+      { kind: 'origin_refused', origin: 'https://evil.example', requestId: 'req-evil' },
+    );
   });
 
-  test('the server\'s own origin, an ALLOWED_ORIGINS entry and no Origin at all pass to authentication', async () => {
+  test("the server's own origin, an ALLOWED_ORIGINS entry and no Origin at all pass to authentication", async () => {
     for (const origin of ['https://mcp.example.com', 'http://localhost:6274', undefined]) {
       const response = await post(origin ? { Origin: origin } : {});
       assert.equal(response.status, 401, String(origin));
@@ -226,13 +265,19 @@ describe('origins and CORS', () => {
     const preflight = (origin: string) =>
       app.request(MCP, {
         method: 'OPTIONS',
-        headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, mcp-protocol-version' },
+        headers: {
+          Origin: origin,
+          'Access-Control-Request-Method': 'POST',
+          'Access-Control-Request-Headers': 'authorization, mcp-protocol-version',
+        },
       });
     const allowed = await preflight('http://localhost:6274');
     assert.equal(allowed.status, 204);
     assert.equal(allowed.headers.get('Access-Control-Allow-Origin'), 'http://localhost:6274');
     assert.equal(allowed.headers.get('Access-Control-Max-Age'), '600');
-    const headers = (allowed.headers.get('Access-Control-Allow-Headers') ?? '').split(',').map((h) => h.trim().toLowerCase());
+    const headers = (allowed.headers.get('Access-Control-Allow-Headers') ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase());
     for (const header of ['authorization', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id']) {
       assert.ok(headers.includes(header), `${header} in ${headers.join(', ')}`);
     }

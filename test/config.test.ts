@@ -7,11 +7,20 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { CONFIG_VARIABLES, ConfigError, loadConfig, maskDatabaseUrl } from '../src/config.js';
 
-const minimal = { SUPABASE_URL: 'https://abcd1234.supabase.co', DATABASE_URL: 'postgresql://mcp_login:s3cret@db.abcd1234.supabase.co:5432/postgres' };
+const minimal = {
+  SUPABASE_URL: 'https://abcd1234.supabase.co',
+  DATABASE_URL: 'postgresql://mcp_login:s3cret@db.abcd1234.supabase.co:5432/postgres',
+};
 
 test('every problem is reported at once, with how to fix it, and the password masked', () => {
   assert.throws(
-    () => loadConfig({ DATABASE_URL: 'mysql://root:hunter2@x/db', PORT: 'eighty', MAX_ROWS: '-1', ALLOWED_ORIGINS: 'not a url' }),
+    () =>
+      loadConfig({
+        DATABASE_URL: 'mysql://root:hunter2@x/db',
+        PORT: 'eighty',
+        MAX_ROWS: '-1',
+        ALLOWED_ORIGINS: 'not a url',
+      }),
     (error: unknown) => {
       assert.ok(error instanceof ConfigError);
       assert.equal(error.code, 'CONFIG_INVALID');
@@ -48,18 +57,34 @@ test('--url= from the command line (ngrok) wins over MCP_SERVER_URL, trailing sl
   assert.equal(loadConfig(minimal, ['--url', 'https://x.ngrok.app']).resourceUrl, 'https://x.ngrok.app/mcp');
 });
 
-test('the metadata URL is RFC 9728\'s on a host of its own, and stays inside the base URL under a path', () => {
-  assert.equal(loadConfig({ ...minimal, MCP_SERVER_URL: 'https://mcp.example.com' }).metadataUrl, 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp');
-  const edge = loadConfig({ ...minimal, MCP_SERVER_URL: 'https://abcd1234.supabase.co/functions/v1/crm', MCP_BASE_PATH: '/crm' });
+test("the metadata URL is RFC 9728's on a host of its own, and stays inside the base URL under a path", () => {
+  assert.equal(
+    loadConfig({ ...minimal, MCP_SERVER_URL: 'https://mcp.example.com' }).metadataUrl,
+    'https://mcp.example.com/.well-known/oauth-protected-resource/mcp',
+  );
+  const edge = loadConfig({
+    ...minimal,
+    MCP_SERVER_URL: 'https://abcd1234.supabase.co/functions/v1/crm',
+    MCP_BASE_PATH: '/crm',
+  });
   assert.equal(edge.resourceUrl, 'https://abcd1234.supabase.co/functions/v1/crm/mcp');
-  assert.equal(edge.metadataUrl, 'https://abcd1234.supabase.co/functions/v1/crm/.well-known/oauth-protected-resource/mcp');
+  assert.equal(
+    edge.metadataUrl,
+    'https://abcd1234.supabase.co/functions/v1/crm/.well-known/oauth-protected-resource/mcp',
+  );
   assert.equal(edge.basePath, '/crm');
   assert.equal(loadConfig(minimal).basePath, '');
-  assert.throws(() => loadConfig({ ...minimal, MCP_BASE_PATH: 'crm/' }), /MCP_BASE_PATH must be empty or a path like \/name/);
+  assert.throws(
+    () => loadConfig({ ...minimal, MCP_BASE_PATH: 'crm/' }),
+    /MCP_BASE_PATH must be empty or a path like \/name/,
+  );
 });
 
 test('a SUPABASE_URL with a path keeps it; one with a query string is refused', () => {
-  assert.equal(loadConfig({ ...minimal, SUPABASE_URL: 'https://auth.example.com/base/' }).auth.issuer, 'https://auth.example.com/base/auth/v1');
+  assert.equal(
+    loadConfig({ ...minimal, SUPABASE_URL: 'https://auth.example.com/base/' }).auth.issuer,
+    'https://auth.example.com/base/auth/v1',
+  );
   assert.throws(() => loadConfig({ ...minimal, SUPABASE_URL: 'https://x.supabase.co/?a=1' }), /query string/);
 });
 
@@ -71,17 +96,20 @@ test('empty values mean unset, flags accept true/1/yes', () => {
 });
 
 test('allowed origins are normalised to origins', () => {
-  assert.deepEqual(loadConfig({ ...minimal, ALLOWED_ORIGINS: 'http://localhost:6274/, https://app.example.com/path' }).allowedOrigins, [
-    'http://localhost:6274',
-    'https://app.example.com',
-  ]);
+  assert.deepEqual(
+    loadConfig({ ...minimal, ALLOWED_ORIGINS: 'http://localhost:6274/, https://app.example.com/path' }).allowedOrigins,
+    ['http://localhost:6274', 'https://app.example.com'],
+  );
 });
 
 test('maskDatabaseUrl hides only the password', () => {
-  assert.equal(maskDatabaseUrl(minimal.DATABASE_URL), 'postgresql://mcp_login:***@db.abcd1234.supabase.co:5432/postgres');
+  assert.equal(
+    maskDatabaseUrl(minimal.DATABASE_URL),
+    'postgresql://mcp_login:***@db.abcd1234.supabase.co:5432/postgres',
+  );
 });
 
-test('.env.example and the README\'s configuration table list exactly the variables the schema reads', () => {
+test(".env.example and the README's configuration table list exactly the variables the schema reads", () => {
   const schema = [...CONFIG_VARIABLES].sort();
   const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
   const assigned = [...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!);

@@ -11,7 +11,13 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { startAuthServer, type RunningAuthServer } from '../dev/auth/server.js';
 import { DEMO_USERS } from '../dev/seed.js';
-import { classifyDatabaseUrl, runDoctor, type CheckResult, type DoctorOptions, type DoctorReport } from '../src/doctor/index.js';
+import {
+  classifyDatabaseUrl,
+  runDoctor,
+  type CheckResult,
+  type DoctorOptions,
+  type DoctorReport,
+} from '../src/doctor/index.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { asMintUser, startStack } from './support/stack.js';
 
@@ -53,7 +59,8 @@ describe('configured right', () => {
     const report = await doctor({}, { token, authorizeProbe: { clientId: probeClientId, redirectUri: REDIRECT } });
     assert.deepEqual(failures(report), []);
     // edge_function judges Edge Function deployments only (test/edge/doctor-edge.test.ts).
-    for (const c of report.checks) assert.equal(c.status, c.id === 'edge_function' ? 'skip' : 'pass', `${c.id}: ${c.found}`);
+    for (const c of report.checks)
+      assert.equal(c.status, c.id === 'edge_function' ? 'skip' : 'pass', `${c.id}: ${c.found}`);
     assert.match(check(report, 'database_connect').found, /Connected as "mcp_login"/);
     assert.match(check(report, 'authorization_path').found, /\/#\/oauth\/consent\?authorization_id=…/);
     assert.match(check(report, 'token').found, new RegExp(`sub ${user.id}, client_id ${auth.defaultClientId}`));
@@ -86,7 +93,10 @@ describe('Supabase Auth configured wrong', () => {
   });
 
   test('legacy HS256 secret only → JWKS_LEGACY_ONLY with the rotation steps; its tokens are refused by alg', async () => {
-    const legacy = await startAuthServer({ sql: db.admin, legacyHs256Secret: 'super-secret-jwt-token-with-at-least-32-characters' });
+    const legacy = await startAuthServer({
+      sql: db.admin,
+      legacyHs256Secret: 'super-secret-jwt-token-with-at-least-32-characters',
+    });
     try {
       const token = await legacy.mintAccessToken(user);
       const report = await doctor({ SUPABASE_URL: legacy.projectUrl }, { token });
@@ -108,12 +118,16 @@ describe('Supabase Auth configured wrong', () => {
     // while the OAuth server is off.
     const proxy = createHttpServer(async (req, res) => {
       if (req.url === '/auth/v1/.well-known/oauth-authorization-server') {
-        res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"code":404,"error_code":"not_found","msg":"Not found"}');
+        res
+          .writeHead(404, { 'Content-Type': 'application/json' })
+          .end('{"code":404,"error_code":"not_found","msg":"Not found"}');
         return;
       }
       const upstream = await fetch(`${auth.projectUrl}${req.url}`, { method: req.method });
       const body = await upstream.text();
-      res.writeHead(upstream.status, { 'Content-Type': upstream.headers.get('content-type') ?? 'text/plain' }).end(body);
+      res
+        .writeHead(upstream.status, { 'Content-Type': upstream.headers.get('content-type') ?? 'text/plain' })
+        .end(body);
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     try {
@@ -122,7 +136,10 @@ describe('Supabase Auth configured wrong', () => {
       const c = check(report, 'oauth_server');
       assert.equal(c.code, 'OAUTH_SERVER_DISABLED');
       assert.match(c.found, /HTTP 404: the OAuth 2.1 server is not enabled/);
-      assert.match(c.fix!, /Authentication → OAuth Server: enable "OAuth 2.1 server".*Authorization Path" to \/#\/oauth\/consent/);
+      assert.match(
+        c.fix!,
+        /Authentication → OAuth Server: enable "OAuth 2.1 server".*Authorization Path" to \/#\/oauth\/consent/,
+      );
       assert.equal(check(report, 'as_metadata').status, 'pass');
       // The proxy's URL is not the issuer the metadata names.
       assert.equal(check(report, 'issuer').code, 'ISSUER_MISMATCH');
@@ -142,7 +159,9 @@ describe('Supabase Auth configured wrong', () => {
       }
       const upstream = await fetch(`${auth.projectUrl}${req.url}`, { method: req.method, redirect: 'manual' });
       const body = (await upstream.text()).replaceAll(auth.projectUrl, url);
-      res.writeHead(upstream.status, { 'Content-Type': upstream.headers.get('content-type') ?? 'text/plain' }).end(body);
+      res
+        .writeHead(upstream.status, { 'Content-Type': upstream.headers.get('content-type') ?? 'text/plain' })
+        .end(body);
     });
     await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
     try {
@@ -151,7 +170,12 @@ describe('Supabase Auth configured wrong', () => {
       const c = check(report, 'dynamic_registration');
       assert.equal(c.status, 'fail');
       assert.equal(c.code, 'DCR_UNCONFIRMED');
-      assert.ok(c.found.includes(`registration_endpoint ${url}/auth/v1/oauth/clients/register, but a registration there answered HTTP 404`), c.found);
+      assert.ok(
+        c.found.includes(
+          `registration_endpoint ${url}/auth/v1/oauth/clients/register, but a registration there answered HTTP 404`,
+        ),
+        c.found,
+      );
       assert.match(c.fix!, /drops POST \/auth\/v1\/oauth\/clients\/register/);
       assert.deepEqual(failures(report), ['dynamic_registration:DCR_UNCONFIRMED']);
     } finally {
@@ -169,7 +193,8 @@ describe('Supabase Auth configured wrong', () => {
     assert.equal(c.code, 'SUPABASE_UNREACHABLE');
     assert.match(c.found, /nothing listens at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
     assert.match(c.fix!, /Project Settings → API/);
-    for (const id of ['as_metadata', 'oauth_server', 'dynamic_registration', 'issuer', 'jwks']) assert.equal(check(report, id).status, 'skip');
+    for (const id of ['as_metadata', 'oauth_server', 'dynamic_registration', 'issuer', 'jwks'])
+      assert.equal(check(report, id).status, 'skip');
     assert.equal(check(report, 'database_connect').status, 'pass');
     assert.equal(report.ok, false);
   });
@@ -179,15 +204,23 @@ describe('Supabase Auth configured wrong', () => {
     const report = await doctor({ SUPABASE_URL: other });
     const c = check(report, 'issuer');
     assert.equal(c.code, 'ISSUER_MISMATCH');
-    assert.ok(c.found.includes(`expects tokens from ${other}/auth/v1 but Supabase Auth says its issuer is ${auth.issuer}`));
+    assert.ok(
+      c.found.includes(`expects tokens from ${other}/auth/v1 but Supabase Auth says its issuer is ${auth.issuer}`),
+    );
     assert.equal(c.fix, `Set SUPABASE_URL=${auth.projectUrl} (a custom domain changes the issuer).`);
   });
 
   test('SUPABASE_URL with /rest/v1 or a dashboard address → the project URL to use', async () => {
     let report = await doctor({ SUPABASE_URL: `${auth.projectUrl}/rest/v1` }, { only: ['config'] });
     assert.equal(check(report, 'config').code, 'SUPABASE_URL_HAS_PATH');
-    assert.equal(check(report, 'config').fix, `Set SUPABASE_URL=${auth.projectUrl} (the project URL, without /rest/v1).`);
-    report = await doctor({ SUPABASE_URL: 'https://supabase.com/dashboard/project/abcdefghijkl' }, { only: ['config'] });
+    assert.equal(
+      check(report, 'config').fix,
+      `Set SUPABASE_URL=${auth.projectUrl} (the project URL, without /rest/v1).`,
+    );
+    report = await doctor(
+      { SUPABASE_URL: 'https://supabase.com/dashboard/project/abcdefghijkl' },
+      { only: ['config'] },
+    );
     assert.equal(check(report, 'config').code, 'SUPABASE_URL_IS_DASHBOARD');
     assert.match(check(report, 'config').fix!, /https:\/\/abcdefghijkl\.supabase\.co/);
   });
@@ -204,7 +237,8 @@ describe('database configured wrong', () => {
     assert.match(c.fix!, /ALTER ROLE mcp_login PASSWORD/);
     assert.match(c.fix!, /@ → %40/);
     assert.ok(!JSON.stringify(report).includes('not-the-password'));
-    for (const id of ['login_role', 'authenticated_role', 'rls', 'crm_tables']) assert.equal(check(report, id).status, 'skip');
+    for (const id of ['login_role', 'authenticated_role', 'rls', 'crm_tables'])
+      assert.equal(check(report, id).status, 'skip');
   });
 
   test('a pooler answering "Tenant or user not found" (XX000) → DB_TENANT_NOT_FOUND', async () => {
@@ -223,7 +257,10 @@ describe('database configured wrong', () => {
 
   test('pooler host with a plain user, direct host with user.REF → the user form each needs', async () => {
     let report = await doctor(
-      { SUPABASE_URL: auth.projectUrl, DATABASE_URL: 'postgresql://mcp_login:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres' },
+      {
+        SUPABASE_URL: auth.projectUrl,
+        DATABASE_URL: 'postgresql://mcp_login:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres',
+      },
       { only: ['database_url_format'] },
     );
     let c = check(report, 'database_url_format');
@@ -231,13 +268,22 @@ describe('database configured wrong', () => {
     assert.match(c.found, /transaction mode/);
     assert.match(c.fix!, /Use user "mcp_login\.YOUR-REF"/);
 
-    report = await doctor({ DATABASE_URL: 'postgresql://mcp_login.abcdefghijkl:pw@db.abcdefghijkl.supabase.co:5432/postgres' }, { only: ['database_url_format'] });
+    report = await doctor(
+      { DATABASE_URL: 'postgresql://mcp_login.abcdefghijkl:pw@db.abcdefghijkl.supabase.co:5432/postgres' },
+      { only: ['database_url_format'] },
+    );
     c = check(report, 'database_url_format');
     assert.equal(c.code, 'DB_USER_FORMAT_POOLER_ON_DIRECT');
     assert.match(c.fix!, /Use user "mcp_login" with db\.abcdefghijkl\.supabase\.co/);
 
-    assert.equal(classifyDatabaseUrl('postgresql://u.ref:p@aws-0-us-east-1.pooler.supabase.com:5432/postgres')!.kind, 'pooler-session');
-    assert.equal(classifyDatabaseUrl('postgresql://u.ref:p@aws-0-us-east-1.pooler.supabase.com:6543/postgres')!.kind, 'pooler-transaction');
+    assert.equal(
+      classifyDatabaseUrl('postgresql://u.ref:p@aws-0-us-east-1.pooler.supabase.com:5432/postgres')!.kind,
+      'pooler-session',
+    );
+    assert.equal(
+      classifyDatabaseUrl('postgresql://u.ref:p@aws-0-us-east-1.pooler.supabase.com:6543/postgres')!.kind,
+      'pooler-transaction',
+    );
     assert.equal(classifyDatabaseUrl('postgresql://u:p@db.ref.supabase.co/postgres')!.kind, 'direct');
   });
 
@@ -249,7 +295,10 @@ describe('database configured wrong', () => {
     const c = check(report, 'database_connect');
     assert.equal(c.code, 'DB_IPV6_ONLY');
     assert.match(c.found, /db\.abcdefghijkl\.supabase\.co is IPv6-only \(DNS: 1 AAAA, 0 A record\(s\)\)/);
-    assert.match(c.fix!, /postgresql:\/\/mcp_login\.abcdefghijkl:PASSWORD@aws-0-REGION\.pooler\.supabase\.com:6543\/postgres/);
+    assert.match(
+      c.fix!,
+      /postgresql:\/\/mcp_login\.abcdefghijkl:PASSWORD@aws-0-REGION\.pooler\.supabase\.com:6543\/postgres/,
+    );
   });
 
   test('superuser login role → LOGIN_ROLE_PRIVILEGED with the least-privilege fix', async () => {
@@ -264,7 +313,9 @@ describe('database configured wrong', () => {
   test('a table with RLS off and missing CRM tables are listed by name', async () => {
     const broken = await createTestDatabase('doctor_broken');
     try {
-      await broken.admin.unsafe('create table public.scratch_notes (id int); alter table public.tags rename to tags_old; drop table public.deal_notes cascade');
+      await broken.admin.unsafe(
+        'create table public.scratch_notes (id int); alter table public.tags rename to tags_old; drop table public.deal_notes cascade',
+      );
       const report = await doctor({ DATABASE_URL: broken.loginUrl });
       const rls = check(report, 'rls');
       assert.equal(rls.code, 'RLS_DISABLED');
@@ -285,7 +336,9 @@ describe('token diagnosis', () => {
     const report = await doctor({}, { token, only: ['token'] });
     const c = check(report, 'token');
     assert.equal(c.code, 'TOKEN_ISSUER_INVALID');
-    assert.ok(c.found.includes(`claim iss = "https://other-project.supabase.co/auth/v1", the server expects "${auth.issuer}"`));
+    assert.ok(
+      c.found.includes(`claim iss = "https://other-project.supabase.co/auth/v1", the server expects "${auth.issuer}"`),
+    );
     assert.ok(!JSON.stringify(report).includes(token));
   });
 
@@ -309,7 +362,7 @@ describe('token diagnosis', () => {
 });
 
 describe('/readyz?details=1', () => {
-  test('the doctor\'s verdicts as codes only (no table, role or host names), cached', async () => {
+  test("the doctor's verdicts as codes only (no table, role or host names), cached", async () => {
     const stack = await startStack();
     try {
       await stack.db.admin.unsafe('create table public.unprotected_stuff (id int)');
@@ -320,7 +373,10 @@ describe('/readyz?details=1', () => {
       const response = await fetch(`${stack.baseUrl}/readyz?details=1`);
       assert.equal(response.status, 200);
       const text = await response.text();
-      const body = JSON.parse(text) as { status: string; doctor: { ok: boolean; checks: { id: string; status: string; code: string }[] } };
+      const body = JSON.parse(text) as {
+        status: string;
+        doctor: { ok: boolean; checks: { id: string; status: string; code: string }[] };
+      };
       assert.equal(body.status, 'ready');
       const byId = Object.fromEntries(body.doctor.checks.map((c) => [c.id, c]));
       assert.deepEqual(byId.jwks, { id: 'jwks', status: 'pass', code: 'OK' });
@@ -344,10 +400,14 @@ describe('/readyz?details=1', () => {
 describe('CLI (scripts/doctor.ts)', () => {
   const run = (env: Record<string, string>, args: string[] = []) =>
     new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/doctor.ts', '--dotenv=/nonexistent', ...args], {
-        env: { PATH: process.env.PATH ?? '', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/doctor.ts', '--dotenv=/nonexistent', ...args],
+        {
+          env: { PATH: process.env.PATH ?? '', ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));

@@ -30,7 +30,10 @@ test('without root on Debian: one line with the exact sudo apt-get command, noth
   try {
     const logged: string[] = [];
     const problem = await ensurePrerequisites({ isRoot: false, hasApt: true }, (line) => logged.push(line));
-    assert.equal(problem, 'npm test needs chromium (the consent page is tested in a real browser). Run: sudo apt-get install -y --no-install-recommends chromium');
+    assert.equal(
+      problem,
+      'npm test needs chromium (the consent page is tested in a real browser). Run: sudo apt-get install -y --no-install-recommends chromium',
+    );
     assert.deepEqual(logged, [], 'no install was attempted');
   } finally {
     if (previous === undefined) delete process.env.CHROMIUM_PATH;

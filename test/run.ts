@@ -147,7 +147,10 @@ function terminate(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): voi
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const files = args.length > 0 ? args.map((file) => path.relative(ROOT, path.resolve(file))) : findTestFiles(path.join(ROOT, 'test'));
+  const files =
+    args.length > 0
+      ? args.map((file) => path.relative(ROOT, path.resolve(file)))
+      : findTestFiles(path.join(ROOT, 'test'));
   if (files.length === 0) {
     log('no test files found');
     return 1;

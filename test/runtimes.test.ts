@@ -27,7 +27,11 @@ for (const runtime of RUNTIMES) {
   describe(`runtime: ${runtime}`, () => {
     let server: ServerProcess;
     before(async () => {
-      server = await startServerProcess(runtime, { SUPABASE_URL: auth.projectUrl, DATABASE_URL: db.loginUrl, LOG_FORMAT: 'json' });
+      server = await startServerProcess(runtime, {
+        SUPABASE_URL: auth.projectUrl,
+        DATABASE_URL: db.loginUrl,
+        LOG_FORMAT: 'json',
+      });
     });
     after(() => server?.kill());
 
@@ -45,13 +49,29 @@ for (const runtime of RUNTIMES) {
       const client = await connectWithToken(`${server.baseUrl}/mcp`, token, `runtime-${runtime}`);
       try {
         const { tools } = await client.listTools();
-        assert.deepEqual(tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
+        assert.deepEqual(tools.map((t) => t.name).sort(), [
+          'create_task',
+          'get_schema',
+          'log_contact_note',
+          'mutate',
+          'query',
+        ]);
 
-        const me = rows(await client.callTool({ name: 'query', arguments: { sql: 'select email, auth.uid() as uid from sales where user_id = auth.uid()' } }));
+        const me = rows(
+          await client.callTool({
+            name: 'query',
+            arguments: { sql: 'select email, auth.uid() as uid from sales where user_id = auth.uid()' },
+          }),
+        );
         assert.deepEqual(me, [{ email: user.email, uid: user.id }]);
 
-        const owners = rows(await client.callTool({ name: 'query', arguments: { sql: 'select distinct s.user_id from private_notes p join sales s on s.id = p.sales_id' } }));
-        assert.deepEqual(owners, [{ user_id: user.id }], 'RLS shows only the caller\'s private notes');
+        const owners = rows(
+          await client.callTool({
+            name: 'query',
+            arguments: { sql: 'select distinct s.user_id from private_notes p join sales s on s.id = p.sales_id' },
+          }),
+        );
+        assert.deepEqual(owners, [{ user_id: user.id }], "RLS shows only the caller's private notes");
 
         const written = await client.callTool({
           name: 'mutate',
@@ -59,7 +79,10 @@ for (const runtime of RUNTIMES) {
         });
         assert.deepEqual(rows(written), [{ name: `from-${runtime}` }]);
 
-        const refused = await client.callTool({ name: 'query', arguments: { sql: "select set_config('request.jwt.claims', '{}', true)" } });
+        const refused = await client.callTool({
+          name: 'query',
+          arguments: { sql: "select set_config('request.jwt.claims', '{}', true)" },
+        });
         assert.equal(refused.isError, true);
         assert.match(text(refused), /FUNCTION_NOT_ALLOWED/);
       } finally {

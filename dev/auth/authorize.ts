@@ -50,7 +50,8 @@ function findPendingAuthorization(ctx: AuthContext, c: Context, id: string): Aut
     auth.status = 'expired';
     return gotrueError(c, 404, 'oauth_authorization_not_found', 'authorization not found');
   }
-  if (auth.status !== 'pending') return gotrueError(c, 400, 'validation_failed', 'authorization request cannot be processed');
+  if (auth.status !== 'pending')
+    return gotrueError(c, 400, 'validation_failed', 'authorization request cannot be processed');
   return auth;
 }
 
@@ -76,10 +77,12 @@ export function authorizeRoutes(app: Hono, ctx: AuthContext): void {
     if (!UUID_RE.test(clientId)) return gotrueError(c, 400, 'oauth_client_not_found', 'invalid client_id format');
     const client = ctx.state.clients.get(clientId.toLowerCase());
     if (!client) return gotrueError(c, 400, 'oauth_client_not_found', 'invalid client_id');
-    if (!client.redirect_uris.includes(redirectUri)) return gotrueError(c, 400, 'validation_failed', 'invalid redirect_uri');
+    if (!client.redirect_uris.includes(redirectUri))
+      return gotrueError(c, 400, 'validation_failed', 'invalid redirect_uri');
 
     // From here on errors go back to the client as invalid_request redirects.
-    const fail = (description: string, error = 'invalid_request') => c.redirect(errorRedirect(redirectUri, error, description, state), 302);
+    const fail = (description: string, error = 'invalid_request') =>
+      c.redirect(errorRedirect(redirectUri, error, description, state), 302);
     const responseType = q('response_type') || 'code';
     const scope = q('scope') || DEFAULT_SCOPE;
     const resource = q('resource');
@@ -104,7 +107,8 @@ export function authorizeRoutes(app: Hono, ctx: AuthContext): void {
     if (!challenge || !method) return fail('PKCE flow requires both code_challenge and code_challenge_method');
     const m = method.toLowerCase();
     if (m !== 's256' && m !== 'plain') return fail("code_challenge_method must be 'S256' or 'plain'");
-    if (challenge.length < 43 || challenge.length > 128) return fail('code_challenge must be between 43 and 128 characters');
+    if (challenge.length < 43 || challenge.length > 128)
+      return fail('code_challenge must be between 43 and 128 characters');
 
     const auth: Authorization = {
       id: randomToken(24),
@@ -130,7 +134,10 @@ export function authorizeRoutes(app: Hono, ctx: AuthContext): void {
       upsertConsent(ctx, user.id, client.client_id, auth.scope);
       return c.redirect(successRedirect(auth), 302);
     }
-    return c.redirect(`${ctx.urls.projectUrl.replace(/\/+$/, '')}${AUTHORIZATION_PATH}?authorization_id=${auth.id}`, 302);
+    return c.redirect(
+      `${ctx.urls.projectUrl.replace(/\/+$/, '')}${AUTHORIZATION_PATH}?authorization_id=${auth.id}`,
+      302,
+    );
   });
 
   app.get('/auth/v1/oauth/authorizations/:id', async (c) => {
@@ -177,17 +184,21 @@ export function authorizeRoutes(app: Hono, ctx: AuthContext): void {
       return gotrueError(c, 400, 'bad_json', 'invalid JSON body');
     }
     const action = body && typeof body === 'object' ? (body as Record<string, unknown>).action : undefined;
-    if (action !== 'approve' && action !== 'deny') return gotrueError(c, 400, 'validation_failed', "action must be 'approve' or 'deny'");
+    if (action !== 'approve' && action !== 'deny')
+      return gotrueError(c, 400, 'validation_failed', "action must be 'approve' or 'deny'");
     const found = findPendingAuthorization(ctx, c, c.req.param('id'));
     if (found instanceof Response) return found;
     const auth = found;
-    if (auth.userId !== who.user.id) return gotrueError(c, 404, 'oauth_authorization_not_found', 'authorization not found');
+    if (auth.userId !== who.user.id)
+      return gotrueError(c, 404, 'oauth_authorization_not_found', 'authorization not found');
     if (action === 'approve') {
       approve(ctx, auth);
       upsertConsent(ctx, who.user.id, auth.clientId, auth.scope);
       return c.json({ redirect_url: successRedirect(auth) });
     }
     auth.status = 'denied';
-    return c.json({ redirect_url: errorRedirect(auth.redirectUri, 'access_denied', 'User denied the request', auth.state) });
+    return c.json({
+      redirect_url: errorRedirect(auth.redirectUri, 'access_denied', 'User denied the request', auth.state),
+    });
   });
 }

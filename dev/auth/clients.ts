@@ -54,17 +54,24 @@ export class RegistrationError extends Error {
   }
 }
 
-export function register(ctx: AuthContext, params: Record<string, unknown>, registrationType: 'dynamic' | 'manual'): Record<string, unknown> {
+export function register(
+  ctx: AuthContext,
+  params: Record<string, unknown>,
+  registrationType: 'dynamic' | 'manual',
+): Record<string, unknown> {
   const meta = (k: string) => new RegistrationError('invalid_client_metadata', k);
   const uris = params.redirect_uris;
   if (uris === undefined || uris === null || (Array.isArray(uris) && uris.length === 0)) {
     throw new RegistrationError('invalid_redirect_uri', 'redirect_uris is required');
   }
-  if (!Array.isArray(uris)) throw new RegistrationError('invalid_redirect_uri', 'redirect_uris must be an array of strings');
-  if (uris.length > MAX_REDIRECT_URIS) throw new RegistrationError('invalid_redirect_uri', 'redirect_uris cannot exceed 10 items');
+  if (!Array.isArray(uris))
+    throw new RegistrationError('invalid_redirect_uri', 'redirect_uris must be an array of strings');
+  if (uris.length > MAX_REDIRECT_URIS)
+    throw new RegistrationError('invalid_redirect_uri', 'redirect_uris cannot exceed 10 items');
   for (const uri of uris) {
     const problem = validateRedirectUri(uri);
-    if (problem) throw new RegistrationError('invalid_redirect_uri', `invalid redirect_uri '${String(uri)}': ${problem}`);
+    if (problem)
+      throw new RegistrationError('invalid_redirect_uri', `invalid redirect_uri '${String(uri)}': ${problem}`);
   }
   const optString = (k: string, max: number, isUrl: boolean): string | undefined => {
     const v = params[k];
@@ -100,7 +107,13 @@ export function register(ctx: AuthContext, params: Record<string, unknown>, regi
     throw meta(`token_endpoint_auth_method must be one of: [${methods.join(' ')}]`);
   }
   const explicitType = params.client_type;
-  if (explicitType !== undefined && explicitType !== null && explicitType !== '' && explicitType !== 'public' && explicitType !== 'confidential') {
+  if (
+    explicitType !== undefined &&
+    explicitType !== null &&
+    explicitType !== '' &&
+    explicitType !== 'public' &&
+    explicitType !== 'confidential'
+  ) {
     throw meta("client_type must be 'public' or 'confidential'");
   }
   const inferred = method === 'none' ? 'public' : 'confidential';
@@ -109,7 +122,8 @@ export function register(ctx: AuthContext, params: Record<string, unknown>, regi
       `client_type '${String(explicitType)}' is inconsistent with token_endpoint_auth_method '${String(method)}' (expected client_type '${inferred}')`,
     );
   }
-  const clientType: 'public' | 'confidential' = (explicitType as 'public' | 'confidential') || (method ? inferred : 'confidential');
+  const clientType: 'public' | 'confidential' =
+    (explicitType as 'public' | 'confidential') || (method ? inferred : 'confidential');
   const authMethod = (method as string) || (clientType === 'public' ? 'none' : 'client_secret_basic');
   const now = new Date().toISOString();
   const client: Client = {
@@ -175,7 +189,12 @@ export function authenticateClient(ctx: AuthContext, c: Context, body: Record<st
 export function clientRoutes(app: Hono, ctx: AuthContext): void {
   app.post('/auth/v1/oauth/clients/register', async (c) => {
     if (!ctx.settings.dynamicRegistration) {
-      return gotrueError(c, 403, 'oauth_dynamic_client_registration_disabled', 'Dynamic client registration is not enabled');
+      return gotrueError(
+        c,
+        403,
+        'oauth_dynamic_client_registration_disabled',
+        'Dynamic client registration is not enabled',
+      );
     }
     let params: unknown;
     try {
@@ -184,13 +203,25 @@ export function clientRoutes(app: Hono, ctx: AuthContext): void {
       params = undefined;
     }
     if (!params || typeof params !== 'object' || Array.isArray(params)) {
-      return c.json({ error: 'invalid_client_metadata', error_description: 'Invalid JSON body', code: 400, error_code: 'bad_json', msg: 'Invalid JSON body' }, 400);
+      return c.json(
+        {
+          error: 'invalid_client_metadata',
+          error_description: 'Invalid JSON body',
+          code: 400,
+          error_code: 'bad_json',
+          msg: 'Invalid JSON body',
+        },
+        400,
+      );
     }
     try {
       return c.json(register(ctx, params as Record<string, unknown>, 'dynamic'), 201, { 'Cache-Control': 'no-store' });
     } catch (e) {
       if (!(e instanceof RegistrationError)) throw e;
-      return c.json({ error: e.error, error_description: e.message, code: 400, error_code: 'validation_failed', msg: e.message }, 400);
+      return c.json(
+        { error: e.error, error_description: e.message, code: 400, error_code: 'validation_failed', msg: e.message },
+        400,
+      );
     }
   });
 }

@@ -48,7 +48,8 @@ export function grantRoutes(app: Hono, ctx: AuthContext): void {
     if (!UUID_RE.test(clientId)) return gotrueError(c, 400, 'validation_failed', 'invalid client_id format');
     const { consents, sessions } = ctx.state;
     const consent = consents.get(consentKey(who.user.id, clientId.toLowerCase()));
-    if (!consent || consent.revoked) return gotrueError(c, 404, 'oauth_consent_not_found', 'No active grant found for this client');
+    if (!consent || consent.revoked)
+      return gotrueError(c, 404, 'oauth_consent_not_found', 'No active grant found for this client');
     consent.revoked = true;
     ctx.changed();
     for (const s of [...sessions.values()]) {

@@ -26,7 +26,8 @@ export function gotrueError(c: Context, status: ContentfulStatusCode, errorCode:
 
 export function oauthError(c: Context, f: OAuthFailure): Response {
   const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
-  if (f.status === 401 && /^Basic /i.test(c.req.header('authorization') ?? '')) headers['WWW-Authenticate'] = 'Basic realm="oauth"';
+  if (f.status === 401 && /^Basic /i.test(c.req.header('authorization') ?? ''))
+    headers['WWW-Authenticate'] = 'Basic realm="oauth"';
   return c.json({ error: f.error, error_description: f.description }, f.status, headers);
 }
 
@@ -40,7 +41,8 @@ export async function readParams(c: Context): Promise<Record<string, string>> {
     } catch {
       throw new OAuthFailure(400, 'invalid_request', 'Invalid JSON body');
     }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new OAuthFailure(400, 'invalid_request', 'Invalid JSON body');
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new OAuthFailure(400, 'invalid_request', 'Invalid JSON body');
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string') out[k] = v;
     return out;

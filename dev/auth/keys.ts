@@ -3,7 +3,15 @@
  * `signWith` can produce arbitrary and malformed tokens for negative tests; the header and payload
  * are used verbatim.
  */
-import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign as cryptoSign, type JsonWebKeyInput } from 'node:crypto';
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+  sign as cryptoSign,
+  type JsonWebKeyInput,
+} from 'node:crypto';
 import { exportJWK, type JWK } from 'jose';
 import type { AuthContext, SigningKey } from './state.js';
 
@@ -13,7 +21,9 @@ function b64url(data: Buffer | string): string {
 
 export async function generateKey(alg: 'ES256' | 'RS256'): Promise<SigningKey> {
   const { privateKey, publicKey } =
-    alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
   return { kid: randomUUID(), alg, privateKey, publicKey, publicJwk: await exportJWK(publicKey) };
 }
 
@@ -34,7 +44,10 @@ export async function restoreKey(stored: StoredKey): Promise<SigningKey> {
   return { kid: stored.kid, alg: stored.alg, privateKey, publicKey, publicJwk: await exportJWK(publicKey) };
 }
 
-export type SigningSecret = { kind: 'none' } | { kind: 'hmac'; secret: string | Uint8Array } | { kind: 'asym'; key: SigningKey };
+export type SigningSecret =
+  | { kind: 'none' }
+  | { kind: 'hmac'; secret: string | Uint8Array }
+  | { kind: 'asym'; key: SigningKey };
 
 /** JWS compact serialization with the header and payload used verbatim. */
 export function rawSign(header: Record<string, unknown>, payload: Record<string, unknown>, key: SigningSecret): string {
@@ -70,6 +83,8 @@ export function signJwt(ctx: AuthContext, payload: Record<string, unknown>): str
 export function jwksDocument(ctx: AuthContext): { keys: JWK[] } {
   if (ctx.settings.legacySecret !== undefined) return { keys: [] };
   return {
-    keys: [...ctx.state.keys].reverse().map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig', key_ops: ['verify'] })),
+    keys: [...ctx.state.keys]
+      .reverse()
+      .map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig', key_ops: ['verify'] })),
   };
 }

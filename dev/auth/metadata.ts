@@ -34,5 +34,7 @@ export function metadataRoutes(app: Hono, ctx: AuthContext): void {
   app.get('/.well-known/oauth-authorization-server/auth/v1', serveMetadata);
   app.get('/auth/v1/.well-known/oauth-authorization-server', serveMetadata);
   app.get('/auth/v1/.well-known/openid-configuration', serveMetadata);
-  app.get('/auth/v1/.well-known/jwks.json', (c) => c.json(jwksDocument(ctx), 200, { 'Cache-Control': 'public, max-age=600' }));
+  app.get('/auth/v1/.well-known/jwks.json', (c) =>
+    c.json(jwksDocument(ctx), 200, { 'Cache-Control': 'public, max-age=600' }),
+  );
 }

@@ -53,7 +53,15 @@ import { gotrueError, OAuthFailure, oauthError } from './http.js';
 import { currentKey, generateKey, jwksDocument, rawSign, signJwt } from './keys.js';
 import { metadataRoutes } from './metadata.js';
 import { buildClaims, newSession } from './sessions.js';
-import { AMR_OAUTH, AMR_PASSWORD, DEFAULT_SCOPE, emptyState, nowSeconds, type AuthContext, type Settings } from './state.js';
+import {
+  AMR_OAUTH,
+  AMR_PASSWORD,
+  DEFAULT_SCOPE,
+  emptyState,
+  nowSeconds,
+  type AuthContext,
+  type Settings,
+} from './state.js';
 import { memoryStore, openDatabaseStore } from './store.js';
 import { tokenRoutes } from './token.js';
 import type { RunningAuthServer, StartAuthServerOptions } from './types.js';
@@ -84,7 +92,9 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Run
 
   const state = emptyState();
   const store = opts.persist
-    ? await openDatabaseStore(opts.sql, state, (error) => console.error('dev/auth: could not save the auth state:', error.message))
+    ? await openDatabaseStore(opts.sql, state, (error) =>
+        console.error('dev/auth: could not save the auth state:', error.message),
+      )
     : memoryStore;
   const urls = { projectUrl: '', issuer: '' };
   const ctx: AuthContext = { users: usersOf(opts.sql), settings, state, urls, changed: store.changed };
@@ -112,7 +122,12 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Run
   app.onError((err, c) => {
     if (err instanceof OAuthFailure) return oauthError(c, err);
     console.error('dev/auth: unexpected error', err);
-    return gotrueError(c, 500, 'unexpected_failure', 'Unexpected failure, please check server logs for more information');
+    return gotrueError(
+      c,
+      500,
+      'unexpected_failure',
+      'Unexpected failure, please check server logs for more information',
+    );
   });
   app.notFound((c) => gotrueError(c, 404, 'not_found', 'Not found'));
 
@@ -120,7 +135,8 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Run
   app.get('/', (c) =>
     c.html(consentPageHtml(), 200, {
       'Cache-Control': 'no-store',
-      'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'",
+      'Content-Security-Policy':
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'",
     }),
   );
   metadataRoutes(app, ctx);
@@ -138,10 +154,22 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Run
   urls.projectUrl = (opts.issuerBase ?? `http://${urlHost}:${address.port}`).replace(/\/+$/, '');
   urls.issuer = `${urls.projectUrl}/auth/v1`;
 
-  const builtIn = [...state.clients.values()].find((c) => c.registration_type === 'manual' && c.client_name === BUILT_IN_CLIENT_NAME);
+  const builtIn = [...state.clients.values()].find(
+    (c) => c.registration_type === 'manual' && c.client_name === BUILT_IN_CLIENT_NAME,
+  );
   const defaultClientId =
     builtIn?.client_id ??
-    String(register(ctx, { redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', client_name: BUILT_IN_CLIENT_NAME }, 'manual').client_id);
+    String(
+      register(
+        ctx,
+        {
+          redirect_uris: ['http://127.0.0.1/callback'],
+          token_endpoint_auth_method: 'none',
+          client_name: BUILT_IN_CLIENT_NAME,
+        },
+        'manual',
+      ).client_id,
+    );
   await store.flushed();
 
   return {
@@ -151,10 +179,17 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Run
     async mintAccessToken(user, overrides = {}) {
       const { clientId: clientOverride, expiresIn, ...claimOverrides } = overrides;
       const clientId = clientOverride === undefined ? defaultClientId : clientOverride;
-      const scope = typeof claimOverrides.scope === 'string' ? claimOverrides.scope : clientId === null ? undefined : DEFAULT_SCOPE;
+      const scope =
+        typeof claimOverrides.scope === 'string' ? claimOverrides.scope : clientId === null ? undefined : DEFAULT_SCOPE;
       const session = newSession(ctx, user.id, clientId, scope, clientId === null ? AMR_PASSWORD : AMR_OAUTH);
       const iat = typeof claimOverrides.iat === 'number' ? claimOverrides.iat : nowSeconds();
-      const claims: Record<string, unknown> = buildClaims(ctx, user, session, iat, expiresIn ?? settings.accessTokenTtlSeconds);
+      const claims: Record<string, unknown> = buildClaims(
+        ctx,
+        user,
+        session,
+        iat,
+        expiresIn ?? settings.accessTokenTtlSeconds,
+      );
       for (const [k, v] of Object.entries(claimOverrides)) {
         if (v === undefined) delete claims[k];
         else claims[k] = v;
@@ -173,7 +208,9 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Run
       if (alg.toLowerCase() === 'none') return rawSign(header, payload, { kind: 'none' });
       if (/^HS/i.test(alg)) {
         const secret =
-          signOpts?.secret ?? settings.legacySecret ?? (currentKey(ctx).publicKey.export({ type: 'spki', format: 'pem' }) as string);
+          signOpts?.secret ??
+          settings.legacySecret ??
+          (currentKey(ctx).publicKey.export({ type: 'spki', format: 'pem' }) as string);
         return rawSign(header, payload, { kind: 'hmac', secret });
       }
       return rawSign(header, payload, { kind: 'asym', key: currentKey(ctx) });

@@ -9,7 +9,13 @@ import { nowSeconds, parseScopes, type Authorization, type AuthContext, type Cli
 import type { AccessTokenClaims, MintUser } from './types.js';
 import { isBanned, mintUserFromDb, userInfoClaims, type DbUser } from './users.js';
 
-export function newSession(ctx: AuthContext, userId: string, clientId: string | null, scope: string | undefined, method: string): Session {
+export function newSession(
+  ctx: AuthContext,
+  userId: string,
+  clientId: string | null,
+  scope: string | undefined,
+  method: string,
+): Session {
   const session: Session = {
     id: randomUUID(),
     userId,
@@ -37,7 +43,13 @@ export function deleteSession(ctx: AuthContext, session: Session): void {
   ctx.changed();
 }
 
-export function buildClaims(ctx: AuthContext, user: MintUser, session: Session, iat: number, expiresIn: number): AccessTokenClaims {
+export function buildClaims(
+  ctx: AuthContext,
+  user: MintUser,
+  session: Session,
+  iat: number,
+  expiresIn: number,
+): AccessTokenClaims {
   const claims: AccessTokenClaims = {
     iss: ctx.urls.issuer,
     sub: user.id,
@@ -62,10 +74,19 @@ export function buildClaims(ctx: AuthContext, user: MintUser, session: Session, 
 }
 
 export function accessTokenFor(ctx: AuthContext, user: DbUser, session: Session): string {
-  return signJwt(ctx, buildClaims(ctx, mintUserFromDb(user), session, nowSeconds(), ctx.settings.accessTokenTtlSeconds));
+  return signJwt(
+    ctx,
+    buildClaims(ctx, mintUserFromDb(user), session, nowSeconds(), ctx.settings.accessTokenTtlSeconds),
+  );
 }
 
-export function idTokenFor(ctx: AuthContext, user: DbUser, client: Client, auth: Authorization, authTime: number): string {
+export function idTokenFor(
+  ctx: AuthContext,
+  user: DbUser,
+  client: Client,
+  auth: Authorization,
+  authTime: number,
+): string {
   const iat = nowSeconds();
   const payload: Record<string, unknown> = {
     iss: ctx.urls.issuer,

@@ -40,8 +40,14 @@ function snapshot(state: AuthState): Snapshot {
   return {
     version: VERSION,
     keys: state.keys.map(storeKey),
-    clients: [...state.clients.values()].map(({ secretHash, ...client }) => ({ ...client, secretHash: secretHash?.toString('base64') })),
-    sessions: [...state.sessions.values()].map((session) => ({ ...session, refreshTokens: [...session.refreshTokens] })),
+    clients: [...state.clients.values()].map(({ secretHash, ...client }) => ({
+      ...client,
+      secretHash: secretHash?.toString('base64'),
+    })),
+    sessions: [...state.sessions.values()].map((session) => ({
+      ...session,
+      refreshTokens: [...session.refreshTokens],
+    })),
     refreshTokens: [...state.refreshTokens].map(([token, record]) => ({ token, ...record })),
     consents: [...state.consents.values()].map((consent) => ({ ...consent, scopes: [...consent.scopes] })),
   };
@@ -50,18 +56,27 @@ function snapshot(state: AuthState): Snapshot {
 async function restore(state: AuthState, saved: Snapshot): Promise<void> {
   state.keys = await Promise.all(saved.keys.map(restoreKey));
   for (const { secretHash, ...client } of saved.clients) {
-    state.clients.set(client.client_id, { ...client, ...(secretHash ? { secretHash: Buffer.from(secretHash, 'base64') } : {}) });
+    state.clients.set(client.client_id, {
+      ...client,
+      ...(secretHash ? { secretHash: Buffer.from(secretHash, 'base64') } : {}),
+    });
   }
-  for (const session of saved.sessions) state.sessions.set(session.id, { ...session, refreshTokens: new Set(session.refreshTokens) });
+  for (const session of saved.sessions)
+    state.sessions.set(session.id, { ...session, refreshTokens: new Set(session.refreshTokens) });
   for (const { token, ...record } of saved.refreshTokens) state.refreshTokens.set(token, record);
-  for (const consent of saved.consents) state.consents.set(`${consent.userId}:${consent.clientId}`, { ...consent, scopes: new Set(consent.scopes) });
+  for (const consent of saved.consents)
+    state.consents.set(`${consent.userId}:${consent.clientId}`, { ...consent, scopes: new Set(consent.scopes) });
 }
 
 /**
  * Creates the table if needed and loads what an earlier run saved into `state`. A snapshot of
  * another format version is ignored (the demo then starts signed out, as after --reset).
  */
-export async function openDatabaseStore(sql: postgres.Sql, state: AuthState, onError: (error: Error) => void): Promise<StateStore> {
+export async function openDatabaseStore(
+  sql: postgres.Sql,
+  state: AuthState,
+  onError: (error: Error) => void,
+): Promise<StateStore> {
   await sql`create schema if not exists ${sql(SCHEMA)}`;
   await sql`revoke all on schema ${sql(SCHEMA)} from public`;
   await sql`

@@ -22,7 +22,11 @@ export function tokenRoutes(app: Hono, ctx: AuthContext): void {
     const client = authenticateClient(ctx, c, params);
     if (!client.grant_types.includes(grantType)) {
       const known = grantType === 'authorization_code' || grantType === 'refresh_token';
-      throw new OAuthFailure(400, 'unsupported_grant_type', known ? `Client is not allowed to use grant type: ${grantType}` : `Unsupported grant type: ${grantType}`);
+      throw new OAuthFailure(
+        400,
+        'unsupported_grant_type',
+        known ? `Client is not allowed to use grant type: ${grantType}` : `Unsupported grant type: ${grantType}`,
+      );
     }
     const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
@@ -32,20 +36,35 @@ export function tokenRoutes(app: Hono, ctx: AuthContext): void {
       const { authorizations, codes } = ctx.state;
       const authId = codes.get(code);
       const auth = authId ? authorizations.get(authId) : undefined;
-      if (!auth || auth.status !== 'approved' || auth.code !== code) throw new OAuthFailure(400, 'invalid_grant', 'Invalid authorization code');
+      if (auth?.status !== 'approved' || auth.code !== code)
+        throw new OAuthFailure(400, 'invalid_grant', 'Invalid authorization code');
       if (auth.expiresAt <= Date.now()) throw new OAuthFailure(400, 'invalid_grant', 'Authorization code has expired');
-      if (auth.clientId !== client.client_id) throw new OAuthFailure(400, 'invalid_grant', 'Authorization code was not issued for this client');
+      if (auth.clientId !== client.client_id)
+        throw new OAuthFailure(400, 'invalid_grant', 'Authorization code was not issued for this client');
       if (params.resource && params.resource !== auth.resource) {
-        throw new OAuthFailure(400, 'invalid_grant', 'Authorization code resource does not match the resource parameter');
+        throw new OAuthFailure(
+          400,
+          'invalid_grant',
+          'Authorization code resource does not match the resource parameter',
+        );
       }
-      if (params.redirect_uri && params.redirect_uri !== auth.redirectUri) throw new OAuthFailure(400, 'invalid_grant', 'Invalid redirect_uri');
+      if (params.redirect_uri && params.redirect_uri !== auth.redirectUri)
+        throw new OAuthFailure(400, 'invalid_grant', 'Invalid redirect_uri');
       const verifier = params.code_verifier ?? '';
-      if (!verifier) throw new OAuthFailure(400, 'invalid_grant', 'PKCE verification failed: code_verifier is required');
+      if (!verifier)
+        throw new OAuthFailure(400, 'invalid_grant', 'PKCE verification failed: code_verifier is required');
       if (verifier.length < 43 || verifier.length > 128) {
-        throw new OAuthFailure(400, 'invalid_grant', 'PKCE verification failed: code_verifier must be between 43 and 128 characters');
+        throw new OAuthFailure(
+          400,
+          'invalid_grant',
+          'PKCE verification failed: code_verifier must be between 43 and 128 characters',
+        );
       }
       const computed = auth.codeChallengeMethod === 's256' ? sha256(verifier).toString('base64url') : verifier;
-      if (computed.length !== auth.codeChallenge.length || !timingSafeEqual(Buffer.from(computed), Buffer.from(auth.codeChallenge))) {
+      if (
+        computed.length !== auth.codeChallenge.length ||
+        !timingSafeEqual(Buffer.from(computed), Buffer.from(auth.codeChallenge))
+      ) {
         throw new OAuthFailure(400, 'invalid_grant', 'PKCE verification failed: code challenge does not match');
       }
       // Single use: consumed before any await, so a concurrent second exchange cannot succeed.
@@ -61,7 +80,8 @@ export function tokenRoutes(app: Hono, ctx: AuthContext): void {
         expires_in: ttl,
         refresh_token: issueRefreshToken(ctx, session),
       };
-      if (parseScopes(auth.scope).includes('openid')) body.id_token = idTokenFor(ctx, user, client, auth, session.amr[0]!.timestamp);
+      if (parseScopes(auth.scope).includes('openid'))
+        body.id_token = idTokenFor(ctx, user, client, auth, session.amr[0]!.timestamp);
       return c.json(body, 200, noStore);
     }
 
@@ -124,7 +144,8 @@ export function tokenRoutes(app: Hono, ctx: AuthContext): void {
         const r = await refreshGrant(ctx, typeof body.refresh_token === 'string' ? body.refresh_token : '', null);
         return sessionResponse(r.user, r.accessToken, r.refreshToken);
       } catch (e) {
-        if (e instanceof OAuthFailure) return gotrueError(c, 400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found');
+        if (e instanceof OAuthFailure)
+          return gotrueError(c, 400, 'refresh_token_not_found', 'Invalid Refresh Token: Refresh Token Not Found');
         throw e;
       }
     }

@@ -113,7 +113,11 @@ export interface RunningAuthServer {
    * current public key as SPKI PEM (the classic alg-confusion forgery); any other alg → signed by
    * the current private key with its own algorithm, whatever the header claims.
    */
-  signWith(header: Record<string, unknown>, payload: Record<string, unknown>, opts?: { secret?: string | Uint8Array }): Promise<string>;
+  signWith(
+    header: Record<string, unknown>,
+    payload: Record<string, unknown>,
+    opts?: { secret?: string | Uint8Array },
+  ): Promise<string>;
   /** The JWKS document currently served. */
   readonly jwks: { keys: JWK[] };
   /**

@@ -83,7 +83,7 @@ export function usersOf(sql: postgres.Sql): Users {
                              else false end, false) as ok
         from auth.users u where lower(u.email) = lower(${email}) order by u.id limit 1`;
       const row = rows[0];
-      return row && row.ok ? normalizeUser(row.u) : undefined;
+      return row?.ok ? normalizeUser(row.u) : undefined;
     },
   };
 }

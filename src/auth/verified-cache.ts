@@ -25,7 +25,10 @@ export interface VerifiedCacheOptions {
   now?: () => number;
 }
 
-export function cachedVerifier(verifier: TokenVerifier, { maxEntries = 1_000, maxAgeMs = 60_000, now = Date.now }: VerifiedCacheOptions = {}): TokenVerifier {
+export function cachedVerifier(
+  verifier: TokenVerifier,
+  { maxEntries = 1_000, maxAgeMs = 60_000, now = Date.now }: VerifiedCacheOptions = {},
+): TokenVerifier {
   const entries = new Map<string, { principal: Principal; until: number }>();
 
   async function verify(token: string): Promise<Principal> {

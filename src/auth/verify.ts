@@ -94,17 +94,17 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     }
     const claim = (name: string) => (payload as Record<string, unknown>)[name];
     if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) {
-      throw new TokenError('TOKEN_CLAIM_INVALID', 'The token\'s sub claim is not a user id (uuid).');
+      throw new TokenError('TOKEN_CLAIM_INVALID', "The token's sub claim is not a user id (uuid).");
     }
     if (claim('role') !== 'authenticated') {
       throw new TokenError(
         'TOKEN_CLAIM_INVALID',
-        'The token\'s role claim is not authenticated; only signed-in users may use this server.',
+        "The token's role claim is not authenticated; only signed-in users may use this server.",
       );
     }
     const clientId = claim('client_id');
     if (clientId !== undefined && typeof clientId !== 'string') {
-      throw new TokenError('TOKEN_CLAIM_INVALID', 'The token\'s client_id claim is not a string.');
+      throw new TokenError('TOKEN_CLAIM_INVALID', "The token's client_id claim is not a string.");
     }
     if (requireClientId && !clientId) {
       throw new TokenError(
@@ -165,7 +165,10 @@ function keySet(options: VerifierOptions) {
   async function fetchKeys(): Promise<boolean> {
     attemptedAt = performance.now();
     try {
-      const response = await doFetch(options.jwksUrl, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' } });
+      const response = await doFetch(options.jwksUrl, {
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+        headers: { accept: 'application/json' },
+      });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const json = (await response.json()) as JSONWebKeySet;
       local = createLocalJWKSet(json);
@@ -188,14 +191,16 @@ function keySet(options: VerifierOptions) {
 
   async function getKey(...args: Parameters<ReturnType<typeof createLocalJWKSet>>) {
     await ensure();
-    if (!local) throw new TokenError('JWKS_UNAVAILABLE', `The project's signing keys are not available yet: ${lastProblem}.`);
+    if (!local)
+      throw new TokenError('JWKS_UNAVAILABLE', `The project's signing keys are not available yet: ${lastProblem}.`);
     if (performance.now() - fetchedAt > maxAge && !pending && !coolingDown()) void refresh();
     try {
       return await local(...args);
     } catch (error) {
       if (!(error instanceof errors.JWKSNoMatchingKey) || coolingDown()) throw error;
       // Unknown kid: a rotation, or a forgery. If the host cannot say, neither can we (503, not 401).
-      if (!(await refresh())) throw new TokenError('JWKS_UNAVAILABLE', `The token names a signing key not known yet, and ${lastProblem}.`);
+      if (!(await refresh()))
+        throw new TokenError('JWKS_UNAVAILABLE', `The token names a signing key not known yet, and ${lastProblem}.`);
       return local(...args);
     }
   }
@@ -217,7 +222,10 @@ function describe(error: unknown, issuer: string): TokenError {
       case 'iss':
         return new TokenError('TOKEN_ISSUER_INVALID', `The token was not issued by ${issuer}.`);
       case 'aud':
-        return new TokenError('TOKEN_AUDIENCE_INVALID', 'The token is meant for another audience: aud must be authenticated.');
+        return new TokenError(
+          'TOKEN_AUDIENCE_INVALID',
+          'The token is meant for another audience: aud must be authenticated.',
+        );
       case 'nbf':
       case 'iat':
         return new TokenError('TOKEN_NOT_YET_VALID', 'The token is not valid yet (check the clocks).');
@@ -235,13 +243,13 @@ function describe(error: unknown, issuer: string): TokenError {
     return new TokenError('TOKEN_KEY_UNKNOWN', 'The token was signed with a key the project does not publish.');
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return new TokenError('TOKEN_SIGNATURE_INVALID', 'The token\'s signature does not verify.');
+    return new TokenError('TOKEN_SIGNATURE_INVALID', "The token's signature does not verify.");
   }
   if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) {
     return new TokenError('JWKS_UNAVAILABLE', 'The signing keys of the project could not be fetched.');
   }
   if (error instanceof errors.JWKSInvalid) {
-    return new TokenError('JWKS_UNAVAILABLE', 'The project\'s key set could not be read.');
+    return new TokenError('JWKS_UNAVAILABLE', "The project's key set could not be read.");
   }
   return new TokenError('TOKEN_MALFORMED', 'The access token is not a well-formed JWT.');
 }

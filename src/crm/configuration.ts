@@ -53,7 +53,11 @@ export const KNOWN_COLUMNS: ReadonlyMap<string, ValueList> = new Map([
 function slugList(entries: unknown): string[] | null {
   if (!Array.isArray(entries)) return null;
   const slugs = entries.map((entry) =>
-    typeof entry === 'string' ? entry : typeof entry === 'object' && entry && 'value' in entry ? String(entry.value) : null,
+    typeof entry === 'string'
+      ? entry
+      : typeof entry === 'object' && entry && 'value' in entry
+        ? String(entry.value)
+        : null,
   );
   return slugs.every((s): s is string => s !== null) ? slugs : null;
 }

@@ -89,7 +89,8 @@ export function valueUses(tree: unknown, text: string): ValueUses {
   const comparisons: Node[] = [];
   const use = (table: string, column: string, literal: [string, number] | null, into: ValueUse[]) => {
     const list = KNOWN_COLUMNS.get(`${table}.${column}`);
-    if (list && literal) into.push({ table, column, list, value: literal[0], position: characterPosition(text, literal[1]) });
+    if (list && literal)
+      into.push({ table, column, list, value: literal[0], position: characterPosition(text, literal[1]) });
   };
 
   for (const [type, node] of nodes(tree)) {
@@ -108,14 +109,20 @@ export function valueUses(tree: unknown, text: string): ValueUses {
         }
       };
       const insertRows = (columns: unknown, rows: unknown[][]) => {
-        const cols = (Array.isArray(columns) ? columns : []).map((c) => (isNode(c) && isNode(c.ResTarget) ? String(c.ResTarget.name) : ''));
-        for (const row of rows) row.forEach((value, i) => cols[i] && use(target.name, cols[i]!, stringLiteral(value), writes));
+        const cols = (Array.isArray(columns) ? columns : []).map((c) =>
+          isNode(c) && isNode(c.ResTarget) ? String(c.ResTarget.name) : '',
+        );
+        for (const row of rows)
+          row.forEach((value, i) => cols[i] && use(target.name, cols[i]!, stringLiteral(value), writes));
       };
       if (type === 'UpdateStmt') assign(node.targetList);
       if (type === 'InsertStmt') {
-        const select = isNode(node.selectStmt) && isNode(node.selectStmt.SelectStmt) ? node.selectStmt.SelectStmt : null;
+        const select =
+          isNode(node.selectStmt) && isNode(node.selectStmt.SelectStmt) ? node.selectStmt.SelectStmt : null;
         const values = Array.isArray(select?.valuesLists)
-          ? select.valuesLists.map((l) => (isNode(l) && isNode(l.List) && Array.isArray(l.List.items) ? l.List.items : []))
+          ? select.valuesLists.map((l) =>
+              isNode(l) && isNode(l.List) && Array.isArray(l.List.items) ? l.List.items : [],
+            )
           : Array.isArray(select?.targetList)
             ? [select.targetList.map((t) => (isNode(t) && isNode(t.ResTarget) ? t.ResTarget.val : null))]
             : [];
@@ -127,7 +134,8 @@ export function valueUses(tree: unknown, text: string): ValueUses {
           const when = isNode(clause) && isNode(clause.MergeWhenClause) ? clause.MergeWhenClause : null;
           if (!when) continue;
           if (when.commandType === 'CMD_UPDATE') assign(when.targetList);
-          if (when.commandType === 'CMD_INSERT') insertRows(when.targetList, [Array.isArray(when.values) ? when.values : []]);
+          if (when.commandType === 'CMD_INSERT')
+            insertRows(when.targetList, [Array.isArray(when.values) ? when.values : []]);
         }
       }
     }
@@ -138,17 +146,25 @@ export function valueUses(tree: unknown, text: string): ValueUses {
     const kind = expr.kind;
     if (!((kind === 'AEXPR_OP' && (operator === '=' || operator === '<>')) || kind === 'AEXPR_IN')) continue;
     // Either side may hold the column: `stage = 'won'` or `'won' = stage`.
-    for (const [columnSide, valueSide] of [[expr.lexpr, expr.rexpr], [expr.rexpr, expr.lexpr]]) {
+    for (const [columnSide, valueSide] of [
+      [expr.lexpr, expr.rexpr],
+      [expr.rexpr, expr.lexpr],
+    ]) {
       if (!isNode(columnSide) || !isNode(columnSide.ColumnRef)) continue;
       const fields = names(columnSide.ColumnRef.fields);
       const column = fields.at(-1)!;
       const qualifier = fields.length >= 2 ? fields.at(-2) : undefined;
-      const candidates = relations.filter((r) => (qualifier ? r.alias === qualifier : KNOWN_COLUMNS.has(`${r.name}.${column}`)));
+      const candidates = relations.filter((r) =>
+        qualifier ? r.alias === qualifier : KNOWN_COLUMNS.has(`${r.name}.${column}`),
+      );
       // An unqualified name shared by two known columns of different lists is left alone.
       const lists = new Set(candidates.map((r) => KNOWN_COLUMNS.get(`${r.name}.${column}`)));
       if (lists.size !== 1 || lists.has(undefined)) continue;
       const table = candidates[0]!.name;
-      const literals = isNode(valueSide) && isNode(valueSide.List) && Array.isArray(valueSide.List.items) ? valueSide.List.items : [valueSide];
+      const literals =
+        isNode(valueSide) && isNode(valueSide.List) && Array.isArray(valueSide.List.items)
+          ? valueSide.List.items
+          : [valueSide];
       for (const literal of literals) use(table, column, stringLiteral(literal), filters);
     }
   }

@@ -19,7 +19,15 @@ export interface TaskInput {
 export const DEFAULT_TASK_TYPE = 'none';
 
 export interface CreatedTask {
-  task: { id: number; contact_id: number; type: string; text: string; due_date: string; done_date: null; sales_id: number | null };
+  task: {
+    id: number;
+    contact_id: number;
+    type: string;
+    text: string;
+    due_date: string;
+    done_date: null;
+    sales_id: number | null;
+  };
   contact: { id: number; last_seen: string };
 }
 

@@ -155,7 +155,8 @@ export function summarise(catalogue: FunctionCatalogue): CatalogueSummary {
     for (const entries of index.values()) {
       for (const { verdict } of entries) {
         n++;
-        if (verdict.kind === 'denied' || verdict.kind === 'unanalysable') refused.push(`${verdict.chain.join(' → ')} (${verdict.kind})`);
+        if (verdict.kind === 'denied' || verdict.kind === 'unanalysable')
+          refused.push(`${verdict.chain.join(' → ')} (${verdict.kind})`);
       }
     }
     return n;
@@ -230,7 +231,11 @@ interface Analysed {
   operators: { schema: string | undefined; name: string }[];
 }
 
-function analyseFunctions(rows: readonly FunctionRow[], operatorRows: readonly OperatorRow[], started: number): FunctionCatalogue {
+function analyseFunctions(
+  rows: readonly FunctionRow[],
+  operatorRows: readonly OperatorRow[],
+  started: number,
+): FunctionCatalogue {
   const analysed = new Map<number, Analysed>();
   const byNameRows = new Map<string, Analysed[]>();
   const viewRows = new Map<string, Analysed[]>();
@@ -252,14 +257,36 @@ function analyseFunctions(rows: readonly FunctionRow[], operatorRows: readonly O
       ? { kind: 'denied', chain: [op.function_name], reason }
       : allowedBuiltins.has(op.function_name)
         ? { kind: 'clean' }
-        : { kind: 'unanalysable', chain: [op.function_name], reason: 'it is neither a classified built-in nor a function the server could read' };
+        : {
+            kind: 'unanalysable',
+            chain: [op.function_name],
+            reason: 'it is neither a classified built-in nor a function the server could read',
+          };
     const row: FunctionRow = {
-      kind: 'function', oid: -(i + 1), schema: op.schema, name: `OPERATOR(${op.schema}.${op.name})`,
-      language: 'sql', security_definer: false, extension_member: false, definition: null,
+      kind: 'function',
+      oid: -(i + 1),
+      schema: op.schema,
+      name: `OPERATOR(${op.schema}.${op.name})`,
+      language: 'sql',
+      security_definer: false,
+      extension_member: false,
+      definition: null,
     };
     const entry: Analysed = target
-      ? { row, own: { kind: 'clean' }, callees: [{ schema: target.row.schema, name: target.row.name }], relations: [], operators: [] }
-      : { row, own: builtin.kind === 'clean' ? builtin : { ...builtin, chain: [row.name, ...builtin.chain] }, callees: [], relations: [], operators: [] };
+      ? {
+          row,
+          own: { kind: 'clean' },
+          callees: [{ schema: target.row.schema, name: target.row.name }],
+          relations: [],
+          operators: [],
+        }
+      : {
+          row,
+          own: builtin.kind === 'clean' ? builtin : { ...builtin, chain: [row.name, ...builtin.chain] },
+          callees: [],
+          relations: [],
+          operators: [],
+        };
     operatorEntries.set(op.name, [...(operatorEntries.get(op.name) ?? []), entry]);
   }
 
@@ -284,7 +311,11 @@ function analyseFunctions(rows: readonly FunctionRow[], operatorRows: readonly O
           if (reached.kind === 'clean') continue;
           const chained: FunctionVerdict =
             reached.kind === 'writes'
-              ? { ...reached, chain: [labelOf(entry), ...reached.chain], securityDefiner: entry.row.security_definer || reached.securityDefiner }
+              ? {
+                  ...reached,
+                  chain: [labelOf(entry), ...reached.chain],
+                  securityDefiner: entry.row.security_definer || reached.securityDefiner,
+                }
               : { ...reached, chain: [labelOf(entry), ...reached.chain] };
           if (severity(chained) > severity(verdict)) {
             verdict = chained;
@@ -326,10 +357,15 @@ function severity(verdict: FunctionVerdict): number {
 }
 
 /** A call of a name that is neither one of the database's functions nor a classified built-in. */
-function unknownCallee(entry: Analysed, functions: ReadonlyMap<string, readonly Analysed[]>): FunctionVerdict | undefined {
+function unknownCallee(
+  entry: Analysed,
+  functions: ReadonlyMap<string, readonly Analysed[]>,
+): FunctionVerdict | undefined {
   if (entry.own.kind === 'denied' || entry.own.kind === 'unanalysable') return undefined;
   for (const callee of entry.callees) {
-    const known = (functions.get(callee.name) ?? []).some((f) => callee.schema === undefined || f.row.schema === callee.schema);
+    const known = (functions.get(callee.name) ?? []).some(
+      (f) => callee.schema === undefined || f.row.schema === callee.schema,
+    );
     if (known || allowedBuiltins.has(callee.name)) continue;
     return {
       kind: 'unanalysable',
@@ -364,7 +400,11 @@ function readBody(row: FunctionRow): Omit<Analysed, 'row'> {
     const dynamic = (error as { dynamicSql?: boolean }).dynamicSql;
     if (dynamic) {
       return {
-        own: { kind: 'denied', chain: [label, 'EXECUTE'], reason: 'it runs SQL built from a string at run time, which the server cannot check' },
+        own: {
+          kind: 'denied',
+          chain: [label, 'EXECUTE'],
+          reason: 'it runs SQL built from a string at run time, which the server cannot check',
+        },
         callees: [],
         relations: [],
         operators: [],
@@ -389,10 +429,20 @@ function readBody(row: FunctionRow): Omit<Analysed, 'row'> {
     operators.push(...judged.operators);
     if (judged.denied) {
       const construct = judged.denied.construct.replace(/\(\)$/, '');
-      return { own: { kind: 'denied', chain: [label, construct], reason: judged.denied.reason }, callees, relations, operators };
+      return {
+        own: { kind: 'denied', chain: [label, construct], reason: judged.denied.reason },
+        callees,
+        relations,
+        operators,
+      };
     }
     if (judged.writes && !writes) {
-      writes = { kind: 'writes', chain: [label, judged.writes], what: judged.writes, securityDefiner: row.security_definer };
+      writes = {
+        kind: 'writes',
+        chain: [label, judged.writes],
+        what: judged.writes,
+        securityDefiner: row.security_definer,
+      };
     }
   }
   return { own: writes ?? { kind: 'clean' }, callees, relations, operators };

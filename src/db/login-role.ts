@@ -32,15 +32,22 @@ export async function inspectLoginRole(sql: Sql): Promise<LoginRoleReport> {
     EXTENDED,
   );
   const r = row as unknown as {
-    role: string; superuser: boolean; bypassrls: boolean; createrole: boolean; can_act: boolean;
-    other_roles: string[]; own_tables: string[];
+    role: string;
+    superuser: boolean;
+    bypassrls: boolean;
+    createrole: boolean;
+    can_act: boolean;
+    other_roles: string[];
+    own_tables: string[];
   };
   const problems: string[] = [];
   if (r.superuser) problems.push(`"${r.role}" is a superuser: it ignores Row Level Security and every grant.`);
   if (r.bypassrls) problems.push(`"${r.role}" has BYPASSRLS: Row Level Security does not apply to it.`);
   if (r.createrole) problems.push(`"${r.role}" has CREATEROLE: it can grant itself other roles.`);
   if (r.other_roles.length) {
-    problems.push(`"${r.role}" can become ${r.other_roles.map((x) => `"${x}"`).join(', ')} (SET ROLE), not only "authenticated".`);
+    problems.push(
+      `"${r.role}" can become ${r.other_roles.map((x) => `"${x}"`).join(', ')} (SET ROLE), not only "authenticated".`,
+    );
   }
   if (r.own_tables.length) {
     const list = r.own_tables.slice(0, 5).join(', ') + (r.own_tables.length > 5 ? ', …' : '');

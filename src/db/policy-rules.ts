@@ -9,22 +9,17 @@
  */
 
 /** Why a function is refused, grouped by what the database itself cannot stop. */
-const SETTINGS =
-  'it changes session settings, and the server sets your identity and limits itself';
-const SETTINGS_READ =
-  'it lists server and role configuration, which can hold deployment secrets';
-const DYNAMIC_SQL =
-  'it runs SQL hidden inside a string argument, which the server cannot check';
+const SETTINGS = 'it changes session settings, and the server sets your identity and limits itself';
+const SETTINGS_READ = 'it lists server and role configuration, which can hold deployment secrets';
+const DYNAMIC_SQL = 'it runs SQL hidden inside a string argument, which the server cannot check';
 const FILES = 'it reads or writes files or large objects on the database server';
 const SERVER_ADMIN = 'it signals other server processes or changes server-wide state';
 const ADVISORY_LOCKS =
   'advisory locks outlive the statement on a shared connection and can block or signal other sessions';
 const NOTIFY = 'it sends messages to other database sessions, a side channel out of the transaction';
 const SLEEP = 'it holds a database connection without doing any work';
-const SEQUENCE_WRITE =
-  'it advances or resets a sequence, which no rollback undoes; identity columns fill ids for you';
-const SESSION_STATE =
-  'it reads session state that earlier users of the shared connection left behind';
+const SEQUENCE_WRITE = 'it advances or resets a sequence, which no rollback undoes; identity columns fill ids for you';
+const SESSION_STATE = 'it reads session state that earlier users of the shared connection left behind';
 const NETWORK = 'it makes network requests from the database server';
 const OTHER_SESSIONS = "it shows other sessions' statements and activity";
 const CRM_WRITE =
@@ -151,8 +146,7 @@ export const allowedSchemas: ReadonlySet<string> = new Set([
 export const allowedAuthFunctions: ReadonlySet<string> = new Set(['uid', 'jwt', 'role', 'email']);
 
 const SECRETS = 'it holds credentials or other secrets';
-const CONFIGURATION =
-  'it exposes server, role and database configuration, which can hold deployment secrets';
+const CONFIGURATION = 'it exposes server, role and database configuration, which can hold deployment secrets';
 const ACTIVITY = "it exposes other sessions' statements, locks or connections";
 const SETTINGS_VIEW =
   'it exposes every setting, including secrets stored in custom settings, and updating it runs set_config()';
@@ -204,8 +198,14 @@ export const readableCustomSettingPrefix = 'request.';
 /** Why a statement type other than SELECT/INSERT/UPDATE/DELETE/MERGE is refused. */
 export const statementReasons: ReadonlyMap<string, string> = new Map([
   ['VariableSetStmt', 'SET and RESET change session settings, and the server sets your identity and limits itself.'],
-  ['VariableShowStmt', 'SHOW can read configuration that holds secrets; read built-in settings with current_setting(\'name\') through the query tool.'],
-  ['TransactionStmt', 'the server runs every call in its own transaction, so transaction control is not yours to issue.'],
+  [
+    'VariableShowStmt',
+    "SHOW can read configuration that holds secrets; read built-in settings with current_setting('name') through the query tool.",
+  ],
+  [
+    'TransactionStmt',
+    'the server runs every call in its own transaction, so transaction control is not yours to issue.',
+  ],
   ['DoStmt', 'procedural code runs statements the server cannot check.'],
   ['CallStmt', 'procedures run statements the server cannot check.'],
   ['CopyStmt', 'COPY reads or writes files and programs on the server, or bypasses the result limits.'],
@@ -217,9 +217,15 @@ export const statementReasons: ReadonlyMap<string, string> = new Map([
   ['NotifyStmt', 'NOTIFY sends messages to other database sessions, a side channel out of the transaction.'],
   ['LockStmt', 'explicit table locks block other users; the server takes the locks a statement needs.'],
   ['DiscardStmt', 'DISCARD resets session state the server manages.'],
-  ['ExplainStmt', 'EXPLAIN ANALYZE executes its statement and plain EXPLAIN output cannot be bounded like a result; run the query itself, with a LIMIT.'],
+  [
+    'ExplainStmt',
+    'EXPLAIN ANALYZE executes its statement and plain EXPLAIN output cannot be bounded like a result; run the query itself, with a LIMIT.',
+  ],
   ['VacuumStmt', 'VACUUM and ANALYZE are maintenance the database owner schedules.'],
-  ['TruncateStmt', 'TRUNCATE empties a table regardless of row level security; use DELETE … WHERE through the mutate tool.'],
+  [
+    'TruncateStmt',
+    'TRUNCATE empties a table regardless of row level security; use DELETE … WHERE through the mutate tool.',
+  ],
   ['GrantStmt', 'privileges are managed by the database owner.'],
   ['GrantRoleStmt', 'role membership is managed by the database owner.'],
   ['CreateRoleStmt', 'roles are managed by the database owner.'],

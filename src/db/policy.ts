@@ -150,7 +150,10 @@ export function judgeBodyStatement(sql: string): BodyFinding {
       writes.unshift(writeOf(type, body));
     } else if (type !== 'SelectStmt' && type !== 'ReturnStmt') {
       const keyword = statementKeywords.get(type) ?? type.replace(/Stmt$/, '');
-      return { denied: { construct: keyword, reason: reasonOf(statementReasons.get(type) ?? defaultStatementReason) }, ...found };
+      return {
+        denied: { construct: keyword, reason: reasonOf(statementReasons.get(type) ?? defaultStatementReason) },
+        ...found,
+      };
     }
     const refusal = inspectTree(body, { tool: 'mutate', catalogue: undefined, body: true }, sql);
     if (refusal) return { denied: { construct: refusal.construct, reason: reasonOf(refusal.message) }, ...found };
@@ -191,7 +194,9 @@ function bodyStatements(stmts: readonly RawStmt[]): [string, JsonObject][] {
 
 /** The reason part of a refusal sentence (`… is not allowed: <reason>. …`), for a chain. */
 function reasonOf(message: string): string {
-  const afterColon = message.includes(' is not allowed: ') ? message.slice(message.indexOf(' is not allowed: ') + 17) : message;
+  const afterColon = message.includes(' is not allowed: ')
+    ? message.slice(message.indexOf(' is not allowed: ') + 17)
+    : message;
   return afterColon.replace(/\.( .*)?$/s, '').replace(/\.$/, '');
 }
 
@@ -208,7 +213,11 @@ const statementKeywords: ReadonlyMap<string, string> = new Map([
 ]);
 
 /** The functions, relations and operators a body statement names, and its nested writes (data-modifying WITH, row locks). */
-function collectNames(root: unknown, { calls, relations, operators }: Omit<BodyFinding, 'denied' | 'writes'>, writes: string[]): void {
+function collectNames(
+  root: unknown,
+  { calls, relations, operators }: Omit<BodyFinding, 'denied' | 'writes'>,
+  writes: string[],
+): void {
   const pending: unknown[] = [root];
   while (pending.length > 0) {
     const node = pending.pop();
@@ -220,10 +229,16 @@ function collectNames(root: unknown, { calls, relations, operators }: Omit<BodyF
     const object = node as JsonObject;
     if (Array.isArray(object.funcname)) {
       const parts = names(object.funcname);
-      calls.push({ schema: parts.length > 1 ? parts[parts.length - 2] : undefined, name: parts[parts.length - 1] ?? '' });
+      calls.push({
+        schema: parts.length > 1 ? parts[parts.length - 2] : undefined,
+        name: parts[parts.length - 1] ?? '',
+      });
     }
     if (typeof object.relname === 'string') {
-      relations.push({ schema: typeof object.schemaname === 'string' ? object.schemaname : undefined, name: object.relname });
+      relations.push({
+        schema: typeof object.schemaname === 'string' ? object.schemaname : undefined,
+        name: object.relname,
+      });
     }
     const expr = object.A_Expr as JsonObject | undefined;
     if (expr) operators.push(qualifiedName(names(expr.name)));
@@ -317,12 +332,7 @@ const statementKinds: ReadonlyMap<string, StatementKind> = new Map([
   ['MergeStmt', 'merge'],
 ]);
 
-const writeStatements: ReadonlySet<string> = new Set([
-  'InsertStmt',
-  'UpdateStmt',
-  'DeleteStmt',
-  'MergeStmt',
-]);
+const writeStatements: ReadonlySet<string> = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
 const lockStrengths: ReadonlyMap<string, string> = new Map([
   ['LCS_FORKEYSHARE', 'FOR KEY SHARE'],
@@ -366,11 +376,7 @@ function invalidText(sql: string): Refusal | undefined {
   };
 }
 
-function toolMismatch(
-  kind: StatementKind,
-  tool: Tool,
-  body: JsonObject,
-): Omit<Refusal, 'position'> | undefined {
+function toolMismatch(kind: StatementKind, tool: Tool, body: JsonObject): Omit<Refusal, 'position'> | undefined {
   if (tool === 'query' && kind !== 'select') {
     const keyword = kind.toUpperCase();
     return {
@@ -564,13 +570,22 @@ function hasAnalysedCandidate(name: string, schema: string | undefined, scope: S
  * A call of a user-defined function is judged as what its body does (functions.ts). Overloads and
  * same-named functions in public and extensions are not told apart: the worst of them decides.
  */
-function inspectAnalysedCall(name: string, schema: string | undefined, written: string, scope: Scope): Finding | undefined {
+function inspectAnalysedCall(
+  name: string,
+  schema: string | undefined,
+  written: string,
+  scope: Scope,
+): Finding | undefined {
   const candidates = scope.catalogue?.byName.get(name) ?? [];
   for (const candidate of candidates) {
     if (schema === undefined ? !searchPath.has(candidate.schema) : candidate.schema !== schema) continue;
     const problem = verdictProblem(candidate.verdict, scope.tool);
     if (problem) {
-      return { code: 'FUNCTION_NOT_ALLOWED', message: `${written} is not allowed: ${problem} Remove it from the statement.`, construct: written };
+      return {
+        code: 'FUNCTION_NOT_ALLOWED',
+        message: `${written} is not allowed: ${problem} Remove it from the statement.`,
+        construct: written,
+      };
     }
   }
   return undefined;
@@ -605,8 +620,7 @@ function inspectSettingRead(call: JsonObject, written: string): Finding | undefi
   const args = Array.isArray(call.args) ? (call.args as unknown[]) : [];
   const setting = stringLiteral(args[0]);
   const readable =
-    setting !== undefined &&
-    (!setting.includes('.') || setting.toLowerCase().startsWith(readableCustomSettingPrefix));
+    setting !== undefined && (!setting.includes('.') || setting.toLowerCase().startsWith(readableCustomSettingPrefix));
   if (readable) return undefined;
   return {
     code: 'FUNCTION_NOT_ALLOWED',
@@ -625,7 +639,8 @@ function inspectFieldSelection(fields: readonly unknown[], scope: Scope): Findin
     if (name === undefined) continue;
     const analysed = inspectAnalysedCall(name, undefined, `${name}()`, scope);
     if (analysed) return analysed;
-    const reason = name === 'current_setting' ? 'its setting name cannot be checked in this form' : deniedFunctionReason(name);
+    const reason =
+      name === 'current_setting' ? 'its setting name cannot be checked in this form' : deniedFunctionReason(name);
     if (reason) {
       return {
         code: 'FUNCTION_NOT_ALLOWED',
@@ -649,7 +664,11 @@ function inspectOperator(expr: JsonObject, scope: Scope): Finding | undefined {
     if (schema === undefined ? !searchPath.has(operator.schema) : operator.schema !== schema) continue;
     const problem = verdictProblem(operator.verdict, scope.tool);
     if (problem) {
-      return { code: 'FUNCTION_NOT_ALLOWED', message: `Operator ${name} is not allowed: ${problem} Remove it from the statement.`, construct: name };
+      return {
+        code: 'FUNCTION_NOT_ALLOWED',
+        message: `Operator ${name} is not allowed: ${problem} Remove it from the statement.`,
+        construct: name,
+      };
     }
   }
   return undefined;
@@ -677,7 +696,11 @@ function inspectRelation(rangeVar: JsonObject, scope: Scope): Finding | undefine
     if (schema === undefined ? !searchPath.has(view.schema) : view.schema !== schema) continue;
     const problem = verdictProblem(view.verdict, scope.tool);
     if (problem) {
-      return { code: 'FUNCTION_NOT_ALLOWED', message: `View ${written} is not allowed: ${problem} Query the tables it reads instead.`, construct: written };
+      return {
+        code: 'FUNCTION_NOT_ALLOWED',
+        message: `View ${written} is not allowed: ${problem} Query the tables it reads instead.`,
+        construct: written,
+      };
     }
   }
   return undefined;

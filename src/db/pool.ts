@@ -27,7 +27,9 @@ export interface PoolOptions {
 const asText = (x: string) => x;
 
 export function openPool(databaseUrl: string, options: PoolOptions = {}): Sql {
-  const options_: postgres.Options<Record<string, postgres.PostgresType>> & { socket: ReturnType<typeof noDelaySocket> } = {
+  const options_: postgres.Options<Record<string, postgres.PostgresType>> & {
+    socket: ReturnType<typeof noDelaySocket>;
+  } = {
     max: options.max ?? 10,
     // Named prepared statements break behind transaction-mode poolers (Supavisor :6543, PgBouncer),
     // and every statement here is either ours (tiny) or the agent's (seen once): never prepare.

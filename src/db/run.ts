@@ -100,7 +100,6 @@ export interface RunOptions {
   typeNames?: ReadonlyMap<number, string>;
 }
 
-
 /**
  * Which writes commit without asking. Decided in SQL after the statement, in the same pipeline, so
  * an ordinary write still costs one round trip: a failed gate turns the pipelined COMMIT into a
@@ -147,9 +146,9 @@ export class WriteHeld extends Error {
 const BEFORE = 'mcp.changes_before';
 const SNAPSHOT_SQL =
   `select pg_catalog.set_config('${BEFORE}', coalesce((select pg_catalog.json_object_agg(relid, pg_catalog.json_build_array(n_tup_ins, n_tup_upd, n_tup_del))` +
-  ' from pg_catalog.pg_stat_xact_user_tables where n_tup_ins + n_tup_upd + n_tup_del > 0), \'{}\')::text, true)';
+  " from pg_catalog.pg_stat_xact_user_tables where n_tup_ins + n_tup_upd + n_tup_del > 0), '{}')::text, true)";
 const DELTA =
-  '(select case when t.schemaname = \'public\' then t.relname::text else t.schemaname || \'.\' || t.relname end as table,' +
+  "(select case when t.schemaname = 'public' then t.relname::text else t.schemaname || '.' || t.relname end as table," +
   ' (t.n_tup_ins - coalesce((b.value->>0)::bigint, 0))::int as inserted,' +
   ' (t.n_tup_upd - coalesce((b.value->>1)::bigint, 0))::int as updated,' +
   ' (t.n_tup_del - coalesce((b.value->>2)::bigint, 0))::int as deleted' +
@@ -182,7 +181,9 @@ const COMMIT = 'commit' + ' '.repeat(1024);
 
 /** A result of postgres.js, as objects or (with `.values()`) as arrays. */
 type Rows = postgres.RowList<postgres.Row[]>;
-type Pending = postgres.PendingQuery<postgres.Row[]> | postgres.PendingValuesQuery<(postgres.Row & Iterable<postgres.Row>)[]>;
+type Pending =
+  | postgres.PendingQuery<postgres.Row[]>
+  | postgres.PendingValuesQuery<(postgres.Row & Iterable<postgres.Row>)[]>;
 
 /**
  * A SQL string literal that is safe whatever the text holds. The E'' form interprets backslashes
@@ -227,7 +228,7 @@ function setupSql(identity: Identity, claimsJson: string, limits: Limits, access
  */
 function integrityCheckSql(identity: Identity, claimsJson: string): string {
   return (
-    'select 1 / (case when current_user = \'authenticated\'' +
+    "select 1 / (case when current_user = 'authenticated'" +
     ` and pg_catalog.current_setting('request.jwt.claims', true) = ${literal(claimsJson)}` +
     ` and pg_catalog.current_setting('request.jwt.claim.sub', true) = ${literal(identity.sub)}` +
     ' then 1 else 0 end) as integrity'
@@ -273,7 +274,9 @@ export async function asUser(
 ): Promise<Rows> {
   const { limits, signal } = options;
   if (signal?.aborted) throw new DbError('CANCELLED', 'The request was cancelled before the statement ran.');
-  const releaseSlot = limits.userConcurrency ? await slotsFor(sql, limits.userConcurrency).acquire(identity.sub, limits.poolWaitMs) : () => {};
+  const releaseSlot = limits.userConcurrency
+    ? await slotsFor(sql, limits.userConcurrency).acquire(identity.sub, limits.poolWaitMs)
+    : () => {};
   try {
     return await asUserInSlot(sql, identity, options, body, describeError);
   } finally {
@@ -329,7 +332,9 @@ async function asUserInSlot(
     if (options.access === 'write' && isLostAfterCommitLeft(settled)) {
       const xid = setUp.status === 'fulfilled' ? String(setUp.value[0]?.xid ?? '') || null : null;
       // PostgreSQL ended the session (FATAL) at a step before COMMIT: COMMIT never ran.
-      const endedBeforeCommit = settled.slice(0, -1).some((step) => step.status === 'rejected' && isPostgresError(step.reason));
+      const endedBeforeCommit = settled
+        .slice(0, -1)
+        .some((step) => step.status === 'rejected' && isPostgresError(step.reason));
       const outcome = endedBeforeCommit ? 'aborted' : xid ? await transactionOutcome(sql, xid) : 'unknown';
       if (outcome === 'committed') {
         if (ran.status === 'fulfilled') return ran.value;
@@ -376,9 +381,11 @@ async function asUserInSlot(
       throw isPostgresError(error) && !isConnectionLost(error) ? describeError(error) : unavailable(error);
     }
     if (changes && gate) {
-      if (changes.status === 'rejected') throw isPostgresError(changes.reason) ? describeError(changes.reason) : unavailable(changes.reason);
+      if (changes.status === 'rejected')
+        throw isPostgresError(changes.reason) ? describeError(changes.reason) : unavailable(changes.reason);
       if (gate.status === 'rejected') {
-        if (isPostgresError(gate.reason) && gate.reason.code === '22012') throw new HeldRows(ran.value, changes.value as unknown as TableChanges[]);
+        if (isPostgresError(gate.reason) && gate.reason.code === '22012')
+          throw new HeldRows(ran.value, changes.value as unknown as TableChanges[]);
         throw isPostgresError(gate.reason) ? describeError(gate.reason) : unavailable(gate.reason);
       }
     }
@@ -425,7 +432,10 @@ async function transactionOutcome(sql: Sql, xid: string): Promise<'committed' | 
   const left = () => OUTCOME_WAIT_MS - (performance.now() - started);
   while (left() > 0) {
     try {
-      const [row] = await bounded(sql.unsafe(`select pg_catalog.pg_xact_status('${xid}'::xid8) as status`, [], EXTENDED), left());
+      const [row] = await bounded(
+        sql.unsafe(`select pg_catalog.pg_xact_status('${xid}'::xid8) as status`, [], EXTENDED),
+        left(),
+      );
       const status = row?.status as string | null | undefined;
       if (status === 'committed' || status === 'aborted') return status;
       if (status !== 'in progress') return 'unknown';
@@ -450,7 +460,9 @@ async function transactionOutcome(sql: Sql, xid: string): Promise<'committed' | 
 /** `promise`, or a rejection once `ms` have passed (a pool query waits for a free connection). */
 async function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), Math.max(0, ms))));
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), Math.max(0, ms))),
+  );
   try {
     return await Promise.race([promise, late]);
   } finally {
@@ -527,8 +539,12 @@ export async function runStatement(
   const { limits } = options;
   if (options.access === 'read') {
     const capped = cappedSelect(statement, limits);
-    const result = await asUser(sql, identity, options, (c) => c.unsafe(capped.text, [], EXTENDED).values(), (e) =>
-      fromPostgres(e, capped.offset, statement.length),
+    const result = await asUser(
+      sql,
+      identity,
+      options,
+      (c) => c.unsafe(capped.text, [], EXTENDED).values(),
+      (e) => fromPostgres(e, capped.offset, statement.length),
     );
     const columns = result.columns.slice(0, -HELPER_COLUMNS);
     const first = result[0] as unknown[] | undefined;
@@ -558,7 +574,13 @@ export async function runStatement(
   };
   try {
     return write(
-      await asUser(sql, identity, options, (c) => c.unsafe(statement, [], EXTENDED).values(), (e) => fromPostgres(e, 0, statement.length)),
+      await asUser(
+        sql,
+        identity,
+        options,
+        (c) => c.unsafe(statement, [], EXTENDED).values(),
+        (e) => fromPostgres(e, 0, statement.length),
+      ),
     );
   } catch (error) {
     if (error instanceof HeldRows) throw new WriteHeld(error.changes, write(error.rows));
@@ -578,7 +600,10 @@ export async function runStatement(
 }
 
 /** RETURNING rows of a write arrive whole; cap what is passed on by rows, then bytes. */
-function capInMemory(rows: unknown[][], limits: Limits): { rows: unknown[][]; truncated: StatementResult['truncated'] } {
+function capInMemory(
+  rows: unknown[][],
+  limits: Limits,
+): { rows: unknown[][]; truncated: StatementResult['truncated'] } {
   let bytes = 0;
   const kept: unknown[][] = [];
   for (const row of rows) {
@@ -690,10 +715,7 @@ async function reserve(sql: Sql, waitMs: number): Promise<postgres.ReservedSql> 
     timer = setTimeout(
       () =>
         reject(
-          new DbError(
-            'POOL_BUSY',
-            `Every database connection stayed busy for ${waitMs} ms. Retry in a few seconds.`,
-          ),
+          new DbError('POOL_BUSY', `Every database connection stayed busy for ${waitMs} ms. Retry in a few seconds.`),
         ),
       waitMs,
     );
@@ -701,7 +723,10 @@ async function reserve(sql: Sql, waitMs: number): Promise<postgres.ReservedSql> 
   try {
     return await Promise.race([pending, busy]);
   } catch (error) {
-    pending.then((c) => c.release(), () => {});
+    pending.then(
+      (c) => c.release(),
+      () => {},
+    );
     throw error instanceof DbError ? error : unavailable(error);
   } finally {
     clearTimeout(timer);
@@ -733,7 +758,12 @@ const LOST_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNEC
 
 export function isConnectionLost(error: unknown): boolean {
   if (isPostgresError(error)) {
-    return error.severity === 'FATAL' || error.severity === 'PANIC' || error.code.startsWith('08') || /^57P0[123]$/.test(error.code);
+    return (
+      error.severity === 'FATAL' ||
+      error.severity === 'PANIC' ||
+      error.code.startsWith('08') ||
+      /^57P0[123]$/.test(error.code)
+    );
   }
   const e = error as { code?: unknown; syscall?: unknown; errno?: unknown } | null;
   return typeof e?.code === 'string' && (LOST_CODES.has(e.code) || e.syscall !== undefined || e.errno !== undefined);

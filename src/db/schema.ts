@@ -32,7 +32,14 @@ export interface RelationInfo {
   columns: ColumnInfo[];
   constraints: ConstraintInfo[];
   /** Detail only: */
-  policies?: { name: string; command: string; roles: string[]; using: string | null; check: string | null; permissive: boolean }[];
+  policies?: {
+    name: string;
+    command: string;
+    roles: string[];
+    using: string | null;
+    check: string | null;
+    permissive: boolean;
+  }[];
   indexes?: string[];
   triggers?: string[];
   referencedBy?: string[];
@@ -81,11 +88,17 @@ select json_build_object(
 }
 
 /** Reads the schema as the user; `table` narrows it to one relation with policies and indexes. */
-export async function readSchema(sql: Sql, identity: Identity, options: RunOptions, table: string | null = null): Promise<SchemaInfo> {
+export async function readSchema(
+  sql: Sql,
+  identity: Identity,
+  options: RunOptions,
+  table: string | null = null,
+): Promise<SchemaInfo> {
   const rows = await asUser(sql, identity, options, (c) => c.unsafe(introspectionSql(table), [], EXTENDED));
   const relations = (rows[0]!.schema as { relations: RelationInfo[] }).relations;
   // A table that may not exist cannot be named in the same statement, hence a second, rare call.
-  const hasConfig = table === null && relations.some((r) => r.name === 'configuration' && r.columns.some((c) => c.name === 'config'));
+  const hasConfig =
+    table === null && relations.some((r) => r.name === 'configuration' && r.columns.some((c) => c.name === 'config'));
   const config = hasConfig
     ? await asUser(sql, identity, options, (c) =>
         c.unsafe('select config from public.configuration where id = 1', [], EXTENDED),
@@ -127,7 +140,9 @@ function columnLine(column: ColumnInfo, pk: Set<string>, refs: Map<string, strin
 }
 
 function heading(relation: RelationInfo): string {
-  const flags = [relation.kind, relation.kind === 'table' ? (relation.rls ? 'RLS on' : 'RLS OFF') : null].filter(Boolean);
+  const flags = [relation.kind, relation.kind === 'table' ? (relation.rls ? 'RLS on' : 'RLS OFF') : null].filter(
+    Boolean,
+  );
   return `${relation.name} (${flags.join(', ')})`;
 }
 
@@ -142,7 +157,9 @@ const CRM_DEFAULTS: Record<string, unknown> = {
 /** Values are stored as slugs; a config entry may be a string or an object with `value`. */
 function slugs(list: unknown): string {
   if (!Array.isArray(list)) return JSON.stringify(list);
-  return list.map((item) => (typeof item === 'object' && item && 'value' in item ? String(item.value) : String(item))).join(', ');
+  return list
+    .map((item) => (typeof item === 'object' && item && 'value' in item ? String(item.value) : String(item)))
+    .join(', ');
 }
 
 /** Every readable table and view in a few lines each, plus Atomic CRM's effective enum values. */
@@ -155,11 +172,16 @@ export function renderOverview(schema: SchemaInfo): string {
   for (const relation of schema.relations) {
     const pk = primaryKey(relation);
     const refs = foreignKeys(relation);
-    lines.push(heading(relation) + (relation.comment ? ` -- ${short(relation.comment.replace(/\s+/g, ' '), 120)}` : ''));
+    lines.push(
+      heading(relation) + (relation.comment ? ` -- ${short(relation.comment.replace(/\s+/g, ' '), 120)}` : ''),
+    );
     for (const column of relation.columns) lines.push(columnLine(column, pk, refs, 80));
   }
   if (schema.crmConfig) {
-    lines.push('', 'Atomic CRM values in effect (slugs stored in the columns; configuration row id 1 overrides defaults):');
+    lines.push(
+      '',
+      'Atomic CRM values in effect (slugs stored in the columns; configuration row id 1 overrides defaults):',
+    );
     for (const [key, fallback] of Object.entries(CRM_DEFAULTS)) {
       const value = schema.crmConfig[key] ?? fallback;
       lines.push(`  ${key}: ${slugs(value)}`);
@@ -180,9 +202,12 @@ export function renderDetail(relation: RelationInfo): string {
   lines.push('columns:');
   for (const column of relation.columns) lines.push(columnLine(column, pk, refs, 10_000));
   const section = (title: string, items: string[] | undefined) => {
-    if (items && items.length) lines.push(`${title}:`, ...items.map((i) => `  ${i}`));
+    if (items?.length) lines.push(`${title}:`, ...items.map((i) => `  ${i}`));
   };
-  section('constraints', relation.constraints.map((k) => `${k.name}: ${k.definition}`));
+  section(
+    'constraints',
+    relation.constraints.map((k) => `${k.name}: ${k.definition}`),
+  );
   section(
     'row level security policies',
     relation.policies?.map(

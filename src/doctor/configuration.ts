@@ -26,7 +26,11 @@ export function readConfiguration(env: Record<string, string | undefined>): { ch
     if (!(error instanceof ConfigError)) throw error;
     // Keep what is valid, so the other checks still say something useful.
     const supabaseUrl = readSetting('supabaseUrl', env) ?? null;
-    const target = targetOf(supabaseUrl, readSetting('databaseUrl', env) ?? null, readSetting('auth', env)?.allowSessionTokens ?? false);
+    const target = targetOf(
+      supabaseUrl,
+      readSetting('databaseUrl', env) ?? null,
+      readSetting('auth', env)?.allowSessionTokens ?? false,
+    );
     const fix = 'Set these variables in the environment or in .env (see .env.example).';
     return { check: fail('config', 'CONFIG_INVALID', error.problems.join('; '), fix), target };
   }
@@ -35,14 +39,25 @@ export function readConfiguration(env: Record<string, string | undefined>): { ch
 }
 
 /** The running server's case: its configuration loaded, its pool open. */
-export function serverConfiguration(config: Pick<Config, 'supabaseUrl' | 'auth'>): { check: CheckResult; target: Target } {
+export function serverConfiguration(config: Pick<Config, 'supabaseUrl' | 'auth'>): {
+  check: CheckResult;
+  target: Target;
+} {
   const target = targetOf(config.supabaseUrl, null, config.auth.allowSessionTokens);
   return { check: checkSupabaseUrl(config.supabaseUrl, null), target };
 }
 
 function targetOf(supabaseUrl: string | null, databaseUrl: string | null, allowSessionTokens: boolean): Target {
-  const projectRef = supabaseUrl ? /^https:\/\/([a-z0-9]+)\.supabase\.co$/i.exec(supabaseUrl)?.[1]?.toLowerCase() ?? null : null;
-  return { supabaseUrl, issuer: supabaseUrl ? issuerOf(supabaseUrl) : null, projectRef, databaseUrl, allowSessionTokens };
+  const projectRef = supabaseUrl
+    ? (/^https:\/\/([a-z0-9]+)\.supabase\.co$/i.exec(supabaseUrl)?.[1]?.toLowerCase() ?? null)
+    : null;
+  return {
+    supabaseUrl,
+    issuer: supabaseUrl ? issuerOf(supabaseUrl) : null,
+    projectRef,
+    databaseUrl,
+    allowSessionTokens,
+  };
 }
 
 /** SUPABASE_URL must be the project URL: the issuer is derived from it. */

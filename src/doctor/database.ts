@@ -9,7 +9,17 @@ import { inspectLoginRole, LEAST_PRIVILEGE_FIX, type LoginRoleReport } from '../
 import { EXTENDED, type Sql } from '../db/pool.js';
 import { errorCode, errorMessage, fail, pass, type CheckResult } from './report.js';
 
-export const CRM_TABLES = ['companies', 'contacts', 'contact_notes', 'deals', 'deal_notes', 'tasks', 'sales', 'tags', 'configuration'] as const;
+export const CRM_TABLES = [
+  'companies',
+  'contacts',
+  'contact_notes',
+  'deals',
+  'deal_notes',
+  'tasks',
+  'sales',
+  'tags',
+  'configuration',
+] as const;
 
 /** IPv4/IPv6 addresses of a host name (injected by the CLI; src stays runtime-agnostic). */
 export type Resolver = (host: string) => Promise<{ v4: string[]; v6: string[] }>;
@@ -50,10 +60,34 @@ export function classifyDatabaseUrl(url: string): DatabaseUrlInfo | null {
   if (POOLER_HOST.test(host)) {
     const ref = dot > 0 ? user.slice(dot + 1) : null;
     return port === 6543
-      ? { kind: 'pooler-transaction', host, port, user, role, ref, describe: `Supavisor pooler, transaction mode (${host}:6543)` }
-      : { kind: 'pooler-session', host, port, user, role, ref, describe: `Supavisor pooler, session mode (${host}:${port})` };
+      ? {
+          kind: 'pooler-transaction',
+          host,
+          port,
+          user,
+          role,
+          ref,
+          describe: `Supavisor pooler, transaction mode (${host}:6543)`,
+        }
+      : {
+          kind: 'pooler-session',
+          host,
+          port,
+          user,
+          role,
+          ref,
+          describe: `Supavisor pooler, session mode (${host}:${port})`,
+        };
   }
-  return { kind: 'other', host, port, user, role, ref: null, describe: `PostgreSQL at ${host}:${port} (not a Supabase-hosted address)` };
+  return {
+    kind: 'other',
+    host,
+    port,
+    user,
+    role,
+    ref: null,
+    describe: `PostgreSQL at ${host}:${port} (not a Supabase-hosted address)`,
+  };
 }
 
 /** `projectRef`: the project SUPABASE_URL names, if it is a supabase.co URL. */
@@ -84,7 +118,10 @@ export function checkDatabaseUrlFormat(databaseUrl: string, projectRef: string |
         'Use the connection string of the same project as SUPABASE_URL (Dashboard → Connect).',
       );
     }
-    return pass(id, `${info.describe}, user "${info.user}". If this host has no IPv6 route, use the pooler instead (user "${info.user}.${ref}").`);
+    return pass(
+      id,
+      `${info.describe}, user "${info.user}". If this host has no IPv6 route, use the pooler instead (user "${info.user}.${ref}").`,
+    );
   }
   if (info.kind === 'pooler-session' || info.kind === 'pooler-transaction') {
     if (!info.ref) {
@@ -139,16 +176,31 @@ export async function checkConnection(sql: Sql, target: ConnectionTarget): Promi
       EXTENDED,
     )) as unknown as [{ user: string; db: string; version: string }];
     const info = target.databaseUrl ? classifyDatabaseUrl(target.databaseUrl) : null;
-    return pass('database_connect', `Connected as "${row.user}" to database "${row.db}" (PostgreSQL ${row.version})${info ? ` via ${info.describe}` : ''}.`);
+    return pass(
+      'database_connect',
+      `Connected as "${row.user}" to database "${row.db}" (PostgreSQL ${row.version})${info ? ` via ${info.describe}` : ''}.`,
+    );
   } catch (error) {
     return diagnoseConnectError(error, target);
   }
 }
 
-const NETWORK_CODES = ['ENETUNREACH', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'CONNECT_TIMEOUT', 'CONNECTION_CONNECT_TIMEOUT'];
+const NETWORK_CODES = [
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EADDRNOTAVAIL',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CONNECT_TIMEOUT',
+];
 
 /** Why a connection failed, in the operator's terms, with the connection string that would work. */
-async function diagnoseConnectError(error: unknown, { databaseUrl, projectRef, resolve }: ConnectionTarget): Promise<CheckResult> {
+async function diagnoseConnectError(
+  error: unknown,
+  { databaseUrl, projectRef, resolve }: ConnectionTarget,
+): Promise<CheckResult> {
   const id = 'database_connect';
   const code = errorCode(error);
   const message = errorMessage(error);
@@ -193,13 +245,22 @@ async function diagnoseConnectError(error: unknown, { databaseUrl, projectRef, r
     );
   }
   if (code === '3D000') {
-    return fail(id, 'DB_DATABASE_MISSING', `${message} (3D000).`, 'On Supabase the database is "postgres": end DATABASE_URL with /postgres.');
+    return fail(
+      id,
+      'DB_DATABASE_MISSING',
+      `${message} (3D000).`,
+      'On Supabase the database is "postgres": end DATABASE_URL with /postgres.',
+    );
   }
   if (code && NETWORK_CODES.includes(code) && info) {
     const addresses = resolve ? await resolve(info.host).catch(() => null) : null;
     // A direct host is IPv6-only unless DNS says otherwise; any other host only when DNS says so.
     const ipv6Only =
-      info.kind === 'direct' ? !addresses || addresses.v4.length === 0 : addresses ? addresses.v4.length === 0 && addresses.v6.length > 0 : false;
+      info.kind === 'direct'
+        ? !addresses || addresses.v4.length === 0
+        : addresses
+          ? addresses.v4.length === 0 && addresses.v6.length > 0
+          : false;
     if (ipv6Only) {
       const seen = addresses ? ` (DNS: ${addresses.v6.length} AAAA, ${addresses.v4.length} A record(s))` : '';
       return fail(
@@ -231,7 +292,8 @@ async function diagnoseConnectError(error: unknown, { databaseUrl, projectRef, r
     );
   }
   if (/ssl|tls|certificate/i.test(message)) {
-    const fix = 'Add ?sslmode=require to DATABASE_URL (Supabase requires TLS; sslmode=verify-full needs the project CA certificate).';
+    const fix =
+      'Add ?sslmode=require to DATABASE_URL (Supabase requires TLS; sslmode=verify-full needs the project CA certificate).';
     return fail(id, 'DB_TLS', `TLS failed: ${message}.`, fix);
   }
   return fail(
@@ -249,12 +311,17 @@ export interface Roles {
 }
 
 export async function readRoles(sql: Sql): Promise<Roles> {
-  const [{ exists }] = (await sql.unsafe(`select to_regrole('authenticated') is not null as exists`, [], EXTENDED)) as unknown as [{ exists: boolean }];
+  const [{ exists }] = (await sql.unsafe(
+    `select to_regrole('authenticated') is not null as exists`,
+    [],
+    EXTENDED,
+  )) as unknown as [{ exists: boolean }];
   return { authenticatedExists: exists, login: await inspectLoginRole(sql) };
 }
 
 export function checkLoginRole({ login }: Roles): CheckResult {
-  if (login.problems.length) return fail('login_role', 'LOGIN_ROLE_PRIVILEGED', login.problems.join(' '), LEAST_PRIVILEGE_FIX);
+  if (login.problems.length)
+    return fail('login_role', 'LOGIN_ROLE_PRIVILEGED', login.problems.join(' '), LEAST_PRIVILEGE_FIX);
   return pass('login_role', `"${login.role}" can only become "authenticated", owns nothing and bypasses nothing.`);
 }
 

@@ -30,9 +30,18 @@ const DEPLOY = (name: string) => `npx supabase functions deploy ${name} --no-ver
 export async function checkEdgeFunction(http: Http, setup: EdgeSetup): Promise<CheckResult> {
   const { supabaseUrl, publicUrl, basePath, databaseUrl } = setup;
   const name = edgeFunctionName(supabaseUrl, publicUrl);
-  if (!supabaseUrl || !publicUrl || name === null) return skip('edge_function', 'Not an Edge Function deployment (MCP_SERVER_URL is not under SUPABASE_URL/functions/v1/).');
+  if (!supabaseUrl || !publicUrl || name === null)
+    return skip(
+      'edge_function',
+      'Not an Edge Function deployment (MCP_SERVER_URL is not under SUPABASE_URL/functions/v1/).',
+    );
   if (!/^[A-Za-z0-9_-]+$/.test(name)) {
-    return fail('edge_function', 'EDGE_URL_WRONG', `MCP_SERVER_URL names "${name}", not one function.`, `Set MCP_SERVER_URL=${supabaseUrl}/functions/v1/atomic-crm-mcp (the function's URL, without /mcp).`);
+    return fail(
+      'edge_function',
+      'EDGE_URL_WRONG',
+      `MCP_SERVER_URL names "${name}", not one function.`,
+      `Set MCP_SERVER_URL=${supabaseUrl}/functions/v1/atomic-crm-mcp (the function's URL, without /mcp).`,
+    );
   }
   if (basePath && basePath !== `/${name}`) {
     return fail(
@@ -49,7 +58,7 @@ export async function checkEdgeFunction(http: Http, setup: EdgeSetup): Promise<C
     return fail(
       'edge_function',
       'EDGE_PRIVILEGED_SECRET',
-      'DATABASE_URL logs in as postgres, the privileged role of the platform\'s SUPABASE_DB_URL: RLS would not bind agent SQL.',
+      "DATABASE_URL logs in as postgres, the privileged role of the platform's SUPABASE_DB_URL: RLS would not bind agent SQL.",
       `Create the least-privilege role (npm run login-role-sql) and set it: ${poolerFix}`,
     );
   }
@@ -64,7 +73,10 @@ export async function checkEdgeFunction(http: Http, setup: EdgeSetup): Promise<C
       poolerFix,
     );
   }
-  return pass('edge_function', `${publicUrl}/mcp answers with its own challenge; metadata inside the function's path${db ? `; ${db.describe}` : ''}.`);
+  return pass(
+    'edge_function',
+    `${publicUrl}/mcp answers with its own challenge; metadata inside the function's path${db ? `; ${db.describe}` : ''}.`,
+  );
 }
 
 /** An anonymous MCP request and the metadata its challenge names, as a client's first two steps. */
@@ -78,18 +90,30 @@ async function probeFunction(http: Http, publicUrl: string, name: string): Promi
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
   } catch (error) {
-    return warn('edge_function', 'EDGE_UNREACHABLE', `${publicUrl}/mcp did not answer: ${errorMessage(error)}.`, 'Check the project URL and your network, then re-run.');
+    return warn(
+      'edge_function',
+      'EDGE_UNREACHABLE',
+      `${publicUrl}/mcp did not answer: ${errorMessage(error)}.`,
+      'Check the project URL and your network, then re-run.',
+    );
   }
   const challenge = response.headers.get('WWW-Authenticate') ?? '';
   if (response.status === 404) {
-    return fail('edge_function', 'EDGE_NOT_DEPLOYED', `${publicUrl}/mcp: 404, no function "${name}" is deployed.`, `npm run build:edge && ${DEPLOY(name)}`);
+    return fail(
+      'edge_function',
+      'EDGE_NOT_DEPLOYED',
+      `${publicUrl}/mcp: 404, no function "${name}" is deployed.`,
+      `npm run build:edge && ${DEPLOY(name)}`,
+    );
   }
   if (response.status === 503) {
     return fail(
       'edge_function',
       'EDGE_NOT_STARTING',
       'The function is deployed but cannot start (a secret missing or refused, or the database unreachable).',
-      'Read the reason in Dashboard → Edge Functions → ' + name + ' → Logs; check `npx supabase secrets list` has DATABASE_URL.',
+      'Read the reason in Dashboard → Edge Functions → ' +
+        name +
+        ' → Logs; check `npx supabase secrets list` has DATABASE_URL.',
     );
   }
   if (response.status !== 401 || !challenge.includes(`resource_metadata="${metadataUrl}"`)) {
@@ -100,10 +124,15 @@ async function probeFunction(http: Http, publicUrl: string, name: string): Promi
       verifyJwt
         ? 'The gateway refused the anonymous request itself (verify_jwt is on): clients never see the challenge that starts sign-in.'
         : `An anonymous request got HTTP ${response.status}, challenge "${challenge.slice(0, 200)}", not one naming ${metadataUrl}.`,
-      verifyJwt ? `Deploy with verify_jwt off: ${DEPLOY(name)} (supabase/config.toml sets it too).` : `Unset MCP_SERVER_URL and MCP_BASE_PATH in the function's secrets, then ${DEPLOY(name)}.`,
+      verifyJwt
+        ? `Deploy with verify_jwt off: ${DEPLOY(name)} (supabase/config.toml sets it too).`
+        : `Unset MCP_SERVER_URL and MCP_BASE_PATH in the function's secrets, then ${DEPLOY(name)}.`,
     );
   }
-  const metadata = await http.request(metadataUrl).then((r) => (r.ok ? readJson(r) : null), () => null);
+  const metadata = await http.request(metadataUrl).then(
+    (r) => (r.ok ? readJson(r) : null),
+    () => null,
+  );
   if (metadata?.resource !== `${publicUrl}/mcp`) {
     return fail(
       'edge_function',

@@ -11,7 +11,8 @@ export interface Http {
 
 export function createHttp(fetchImpl: typeof fetch, timeoutMs: number): Http {
   return {
-    request: (url, init = {}) => fetchImpl(url, { redirect: 'manual', ...init, signal: AbortSignal.timeout(timeoutMs) }),
+    request: (url, init = {}) =>
+      fetchImpl(url, { redirect: 'manual', ...init, signal: AbortSignal.timeout(timeoutMs) }),
     fetch: fetchImpl,
     timeoutMs,
   };

@@ -47,7 +47,16 @@ import { checkToken } from './token.js';
 
 export { classifyDatabaseUrl, CRM_TABLES, type DatabaseUrlInfo, type Resolver } from './database.js';
 export { JWT_ROTATION_STEPS } from './keys.js';
-export { CHECK_IDS, formatCheck, type CheckCode, type CheckId, type CheckResult, type CheckStatus, type DoctorReport, type FailureCode } from './report.js';
+export {
+  CHECK_IDS,
+  formatCheck,
+  type CheckCode,
+  type CheckId,
+  type CheckResult,
+  type CheckStatus,
+  type DoctorReport,
+  type FailureCode,
+} from './report.js';
 
 export interface DoctorOptions {
   /** Environment (SUPABASE_URL, DATABASE_URL, ALLOW_SESSION_TOKENS, DOCTOR_TOKEN …). */
@@ -94,7 +103,11 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
  * The running server's view: its loaded configuration and its own pool, nothing that writes
  * (no registration probe) and nothing the caller supplies (no token, no client).
  */
-export async function checkRunningServer(config: Pick<Config, 'supabaseUrl' | 'auth'>, sql: Sql, timeoutMs = 5_000): Promise<DoctorReport> {
+export async function checkRunningServer(
+  config: Pick<Config, 'supabaseUrl' | 'auth'>,
+  sql: Sql,
+  timeoutMs = 5_000,
+): Promise<DoctorReport> {
   const { check, target } = serverConfiguration(config);
   const checks = await runChecks(check, { target, http: createHttp(fetch, timeoutMs), sql, probeRegistration: false });
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
@@ -124,20 +137,32 @@ async function runChecks(config: CheckResult, run: Run): Promise<CheckResult[]> 
     authorizationServer(run),
     databaseChecks(run),
     tokenCheck(run),
-    run.edge ? checkEdgeFunction(run.http, run.edge).catch((e: unknown) => broken('edge_function', e)) : skip('edge_function', 'Checked by `npm run doctor`, not by the running server.'),
+    run.edge
+      ? checkEdgeFunction(run.http, run.edge).catch((e: unknown) => broken('edge_function', e))
+      : skip('edge_function', 'Checked by `npm run doctor`, not by the running server.'),
   ]);
   const verdicts: Verdicts<CheckId> = { config, ...oauth, ...database, token, edge_function };
   return CHECK_IDS.map((id) => verdicts[id]);
 }
 
-type OAuthId = 'supabase_url' | 'as_metadata' | 'oauth_server' | 'dynamic_registration' | 'issuer' | 'authorization_path' | 'jwks';
+type OAuthId =
+  | 'supabase_url'
+  | 'as_metadata'
+  | 'oauth_server'
+  | 'dynamic_registration'
+  | 'issuer'
+  | 'authorization_path'
+  | 'jwks';
 
 /** Reachability → the metadata documents → what the metadata says (registration, issuer, sign-in, keys). */
 async function authorizationServer({ target, http, authorizeProbe, ...run }: Run): Promise<Verdicts<OAuthId>> {
   const { supabaseUrl, issuer } = target;
   const unreachable = (supabase_url: CheckResult): Verdicts<OAuthId> => ({
     supabase_url,
-    ...skipped(['as_metadata', 'oauth_server', 'dynamic_registration', 'issuer', 'jwks'], 'SUPABASE_URL did not answer.'),
+    ...skipped(
+      ['as_metadata', 'oauth_server', 'dynamic_registration', 'issuer', 'jwks'],
+      'SUPABASE_URL did not answer.',
+    ),
     authorization_path: skip('authorization_path', 'No metadata to read.'),
   });
   if (!supabaseUrl || !issuer) return unreachable(skip('supabase_url', 'SUPABASE_URL is not set.'));
@@ -145,7 +170,11 @@ async function authorizationServer({ target, http, authorizeProbe, ...run }: Run
   if (supabase_url.status !== 'pass') return unreachable(supabase_url);
 
   const { insertion, suffix } = await readMetadata(http, supabaseUrl, issuer);
-  const documents = { supabase_url, as_metadata: checkInsertionMetadata(insertion), oauth_server: checkOAuthServer(suffix) };
+  const documents = {
+    supabase_url,
+    as_metadata: checkInsertionMetadata(insertion),
+    oauth_server: checkOAuthServer(suffix),
+  };
   const metadata = suffix.body ?? insertion.body;
   if (!metadata) {
     return {
@@ -159,10 +188,22 @@ async function authorizationServer({ target, http, authorizeProbe, ...run }: Run
     checkAuthorizationPath(http, issuer, metadata, authorizeProbe),
     checkJwks(http, issuer, metadata),
   ]);
-  return { ...documents, dynamic_registration: checkRegistration(metadata, registration), issuer: checkIssuer(metadata, issuer), authorization_path, jwks };
+  return {
+    ...documents,
+    dynamic_registration: checkRegistration(metadata, registration),
+    issuer: checkIssuer(metadata, issuer),
+    authorization_path,
+    jwks,
+  };
 }
 
-type DatabaseId = 'database_url_format' | 'database_connect' | 'login_role' | 'authenticated_role' | 'rls' | 'crm_tables';
+type DatabaseId =
+  | 'database_url_format'
+  | 'database_connect'
+  | 'login_role'
+  | 'authenticated_role'
+  | 'rls'
+  | 'crm_tables';
 
 /** The connection string's form → connecting → the roles and the tables, read over that connection. */
 async function databaseChecks({ target, http, sql: serverPool, resolve }: Run): Promise<Verdicts<DatabaseId>> {
@@ -174,7 +215,12 @@ async function databaseChecks({ target, http, sql: serverPool, resolve }: Run): 
       : skip('database_url_format', 'DATABASE_URL is not set.');
   const unconnected = skipped(['login_role', 'authenticated_role', 'rls', 'crm_tables'], 'No database connection.');
   const sql = serverPool ?? (databaseUrl ? openDoctorPool(databaseUrl, http.timeoutMs) : null);
-  if (!sql) return { database_url_format, database_connect: skip('database_connect', 'DATABASE_URL is not set.'), ...unconnected };
+  if (!sql)
+    return {
+      database_url_format,
+      database_connect: skip('database_connect', 'DATABASE_URL is not set.'),
+      ...unconnected,
+    };
   try {
     const database_connect = await checkConnection(sql, { databaseUrl, projectRef, resolve });
     if (database_connect.status !== 'pass') return { database_url_format, database_connect, ...unconnected };

@@ -24,10 +24,20 @@ export async function checkJwks(http: Http, issuer: string, metadata: Metadata |
     status = response.status;
     body = response.ok ? await readJson(response) : (await response.body?.cancel(), null);
   } catch (error) {
-    return fail('jwks', 'JWKS_UNREACHABLE', `${expected} did not answer: ${errorMessage(error)}.`, 'Check SUPABASE_URL and the network path to it.');
+    return fail(
+      'jwks',
+      'JWKS_UNREACHABLE',
+      `${expected} did not answer: ${errorMessage(error)}.`,
+      'Check SUPABASE_URL and the network path to it.',
+    );
   }
   if (!body || !Array.isArray(body.keys)) {
-    return fail('jwks', 'JWKS_UNREACHABLE', `${expected} answered HTTP ${status} without a key set.`, 'Check SUPABASE_URL: it must be the project URL.');
+    return fail(
+      'jwks',
+      'JWKS_UNREACHABLE',
+      `${expected} answered HTTP ${status} without a key set.`,
+      'Check SUPABASE_URL: it must be the project URL.',
+    );
   }
   const keys = body.keys as Array<Record<string, unknown>>;
   const usable = keys.filter((k) => k.alg === 'ES256' || k.alg === 'RS256');
@@ -44,7 +54,7 @@ export async function checkJwks(http: Http, issuer: string, metadata: Metadata |
       JWT_ROTATION_STEPS,
     );
   }
-  if (signedWith && signedWith.includes('HS256') && !/ES256|RS256/.test(signedWith)) {
+  if (signedWith?.includes('HS256') && !/ES256|RS256/.test(signedWith)) {
     return warn(
       'jwks',
       'JWKS_NOT_ROTATED',
@@ -53,6 +63,12 @@ export async function checkJwks(http: Http, issuer: string, metadata: Metadata |
     );
   }
   const jwksUri = metadata?.jwks_uri;
-  const note = typeof jwksUri === 'string' && jwksUri !== expected ? ` (metadata jwks_uri is ${jwksUri}, the server reads ${expected})` : '';
-  return pass('jwks', `${usable.length} usable key(s): ${usable.map((k) => `${k.alg} kid=${k.kid}`).join(', ')}${note}.`);
+  const note =
+    typeof jwksUri === 'string' && jwksUri !== expected
+      ? ` (metadata jwks_uri is ${jwksUri}, the server reads ${expected})`
+      : '';
+  return pass(
+    'jwks',
+    `${usable.length} usable key(s): ${usable.map((k) => `${k.alg} kid=${k.kid}`).join(', ')}${note}.`,
+  );
 }

@@ -50,11 +50,19 @@ export interface MetadataDocument {
 }
 
 /** The two places a client may look: RFC 8414's path-insertion URL and the issuer-suffix form. */
-export async function readMetadata(http: Http, supabaseUrl: string, issuer: string): Promise<{ insertion: MetadataDocument; suffix: MetadataDocument }> {
+export async function readMetadata(
+  http: Http,
+  supabaseUrl: string,
+  issuer: string,
+): Promise<{ insertion: MetadataDocument; suffix: MetadataDocument }> {
   const get = async (url: string): Promise<MetadataDocument> => {
     try {
       const response = await http.request(url, { headers: { Accept: 'application/json' } });
-      return { url, status: response.status, body: response.ok ? await readJson(response) : (await response.body?.cancel(), null) };
+      return {
+        url,
+        status: response.status,
+        body: response.ok ? await readJson(response) : (await response.body?.cancel(), null),
+      };
     } catch (error) {
       return { url, status: 0, body: null, error: errorMessage(error) };
     }
@@ -70,7 +78,10 @@ const answered = (doc: MetadataDocument) => (doc.status ? `HTTP ${doc.status}` :
 
 export function checkInsertionMetadata(doc: MetadataDocument): CheckResult {
   if (doc.body && typeof doc.body.issuer === 'string') {
-    return pass('as_metadata', `${doc.url} serves metadata (issuer ${doc.body.issuer}). MCP clients discover the sign-in endpoints here.`);
+    return pass(
+      'as_metadata',
+      `${doc.url} serves metadata (issuer ${doc.body.issuer}). MCP clients discover the sign-in endpoints here.`,
+    );
   }
   return fail(
     'as_metadata',
@@ -81,7 +92,8 @@ export function checkInsertionMetadata(doc: MetadataDocument): CheckResult {
 }
 
 export function checkOAuthServer(doc: MetadataDocument): CheckResult {
-  if (doc.body && typeof doc.body.issuer === 'string') return pass('oauth_server', `${doc.url} serves metadata: the OAuth server is on.`);
+  if (doc.body && typeof doc.body.issuer === 'string')
+    return pass('oauth_server', `${doc.url} serves metadata: the OAuth server is on.`);
   return fail(
     'oauth_server',
     'OAUTH_SERVER_DISABLED',
@@ -123,14 +135,27 @@ export function checkRegistration(metadata: Metadata, answer: RegistrationAnswer
   const endpoint = metadata.registration_endpoint;
   if (typeof endpoint !== 'string') {
     const refused = answer?.status === 403 ? ' and the register endpoint answers 403' : '';
-    return fail('dynamic_registration', 'DCR_DISABLED', `The metadata has no registration_endpoint${refused}.`, DCR_SWITCH);
+    return fail(
+      'dynamic_registration',
+      'DCR_DISABLED',
+      `The metadata has no registration_endpoint${refused}.`,
+      DCR_SWITCH,
+    );
   }
   if (!answer) return pass('dynamic_registration', `registration_endpoint ${endpoint}.`);
   if (answer.status === 403) {
-    return fail('dynamic_registration', 'DCR_DISABLED', 'The metadata lists a registration_endpoint but registering answers HTTP 403.', DCR_SWITCH);
+    return fail(
+      'dynamic_registration',
+      'DCR_DISABLED',
+      'The metadata lists a registration_endpoint but registering answers HTTP 403.',
+      DCR_SWITCH,
+    );
   }
   if (answer.fromRegistrationEndpoint) {
-    const how = answer.status === 400 ? 'an empty registration was refused with HTTP 400, as expected' : `registering answered HTTP ${answer.status}`;
+    const how =
+      answer.status === 400
+        ? 'an empty registration was refused with HTTP 400, as expected'
+        : `registering answered HTTP ${answer.status}`;
     return pass('dynamic_registration', `registration_endpoint ${endpoint} (${how}).`);
   }
   const got = answer.status ? `answered HTTP ${answer.status}` : `did not answer (${answer.error})`;
@@ -169,7 +194,12 @@ const CONSENT_SETTINGS =
   'Authentication → URL Configuration → "Site URL" = your Atomic CRM URL.';
 
 /** Starts a sign-in (PKCE, nothing is granted) and reads where Supabase Auth sends the browser. */
-export async function checkAuthorizationPath(http: Http, issuer: string, metadata: Metadata, probe: AuthorizeProbe | undefined): Promise<CheckResult> {
+export async function checkAuthorizationPath(
+  http: Http,
+  issuer: string,
+  metadata: Metadata,
+  probe: AuthorizeProbe | undefined,
+): Promise<CheckResult> {
   const id = 'authorization_path';
   if (!probe) {
     return skip(
@@ -177,10 +207,13 @@ export async function checkAuthorizationPath(http: Http, issuer: string, metadat
       `Not observable without a registered client. Check by hand: ${CONSENT_SETTINGS} (or pass --client-id=… --redirect-uri=… of an existing client).`,
     );
   }
-  const endpoint = typeof metadata.authorization_endpoint === 'string' ? metadata.authorization_endpoint : `${issuer}/oauth/authorize`;
+  const endpoint =
+    typeof metadata.authorization_endpoint === 'string' ? metadata.authorization_endpoint : `${issuer}/oauth/authorize`;
   const url = new URL(endpoint);
   const verifier = 'doctor-probe-'.padEnd(64, 'x');
-  const challenge = base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
+  const challenge = base64url.encode(
+    new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))),
+  );
   url.search = new URLSearchParams({
     client_id: probe.clientId,
     redirect_uri: probe.redirectUri,
@@ -193,7 +226,12 @@ export async function checkAuthorizationPath(http: Http, issuer: string, metadat
   try {
     response = await http.request(url.href);
   } catch (error) {
-    return fail(id, 'AUTHORIZE_UNREACHABLE', `${url.origin}${url.pathname} did not answer: ${errorMessage(error)}.`, CONSENT_SETTINGS);
+    return fail(
+      id,
+      'AUTHORIZE_UNREACHABLE',
+      `${url.origin}${url.pathname} did not answer: ${errorMessage(error)}.`,
+      CONSENT_SETTINGS,
+    );
   }
   const location = response.headers.get('location') ?? '';
   const body = response.status >= 300 && response.status < 400 ? '' : (await response.text()).slice(0, 300);
@@ -208,9 +246,20 @@ export async function checkAuthorizationPath(http: Http, issuer: string, metadat
   if (location.startsWith(probe.redirectUri)) {
     const params = new URL(location).searchParams;
     const error = params.get('error_description') ?? params.get('error');
-    return fail(id, 'AUTHORIZE_FAILED', `The authorize endpoint sent the client back with an error: ${error}.`, CONSENT_SETTINGS);
+    return fail(
+      id,
+      'AUTHORIZE_FAILED',
+      `The authorize endpoint sent the client back with an error: ${error}.`,
+      CONSENT_SETTINGS,
+    );
   }
   const shown = location.replace(/authorization_id=[^&]*/, 'authorization_id=…');
-  if (/oauth\/consent/.test(location) && /authorization_id=/.test(location)) return pass(id, `Sign-in goes to ${shown}.`);
-  return fail(id, 'AUTHORIZATION_PATH_WRONG', `Sign-in is sent to ${shown}, not to Atomic CRM's consent page.`, CONSENT_SETTINGS);
+  if (/oauth\/consent/.test(location) && /authorization_id=/.test(location))
+    return pass(id, `Sign-in goes to ${shown}.`);
+  return fail(
+    id,
+    'AUTHORIZATION_PATH_WRONG',
+    `Sign-in is sent to ${shown}, not to Atomic CRM's consent page.`,
+    CONSENT_SETTINGS,
+  );
 }

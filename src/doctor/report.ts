@@ -109,7 +109,13 @@ export interface DoctorReport {
   checks: CheckResult[];
 }
 
-export const pass = (id: CheckId, found: string): CheckResult => ({ id, title: CHECKS[id], status: 'pass', code: 'OK', found });
+export const pass = (id: CheckId, found: string): CheckResult => ({
+  id,
+  title: CHECKS[id],
+  status: 'pass',
+  code: 'OK',
+  found,
+});
 
 export const fail = (id: CheckId, code: FailureCode, found: string, fix: string): CheckResult => ({
   id,
@@ -125,7 +131,13 @@ export const warn = (id: CheckId, code: FailureCode, found: string, fix: string)
   status: 'warn',
 });
 
-export const skip = (id: CheckId, found: string): CheckResult => ({ id, title: CHECKS[id], status: 'skip', code: 'SKIPPED', found });
+export const skip = (id: CheckId, found: string): CheckResult => ({
+  id,
+  title: CHECKS[id],
+  status: 'skip',
+  code: 'SKIPPED',
+  found,
+});
 
 /** A check whose own code threw: reported, so one broken check does not hide the others. */
 export const broken = (id: CheckId, error: unknown): CheckResult =>

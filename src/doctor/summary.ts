@@ -18,7 +18,10 @@ export interface DoctorSummary {
 
 const CACHE_MS = 60_000;
 
-export function createDoctorSummary(config: Pick<Config, 'supabaseUrl' | 'auth'>, sql: Sql): () => Promise<DoctorSummary> {
+export function createDoctorSummary(
+  config: Pick<Config, 'supabaseUrl' | 'auth'>,
+  sql: Sql,
+): () => Promise<DoctorSummary> {
   let cached: { at: number; value: Promise<DoctorSummary> } | null = null;
   return () => {
     if (cached && Date.now() - cached.at < CACHE_MS) return cached.value;
@@ -26,9 +29,15 @@ export function createDoctorSummary(config: Pick<Config, 'supabaseUrl' | 'auth'>
       .then((report) => ({
         checkedAt: new Date().toISOString(),
         ok: report.ok,
-        checks: report.checks.filter((check) => check.status !== 'skip').map(({ id, status, code }) => ({ id, status, code })),
+        checks: report.checks
+          .filter((check) => check.status !== 'skip')
+          .map(({ id, status, code }) => ({ id, status, code })),
       }))
-      .catch(() => ({ checkedAt: new Date().toISOString(), ok: false, checks: [{ id: 'doctor', status: 'fail' as const, code: 'DOCTOR_FAILED' }] }));
+      .catch(() => ({
+        checkedAt: new Date().toISOString(),
+        ok: false,
+        checks: [{ id: 'doctor', status: 'fail' as const, code: 'DOCTOR_FAILED' }],
+      }));
     cached = { at: Date.now(), value };
     return value;
   };

@@ -13,13 +13,25 @@ export interface TokenExpectations {
   allowSessionTokens: boolean;
 }
 
-export async function checkToken(token: string, { issuer, allowSessionTokens }: TokenExpectations, fetchImpl: typeof fetch): Promise<CheckResult> {
-  const verifier = createTokenVerifier({ issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, requireClientId: !allowSessionTokens, fetch: fetchImpl });
+export async function checkToken(
+  token: string,
+  { issuer, allowSessionTokens }: TokenExpectations,
+  fetchImpl: typeof fetch,
+): Promise<CheckResult> {
+  const verifier = createTokenVerifier({
+    issuer,
+    jwksUrl: `${issuer}/.well-known/jwks.json`,
+    requireClientId: !allowSessionTokens,
+    fetch: fetchImpl,
+  });
   try {
     const principal = await verifier.verify(token);
     const left = Math.round(principal.expiresAt - Date.now() / 1000);
     const client = principal.clientId ?? '(none: session token)';
-    return pass('token', `Accepted: sub ${principal.sub}, client_id ${client}, scope "${principal.scopes.join(' ')}", expires in ${left} s.`);
+    return pass(
+      'token',
+      `Accepted: sub ${principal.sub}, client_id ${client}, scope "${principal.scopes.join(' ')}", expires in ${left} s.`,
+    );
   } catch (error) {
     if (!(error instanceof TokenError)) throw error;
     const detail = describeRefusal(error.code, token, issuer);
@@ -62,11 +74,13 @@ function describeRefusal(code: TokenErrorCode, token: string, issuer: string): s
 }
 
 const FIXES: Partial<Record<TokenErrorCode, string>> = {
-  TOKEN_ISSUER_INVALID: "Use a token from this project, or set SUPABASE_URL so that SUPABASE_URL/auth/v1 equals the token's iss.",
+  TOKEN_ISSUER_INVALID:
+    "Use a token from this project, or set SUPABASE_URL so that SUPABASE_URL/auth/v1 equals the token's iss.",
   TOKEN_EXPIRED: 'Get a fresh token (the client refreshes it with its refresh token).',
   TOKEN_ALGORITHM_NOT_ALLOWED: JWT_ROTATION_STEPS,
   TOKEN_KEY_UNKNOWN: 'The key that signed it was revoked or belongs to another project: sign in again.',
-  TOKEN_NOT_FOR_OAUTH_CLIENT: "Sign in through the MCP client (OAuth), or set ALLOW_SESSION_TOKENS=true to accept the web app's own session tokens.",
+  TOKEN_NOT_FOR_OAUTH_CLIENT:
+    "Sign in through the MCP client (OAuth), or set ALLOW_SESSION_TOKENS=true to accept the web app's own session tokens.",
   TOKEN_NOT_YET_VALID: "Synchronise this machine's clock (NTP).",
   JWKS_UNAVAILABLE: 'Fix the JWKS check above first.',
 };

@@ -28,10 +28,7 @@ export interface ConfirmState {
 }
 
 /** The user's answer carried by a retried request, if it carries one. */
-export type Answer =
-  | { kind: 'none' }
-  | { kind: 'declined' }
-  | { kind: 'accepted'; state: ConfirmState };
+export type Answer = { kind: 'none' } | { kind: 'declined' } | { kind: 'accepted'; state: ConfirmState };
 
 /** How one call can reach the human. */
 export interface Asking {
@@ -62,13 +59,18 @@ export function confirmCodec(key: string): RequestStateCodec<ConfirmState> {
 export function askingFor(ctx: ServerContext, codec: RequestStateCodec<ConfirmState>): Asking {
   const envelope = ctx.mcpReq.envelope as Record<string, { elicitation?: unknown } | undefined> | undefined;
   const canElicit = envelope?.[ENVELOPE_CAPABILITIES]?.elicitation !== undefined;
-  const response = ctx.mcpReq.inputResponses?.[QUESTION] as { action?: string; content?: Record<string, unknown> } | undefined;
+  const response = ctx.mcpReq.inputResponses?.[QUESTION] as
+    | { action?: string; content?: Record<string, unknown> }
+    | undefined;
   // Verified by the SDK (ServerOptions.requestState.verify) before the tool runs; forged or
   // expired state never gets here.
   const state = ctx.mcpReq.requestState<ConfirmState>();
   let answer: Answer = { kind: 'none' };
   if (response && state) {
-    answer = response.action === 'accept' && response.content?.[QUESTION] === true ? { kind: 'accepted', state } : { kind: 'declined' };
+    answer =
+      response.action === 'accept' && response.content?.[QUESTION] === true
+        ? { kind: 'accepted', state }
+        : { kind: 'declined' };
   }
   return {
     canElicit,
@@ -105,15 +107,23 @@ const SAMPLE_ROWS = 5;
 export function sampleRows(result: StatementResult): Record<string, unknown>[] {
   const columns = IDENTIFYING.filter((c) => result.columns.some((col) => col.name === c));
   if (columns.length === 0) return [];
-  return result.rows.slice(0, SAMPLE_ROWS).map((row) =>
-    Object.fromEntries(columns.map((c) => [c, typeof row[c] === 'string' ? (row[c] as string).slice(0, 80) : row[c]])),
-  );
+  return result.rows
+    .slice(0, SAMPLE_ROWS)
+    .map((row) =>
+      Object.fromEntries(
+        columns.map((c) => [c, typeof row[c] === 'string' ? (row[c] as string).slice(0, 80) : row[c]]),
+      ),
+    );
 }
 
 /** "deletes 3 rows in companies, 12 in contacts; updates 1 in deals" */
 export function describeChanges(changes: TableChanges[]): string {
   const parts: string[] = [];
-  for (const [verb, field] of [['deletes', 'deleted'], ['updates', 'updated'], ['inserts', 'inserted']] as const) {
+  for (const [verb, field] of [
+    ['deletes', 'deleted'],
+    ['updates', 'updated'],
+    ['inserts', 'inserted'],
+  ] as const) {
     const tables = changes.filter((c) => c[field] > 0).map((c) => `${c[field]} in ${c.table}`);
     if (tables.length) parts.push(`${verb} ${tables.join(', ')}`);
   }

@@ -36,7 +36,11 @@ export interface HandlerDeps extends McpDeps {
 }
 
 /** What the SDK hands back to the factory: the call's identity rides in `authInfo.extra`. */
-function callOf(authInfo: AuthInfo | undefined, request: Request | undefined, shutdownSignal?: AbortSignal): CallContext {
+function callOf(
+  authInfo: AuthInfo | undefined,
+  request: Request | undefined,
+  shutdownSignal?: AbortSignal,
+): CallContext {
   const extra = authInfo?.extra as { principal: Principal; requestId: string } | undefined;
   if (!extra || !request) throw new Error('an MCP request reached the server without its principal');
   return { principal: extra.principal, requestId: extra.requestId, endings: endingsOf(request, shutdownSignal) };
@@ -49,13 +53,22 @@ function endingsOf(request: Request, shutdownSignal?: AbortSignal): AbortSignal[
 
 export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (call: McpRequest) => Promise<Response> {
   const modern = createModernHandler(
-    ({ authInfo, requestInfo }: McpRequestContext) => createMcpServer(deps, callOf(authInfo, requestInfo, shutdownSignal)),
+    ({ authInfo, requestInfo }: McpRequestContext) =>
+      createMcpServer(deps, callOf(authInfo, requestInfo, shutdownSignal)),
     { legacy: 'reject', onerror: (error) => deps.log.debug('mcp_rejected', { error: error.message }) },
   );
 
-  async function legacy(request: Request, parsedBody: unknown, authInfo: AuthInfo, call: CallContext): Promise<Response> {
+  async function legacy(
+    request: Request,
+    parsedBody: unknown,
+    authInfo: AuthInfo,
+    call: CallContext,
+  ): Promise<Response> {
     const server = createMcpServer(deps, call);
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
     // The statement is cancelled through the tool's signal (see server.ts); the transport then
     // never answers, so the response is settled here (nobody will read it), or the request would
     // count as in flight forever.
@@ -87,7 +100,8 @@ export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (cal
     };
     const body = await readJson(request);
     if (body instanceof Response) return body;
-    if (await isLegacyRequest(body.request, body.parsedBody)) return legacy(body.request, body.parsedBody, authInfo, callOf(authInfo, request, shutdownSignal));
+    if (await isLegacyRequest(body.request, body.parsedBody))
+      return legacy(body.request, body.parsedBody, authInfo, callOf(authInfo, request, shutdownSignal));
     return modern.fetch(body.request, { authInfo, parsedBody: body.parsedBody });
   };
 }
@@ -104,7 +118,8 @@ function rpcError(status: number, code: number, message: string): Response {
  */
 async function readJson(request: Request): Promise<{ request: Request; parsedBody?: unknown } | Response> {
   let text: string;
-  const tooLarge = () => rpcError(413, -32000, `Payload Too Large: Request body must not exceed ${DEFAULT_MAX_REQUEST_BODY_SIZE} bytes`);
+  const tooLarge = () =>
+    rpcError(413, -32000, `Payload Too Large: Request body must not exceed ${DEFAULT_MAX_REQUEST_BODY_SIZE} bytes`);
   try {
     // A declared length is enforced by every runtime's HTTP parser, so text() is safe under the
     // limit, and the Node adapter reads it straight from the socket, without a web stream.
@@ -123,5 +138,12 @@ async function readJson(request: Request): Promise<{ request: Request; parsedBod
   try {
     if (text) return { request, parsedBody: JSON.parse(text) };
   } catch {}
-  return { request: new Request(request.url, { method: request.method, headers: request.headers, body: text, signal: request.signal }) };
+  return {
+    request: new Request(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: text,
+      signal: request.signal,
+    }),
+  };
 }

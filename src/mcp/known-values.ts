@@ -46,7 +46,11 @@ export function configurationForFilters(
   return configurationFor(deps, principal, signal);
 }
 
-export function configurationFor(deps: { sql: Sql; limits: Limits }, principal: Principal, signal: AbortSignal): Promise<CrmConfiguration> {
+export function configurationFor(
+  deps: { sql: Sql; limits: Limits },
+  principal: Principal,
+  signal: AbortSignal,
+): Promise<CrmConfiguration> {
   return cacheOf(deps.sql).get(principal.sub, async () => {
     try {
       const rows = await asUser(deps.sql, principal, { access: 'read', limits: deps.limits, signal }, (c) =>
@@ -66,7 +70,8 @@ const quoted = (values: readonly string[]) => values.map((v) => `'${v}'`).join('
 /** A write storing a value the web app does not know: refused before anything runs. */
 export function unknownValueOutcome(unknown: UnknownValue[]): ToolOutcome {
   const [first] = unknown as [UnknownValue];
-  const others = unknown.length > 1 ? ` (and ${unknown.length - 1} more unknown value${unknown.length > 2 ? 's' : ''})` : '';
+  const others =
+    unknown.length > 1 ? ` (and ${unknown.length - 1} more unknown value${unknown.length > 2 ? 's' : ''})` : '';
   return {
     result: errorResult({
       code: 'UNKNOWN_VALUE',

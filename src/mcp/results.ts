@@ -42,7 +42,10 @@ export function untrusted(label: string, body: string): string {
   );
 }
 
-export function truncationAdvice(result: StatementResult, limits: { maxRows: number; maxBytes: number }): string | null {
+export function truncationAdvice(
+  result: StatementResult,
+  limits: { maxRows: number; maxBytes: number },
+): string | null {
   if (result.truncated === 'rows') {
     return (
       `Only the first ${result.rows.length} rows are shown (limit ${limits.maxRows}). Add WHERE conditions, ` +
@@ -58,7 +61,8 @@ export function truncationAdvice(result: StatementResult, limits: { maxRows: num
   return null;
 }
 
-const jsonValue = (value: unknown) => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+const jsonValue = (value: unknown) =>
+  JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 /**
  * Rows as a compact table: the column names once, then one JSON array of values per row. Column
@@ -92,7 +96,10 @@ export function rowsResult(
   const text = [
     summary,
     result.rows.length > 0
-      ? untrusted('Rows as a table: the first line names the columns, each later line is one row\'s values as a JSON array.', compactTable(result))
+      ? untrusted(
+          "Rows as a table: the first line names the columns, each later line is one row's values as a JSON array.",
+          compactTable(result),
+        )
       : null,
     advice,
     ...notices,

@@ -116,21 +116,59 @@ describe('tokens the server must refuse', () => {
 
   const cases: [string, () => Promise<string>, RegExp][] = [
     ['expired', () => stack.token(stack.users.alice, { expiresIn: -120 }), /expired/],
-    ['wrong issuer', () => stack.auth.signWith({ alg: 'ES256', kid: kid(), typ: 'JWT' }, claims({ iss: 'https://evil.example/auth/v1' })), /not issued by/],
-    ['wrong audience', () => stack.auth.signWith({ alg: 'ES256', kid: kid(), typ: 'JWT' }, claims({ aud: 'service' })), /audience/],
-    ['HS256 signed with the public key', () => stack.auth.signWith({ alg: 'HS256', typ: 'JWT' }, claims()), /ES256 or RS256/],
+    [
+      'wrong issuer',
+      () =>
+        stack.auth.signWith({ alg: 'ES256', kid: kid(), typ: 'JWT' }, claims({ iss: 'https://evil.example/auth/v1' })),
+      /not issued by/,
+    ],
+    [
+      'wrong audience',
+      () => stack.auth.signWith({ alg: 'ES256', kid: kid(), typ: 'JWT' }, claims({ aud: 'service' })),
+      /audience/,
+    ],
+    [
+      'HS256 signed with the public key',
+      () => stack.auth.signWith({ alg: 'HS256', typ: 'JWT' }, claims()),
+      /ES256 or RS256/,
+    ],
     ['alg none', () => stack.auth.signWith({ alg: 'none', typ: 'JWT' }, claims()), /ES256 or RS256|well-formed/],
-    ['unknown kid', () => stack.auth.signWith({ alg: 'ES256', kid: 'not-a-published-key', typ: 'JWT' }, claims()), /key the project does not publish/],
-    ['tampered payload', async () => {
-      const [h, , s] = (await stack.token(stack.users.alice)).split('.');
-      const forged = Buffer.from(JSON.stringify(claims({ sub: stack.users.admin.id }))).toString('base64url');
-      return `${h}.${forged}.${s}`;
-    }, /signature/],
-    ['no client_id (a web-app session token)', () => stack.token(stack.users.alice, { clientId: null }), /not issued to an OAuth client/],
+    [
+      'unknown kid',
+      () => stack.auth.signWith({ alg: 'ES256', kid: 'not-a-published-key', typ: 'JWT' }, claims()),
+      /key the project does not publish/,
+    ],
+    [
+      'tampered payload',
+      async () => {
+        const [h, , s] = (await stack.token(stack.users.alice)).split('.');
+        const forged = Buffer.from(JSON.stringify(claims({ sub: stack.users.admin.id }))).toString('base64url');
+        return `${h}.${forged}.${s}`;
+      },
+      /signature/,
+    ],
+    [
+      'no client_id (a web-app session token)',
+      () => stack.token(stack.users.alice, { clientId: null }),
+      /not issued to an OAuth client/,
+    ],
     ['role other than authenticated', () => stack.token(stack.users.alice, { role: 'service_role' }), /role claim/],
-    ['sub that is not a uuid', () => stack.auth.signWith({ alg: 'ES256', kid: kid(), typ: 'JWT' }, claims({ sub: "x' or 1=1" })), /sub claim/],
-    ['not yet valid (iat in the future)', () => stack.auth.signWith({ alg: 'ES256', kid: kid(), typ: 'JWT' }, claims({ iat: now() + 3600, nbf: now() + 3600 })), /not valid yet/],
-    ['no exp', () => stack.auth.signWith({ alg: 'ES256', kid: kid(), typ: 'JWT' }, claims({ exp: undefined })), /exp claim/],
+    [
+      'sub that is not a uuid',
+      () => stack.auth.signWith({ alg: 'ES256', kid: kid(), typ: 'JWT' }, claims({ sub: "x' or 1=1" })),
+      /sub claim/,
+    ],
+    [
+      'not yet valid (iat in the future)',
+      () =>
+        stack.auth.signWith({ alg: 'ES256', kid: kid(), typ: 'JWT' }, claims({ iat: now() + 3600, nbf: now() + 3600 })),
+      /not valid yet/,
+    ],
+    [
+      'no exp',
+      () => stack.auth.signWith({ alg: 'ES256', kid: kid(), typ: 'JWT' }, claims({ exp: undefined })),
+      /exp claim/,
+    ],
   ];
 
   for (const [name, mint, description] of cases) {
@@ -149,14 +187,20 @@ describe('tokens the server must refuse', () => {
 
   test('a refused token never reaches a log line', () => {
     const joined = stack.logs.join('\n');
-    assert.ok(stack.logs.some((l) => l.includes('TOKEN_EXPIRED')), 'refusals are logged with their reason');
+    assert.ok(
+      stack.logs.some((l) => l.includes('TOKEN_EXPIRED')),
+      'refusals are logged with their reason',
+    );
     assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/.test(joined), 'no JWT in any log line');
   });
 
   test('user_metadata full of quotes, backslashes and SQL reaches the database intact', async () => {
     const nasty = `O'Brien \\'); drop table contacts; -- $$ \u0027 \\x00 "quoted" ☃`;
     const client = await stack.connect(stack.users.alice, { user_metadata: { first_name: nasty } });
-    const result = await client.callTool({ name: 'query', arguments: { sql: "select auth.jwt() -> 'user_metadata' ->> 'first_name' as name, auth.uid() as uid" } });
+    const result = await client.callTool({
+      name: 'query',
+      arguments: { sql: "select auth.jwt() -> 'user_metadata' ->> 'first_name' as name, auth.uid() as uid" },
+    });
     const row = (result.structuredContent as { rows: { name: string; uid: string }[] }).rows[0]!;
     assert.equal(row.name, nasty);
     assert.equal(row.uid, stack.users.alice.id);

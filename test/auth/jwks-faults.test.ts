@@ -33,12 +33,21 @@ async function auth(port?: number): Promise<RunningAuthServer> {
   return server;
 }
 
-const codeOf = (promise: Promise<unknown>) => promise.then(() => 'ok', (e: unknown) => (e instanceof TokenError ? e.code : String(e)));
+const codeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof TokenError ? e.code : String(e)),
+  );
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('JWKS host down after start-up: tokens signed by a known key keep verifying, past the set\'s maximum age', async () => {
+test("JWKS host down after start-up: tokens signed by a known key keep verifying, past the set's maximum age", async () => {
   const host = await auth();
-  const verifier = createTokenVerifier({ issuer: host.issuer, jwksUrl: `${host.issuer}/.well-known/jwks.json`, keysMaxAgeMs: 200, refetchCooldownMs: 100 });
+  const verifier = createTokenVerifier({
+    issuer: host.issuer,
+    jwksUrl: `${host.issuer}/.well-known/jwks.json`,
+    keysMaxAgeMs: 200,
+    refetchCooldownMs: 100,
+  });
   const token = await host.mintAccessToken(user);
   assert.equal(await codeOf(verifier.verify(token)), 'ok');
   await host.stop();
@@ -50,7 +59,12 @@ test('JWKS host down after start-up: tokens signed by a known key keep verifying
 
 test('key rotation: a new kid verifies after one refetch; a removed key stops verifying within the maximum age', async () => {
   const host = await auth();
-  const verifier = createTokenVerifier({ issuer: host.issuer, jwksUrl: `${host.issuer}/.well-known/jwks.json`, keysMaxAgeMs: 500, refetchCooldownMs: 100 });
+  const verifier = createTokenVerifier({
+    issuer: host.issuer,
+    jwksUrl: `${host.issuer}/.well-known/jwks.json`,
+    keysMaxAgeMs: 500,
+    refetchCooldownMs: 100,
+  });
   const oldToken = await host.mintAccessToken(user);
   assert.equal(await codeOf(verifier.verify(oldToken)), 'ok');
   await sleep(150);
@@ -80,7 +94,11 @@ test('JWKS host down at start-up: the server starts, /readyz says why, calls get
     server.fetch(
       new Request('http://127.0.0.1:9/mcp', {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
       }),
     );
@@ -88,7 +106,9 @@ test('JWKS host down at start-up: the server starts, /readyz says why, calls get
   const stand = await auth();
   const early = await call(await stand.mintAccessToken(user));
   assert.equal(early.status, 503, 'not 401: the keys are missing, not the token wrong');
-  assert.ok(early.headers.get('WWW-Authenticate') === null || !/invalid_token/.test(early.headers.get('WWW-Authenticate')!));
+  assert.ok(
+    early.headers.get('WWW-Authenticate') === null || !/invalid_token/.test(early.headers.get('WWW-Authenticate')!),
+  );
 
   const host = await auth(port);
   const token = await host.mintAccessToken(user);

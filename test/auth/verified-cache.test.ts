@@ -16,12 +16,17 @@ const publicJwk = { ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256
 
 /** The real verifier, counting the verifications that reach it; `revoked` makes it refuse like a removed key. */
 function counted() {
-  const real = createTokenVerifier({ issuer: ISSUER, jwksUrl: JWKS_URL, fetch: (async () => Response.json({ keys: [publicJwk] })) as typeof fetch });
+  const real = createTokenVerifier({
+    issuer: ISSUER,
+    jwksUrl: JWKS_URL,
+    fetch: (async () => Response.json({ keys: [publicJwk] })) as typeof fetch,
+  });
   const state = { calls: 0, revoked: false };
   const verifier: TokenVerifier = {
     async verify(token) {
       state.calls++;
-      if (state.revoked) throw new TokenError('TOKEN_KEY_UNKNOWN', 'The token was signed with a key the project does not publish.');
+      if (state.revoked)
+        throw new TokenError('TOKEN_KEY_UNKNOWN', 'The token was signed with a key the project does not publish.');
       return real.verify(token);
     },
     ready: () => real.ready(),
@@ -53,7 +58,7 @@ describe('cachedVerifier', () => {
     assert.equal(state.calls, 2);
   });
 
-  test('an entry is never trusted past the token\'s exp', async () => {
+  test("an entry is never trusted past the token's exp", async () => {
     const { verifier, state } = counted();
     let clock = Date.now();
     const cache = cachedVerifier(verifier, { maxAgeMs: 3_600_000, now: () => clock });

@@ -39,8 +39,10 @@ const APPLICABLE = [
 const CHECKS_NOT_APPLICABLE: Record<string, string> = {
   'sep-2575-server-rejects-undeclared-capability': "needs the reference server's test_missing_capability tool",
   'sep-2575-missing-capability-http-400': "needs the reference server's test_missing_capability tool",
-  'sep-2575-http-server-no-independent-requests-on-stream': "needs the reference server's test_streaming_elicitation tool",
-  'sep-2575-server-no-log-without-loglevel': "needs the reference server's test_logging_tool (this server sends no log notifications)",
+  'sep-2575-http-server-no-independent-requests-on-stream':
+    "needs the reference server's test_streaming_elicitation tool",
+  'sep-2575-server-no-log-without-loglevel':
+    "needs the reference server's test_logging_tool (this server sends no log notifications)",
   'sep-2549-prompts-list-caching-hints': 'the server offers no prompts (prompts/list is -32601)',
   'sep-2549-resources-list-caching-hints': 'the server offers no resources (resources/list is -32601)',
   'sep-2549-resources-templates-list-caching-hints': 'the server offers no resource templates',
@@ -118,11 +120,15 @@ describe(`MCP conformance suite, 2026-07-28 requirement set (under ${onNode ? `N
     const env = { INJECT_BEARER_TOKEN: await stack.token(stack.users.alice), INJECT_BEARER_ORIGIN: stack.baseUrl };
     const args = [SUITE, 'server', '--url', stack.url, '--requirements', '2026-07-28', '-o', path.join(dir, 'out')];
     output = onNode
-      ? await run(process.execPath, args, { ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim() })
+      ? await run(process.execPath, args, {
+          ...env,
+          NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim(),
+        })
       : await run(BUN, ['--preload', preload, ...args], env);
     for (const entry of await readdir(path.join(dir, 'out'))) {
       const scenario = /^server-(.+)-\d{4}-\d\d-\d\dT/.exec(entry)?.[1];
-      if (scenario) checks.set(scenario, JSON.parse(await readFile(path.join(dir, 'out', entry, 'checks.json'), 'utf8')));
+      if (scenario)
+        checks.set(scenario, JSON.parse(await readFile(path.join(dir, 'out', entry, 'checks.json'), 'utf8')));
     }
   });
   after(async () => {
@@ -132,10 +138,13 @@ describe(`MCP conformance suite, 2026-07-28 requirement set (under ${onNode ? `N
 
   test('every scenario of the set is either judged here or listed as not applicable, with a reason', () => {
     assert.ok(checks.size > 0, `the suite recorded no scenario:\n${output.slice(-3000)}`);
-    const unknown = [...checks.keys()].filter((s) => !(APPLICABLE as readonly string[]).includes(s) && !(s in NOT_APPLICABLE));
+    const unknown = [...checks.keys()].filter(
+      (s) => !(APPLICABLE as readonly string[]).includes(s) && !(s in NOT_APPLICABLE),
+    );
     assert.deepEqual(unknown, [], 'new scenarios in the suite: decide whether they apply');
     for (const [scenario, why] of Object.entries(NOT_APPLICABLE)) console.log(`# not applicable: ${scenario}: ${why}`);
-    for (const [check, why] of Object.entries(CHECKS_NOT_APPLICABLE)) console.log(`# check not applicable: ${check}: ${why}`);
+    for (const [check, why] of Object.entries(CHECKS_NOT_APPLICABLE))
+      console.log(`# check not applicable: ${check}: ${why}`);
   });
 
   for (const scenario of APPLICABLE) {
@@ -143,7 +152,10 @@ describe(`MCP conformance suite, 2026-07-28 requirement set (under ${onNode ? `N
       const recorded = checks.get(scenario);
       assert.ok(recorded, `scenario ${scenario} did not run:\n${output.slice(-3000)}`);
       const failed = recorded.filter((c) => c.status === 'FAILURE' && !(c.id in CHECKS_NOT_APPLICABLE));
-      assert.deepEqual(failed.map((c) => `${c.id}: ${c.errorMessage ?? c.description}`), []);
+      assert.deepEqual(
+        failed.map((c) => `${c.id}: ${c.errorMessage ?? c.description}`),
+        [],
+      );
       const passed = recorded.filter((c) => c.status === 'SUCCESS').length;
       assert.ok(passed > 0, `${scenario}: no check passed`);
       console.log(`# ${scenario}: ${passed}/${recorded.length} checks passed`);
@@ -156,7 +168,13 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
     execFile(
       command,
       args,
-      { cwd: ROOT, env: { ...process.env, ...env }, timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 50 * 1024 * 1024 },
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        timeout: RUN_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+        maxBuffer: 50 * 1024 * 1024,
+      },
       // The suite exits 1 when any scenario fails, applicable or not: the checks decide.
       (_error, stdout, stderr) => resolve(`${stdout}\n${stderr}`),
     );

@@ -27,7 +27,8 @@ const APPLICABLE = ['server-initialize', 'ping', 'tools-list', 'dns-rebinding-pr
 
 /** Every other server scenario of conformance 0.1.16, and why it does not apply here. */
 export const NOT_APPLICABLE: Record<string, string> = {
-  'logging-set-level': 'the server does not declare the logging capability (stateless JSON-RPC over POST; log notifications would need a stream per request)',
+  'logging-set-level':
+    'the server does not declare the logging capability (stateless JSON-RPC over POST; log notifications would need a stream per request)',
   'completion-complete': 'no prompts or resource templates, so no completion capability',
   'tools-call-simple-text': "expects the reference 'everything' server's test_* tools",
   'tools-call-image': "expects the reference server's test_image_content tool",
@@ -35,7 +36,8 @@ export const NOT_APPLICABLE: Record<string, string> = {
   'tools-call-embedded-resource': "expects the reference server's test_embedded_resource tool",
   'tools-call-mixed-content': "expects the reference server's test_multiple_content_types tool",
   'tools-call-with-logging': "expects the reference server's test_tool_with_logging tool and logging",
-  'tools-call-error': "expects the reference server's test_error_handling tool (our tool errors are covered by our own tests)",
+  'tools-call-error':
+    "expects the reference server's test_error_handling tool (our tool errors are covered by our own tests)",
   'tools-call-with-progress': "expects the reference server's test_tool_with_progress tool",
   'tools-call-sampling': 'sampling needs a server-to-client request: impossible in stateless mode',
   'tools-call-elicitation': 'elicitation needs a server-to-client request: impossible in stateless mode',
@@ -78,7 +80,11 @@ describe(`MCP conformance suite (server scenarios, under ${onNode ? `Node ${proc
   test('every server scenario of the suite is either run here or listed as not applicable, with a reason', async () => {
     const command = onNode ? process.execPath : BUN;
     const { stdout } = await run(command, [SUITE, 'list'], {});
-    const listed = [...stdout.slice(stdout.indexOf('Server scenarios'), stdout.indexOf('Client scenarios')).matchAll(/^\s*- ([\w-]+)/gm)].map((m) => m[1]!);
+    const listed = [
+      ...stdout
+        .slice(stdout.indexOf('Server scenarios'), stdout.indexOf('Client scenarios'))
+        .matchAll(/^\s*- ([\w-]+)/gm),
+    ].map((m) => m[1]!);
     assert.ok(listed.length > 0, `could not read the scenario list:\n${stdout}`);
     const unknown = listed.filter((s) => !(APPLICABLE as readonly string[]).includes(s) && !(s in NOT_APPLICABLE));
     assert.deepEqual(unknown, [], 'new scenarios in the suite: decide whether they apply');
@@ -90,20 +96,37 @@ describe(`MCP conformance suite (server scenarios, under ${onNode ? `Node ${proc
       const env = { INJECT_BEARER_TOKEN: token, INJECT_BEARER_ORIGIN: stack.baseUrl };
       const args = [SUITE, 'server', '--url', stack.url, '--scenario', scenario, '-o', path.join(dir, scenario)];
       const result = onNode
-        ? await run(process.execPath, args, { ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim() })
+        ? await run(process.execPath, args, {
+            ...env,
+            NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim(),
+          })
         : await run(BUN, ['--preload', preload, ...args], env);
-      assert.equal(result.code, 0, `conformance ${scenario} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+      assert.equal(
+        result.code,
+        0,
+        `conformance ${scenario} exited ${result.code}:\n${result.stdout}\n${result.stderr}`,
+      );
       assert.match(result.stdout.replace(/\x1b\[[0-9;]*m/g, ''), /Passed: (\d+)\/\1, 0 failed/, result.stdout);
     });
   }
 });
 
-function run(command: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       command,
       args,
-      { cwd: ROOT, env: { ...process.env, ...env }, timeout: SCENARIO_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 10 * 1024 * 1024 },
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        timeout: SCENARIO_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+        maxBuffer: 10 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });

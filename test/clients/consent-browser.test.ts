@@ -32,7 +32,9 @@ before(async () => {
   browser = await launchChromium();
   stack = await startStack();
   // The application's redirect URI: a page that just says it received the code.
-  callback = createServer((_, res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('Signed in. You can close this tab.'));
+  callback = createServer((_, res) =>
+    res.writeHead(200, { 'Content-Type': 'text/plain' }).end('Signed in. You can close this tab.'),
+  );
   await new Promise<void>((resolve) => callback.listen(0, '127.0.0.1', resolve));
   callbackUrl = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/callback`;
 });
@@ -69,7 +71,11 @@ test('a person signs in on the consent page, sees the client, approves, and the 
   const page = await context.newPage();
   try {
     await page.goto(authorize.href);
-    assert.match(page.url(), /\/#\/oauth\/consent\?authorization_id=/, 'the authorize endpoint sends the browser to the consent page');
+    assert.match(
+      page.url(),
+      /\/#\/oauth\/consent\?authorization_id=/,
+      'the authorize endpoint sends the browser to the consent page',
+    );
 
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(user.password);
@@ -78,7 +84,10 @@ test('a person signs in on the consent page, sees the client, approves, and the 
     const heading = page.getByRole('heading', { name: `${CLIENT_NAME} wants to access your account` });
     await heading.waitFor();
     assert.equal(await page.locator('#user-email').textContent(), user.email);
-    assert.deepEqual(await page.getByRole('list', { name: 'Requested scopes' }).getByRole('listitem').allTextContents(), ['email']);
+    assert.deepEqual(
+      await page.getByRole('list', { name: 'Requested scopes' }).getByRole('listitem').allTextContents(),
+      ['email'],
+    );
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}consent.png`, fullPage: true });
 
@@ -95,19 +104,37 @@ test('a person signs in on the consent page, sees the client, approves, and the 
     const tokenResponse = await fetch(`${stack.auth.issuer}/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: callbackUrl, client_id: clientId, code_verifier: verifier, resource: stack.url }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: callbackUrl,
+        client_id: clientId,
+        code_verifier: verifier,
+        resource: stack.url,
+      }),
       signal: AbortSignal.timeout(UI_TIMEOUT_MS),
     });
-    const tokens = (await tokenResponse.json()) as { access_token?: string; refresh_token?: string; token_type?: string };
+    const tokens = (await tokenResponse.json()) as {
+      access_token?: string;
+      refresh_token?: string;
+      token_type?: string;
+    };
     assert.equal(tokenResponse.status, 200, JSON.stringify(tokens));
     assert.equal(tokens.token_type, 'bearer');
     assert.ok(tokens.access_token && tokens.refresh_token);
 
     // … and the MCP server accepts the token as that person.
     const client = new Client({ name: 'consent-browser-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(stack.url), { requestInit: { headers: { Authorization: `Bearer ${tokens.access_token}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(stack.url), {
+        requestInit: { headers: { Authorization: `Bearer ${tokens.access_token}` } },
+      }),
+    );
     try {
-      const result = await client.callTool({ name: 'query', arguments: { sql: 'select email from sales where user_id = auth.uid()' } });
+      const result = await client.callTool({
+        name: 'query',
+        arguments: { sql: 'select email from sales where user_id = auth.uid()' },
+      });
       assert.deepEqual(rows(result), [{ email: user.email }]);
     } finally {
       await client.close();

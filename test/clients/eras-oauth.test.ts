@@ -30,7 +30,9 @@ async function counted(fn: () => Promise<void>): Promise<{ all: string[]; mcp: s
 }
 
 function report(name: string, { all, mcp }: { all: string[]; mcp: string[] }): void {
-  console.log(`# ${name}: ${all.length} requests to the MCP server from connect to first tool result, ${mcp.length} of them after sign-in: ${mcp.join(', ')}`);
+  console.log(
+    `# ${name}: ${all.length} requests to the MCP server from connect to first tool result, ${mcp.length} of them after sign-in: ${mcp.join(', ')}`,
+  );
 }
 
 describe('OAuth, then the first tool call, per client', () => {
@@ -44,7 +46,9 @@ describe('OAuth, then the first tool call, per client', () => {
       let client: Awaited<ReturnType<typeof connectModernWithOAuth>> | undefined;
       const count = await counted(async () => {
         client = await connectModernWithOAuth(stack.url, provider, mode);
-        assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: OWN_ROW } })), [{ email: user.email }]);
+        assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: OWN_ROW } })), [
+          { email: user.email },
+        ]);
       });
       try {
         assert.equal(client!.getNegotiatedProtocolVersion(), '2026-07-28');
@@ -67,11 +71,16 @@ describe('OAuth, then the first tool call, per client', () => {
     let client: Awaited<ReturnType<typeof connectWithOAuth>> | undefined;
     const count = await counted(async () => {
       client = await connectWithOAuth(stack.url, provider);
-      assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: OWN_ROW } })), [{ email: user.email }]);
+      assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: OWN_ROW } })), [
+        { email: user.email },
+      ]);
     });
     try {
       assert.equal((client!.transport as { protocolVersion?: string }).protocolVersion, '2025-11-25');
-      assert.ok(count.mcp.some((line) => line === 'POST /mcp initialize → 200'), count.mcp.join('\n'));
+      assert.ok(
+        count.mcp.some((line) => line === 'POST /mcp initialize → 200'),
+        count.mcp.join('\n'),
+      );
       report('1.32 SDK client', count);
     } finally {
       await client?.close();

@@ -46,30 +46,50 @@ describe('MCP Inspector CLI', () => {
       // The devDependency, never a download (`--no` on the command line would make npm eat the CLI's flags).
       npm_config_yes: 'false',
     };
-    return run('npx', ['@modelcontextprotocol/inspector', '--cli', stack.url, '--transport', 'http', ...auth, ...args], {
-      cwd: ROOT,
-      env,
-      timeout: CLI_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-      maxBuffer: 10 * 1024 * 1024,
-    });
+    return run(
+      'npx',
+      ['@modelcontextprotocol/inspector', '--cli', stack.url, '--transport', 'http', ...auth, ...args],
+      {
+        cwd: ROOT,
+        env,
+        timeout: CLI_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+        maxBuffer: 10 * 1024 * 1024,
+      },
+    );
   }
 
   for (const era of ['legacy', 'modern'] as const) {
     test(`${era} era: tools/list shows the five tools`, async () => {
-      const { stdout } = await inspector(await stack.token(stack.users.alice), '--protocol-era', era, '--method', 'tools/list');
+      const { stdout } = await inspector(
+        await stack.token(stack.users.alice),
+        '--protocol-era',
+        era,
+        '--method',
+        'tools/list',
+      );
       const { tools } = JSON.parse(stdout) as { tools: { name: string; inputSchema: unknown }[] };
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), [
+        'create_task',
+        'get_schema',
+        'log_contact_note',
+        'mutate',
+        'query',
+      ]);
     });
 
     test(`${era} era: tools/call query runs as the token’s user`, async () => {
       const user = stack.users.bob;
       const { stdout } = await inspector(
         await stack.token(user),
-        '--protocol-era', era,
-        '--method', 'tools/call',
-        '--tool-name', 'query',
-        '--tool-arg', 'sql=select email from sales where user_id = auth.uid()',
+        '--protocol-era',
+        era,
+        '--method',
+        'tools/call',
+        '--tool-name',
+        'query',
+        '--tool-arg',
+        'sql=select email from sales where user_id = auth.uid()',
       );
       const result = JSON.parse(stdout) as { isError?: boolean; structuredContent?: { rows: unknown[] } };
       assert.notEqual(result.isError, true, stdout);
@@ -99,26 +119,37 @@ describe('MCP Inspector CLI', () => {
     const { stdout } = await inspectorWith(
       env,
       ['--callback-url', callback],
-      '--protocol-era', 'modern',
-      '--method', 'tools/call',
-      '--tool-name', 'query',
-      '--tool-arg', 'sql=select email from sales where user_id = auth.uid()',
+      '--protocol-era',
+      'modern',
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'query',
+      '--tool-arg',
+      'sql=select email from sales where user_id = auth.uid()',
     ).catch(async (error: { stdout?: string; stderr?: string }) => {
-      throw new Error(`${error.stderr}${error.stdout}\n--- browser log ---\n${await readFile(consentLog, 'utf8').catch(() => '(none)')}`);
+      throw new Error(
+        `${error.stderr}${error.stdout}\n--- browser log ---\n${await readFile(consentLog, 'utf8').catch(() => '(none)')}`,
+      );
     });
     const result = JSON.parse(stdout) as { structuredContent?: { rows: unknown[] } };
     assert.deepEqual(result.structuredContent?.rows, [{ email: user.email }]);
     assert.match(await readFile(consentLog, 'utf8'), /consent done/);
     const seen = [...stack.requests];
     assert.ok(seen.includes('POST /mcp tools/call → 200'), seen.join('\n'));
-    console.log(`# Inspector CLI (OAuth, modern): ${seen.length} requests to the MCP server from connect to first tool result: ${seen.join(', ')}`);
+    console.log(
+      `# Inspector CLI (OAuth, modern): ${seen.length} requests to the MCP server from connect to first tool result: ${seen.join(', ')}`,
+    );
   });
 
   test('without a token (and no stored sign-in) the CLI fails with auth_required instead of printing results', async () => {
-    await assert.rejects(inspector(undefined, '--method', 'tools/list'), (error: { code?: number; stdout?: string; stderr?: string }) => {
-      assert.notEqual(error.code, 0);
-      assert.match(`${error.stderr}${error.stdout}`, /auth_required/);
-      return true;
-    });
+    await assert.rejects(
+      inspector(undefined, '--method', 'tools/list'),
+      (error: { code?: number; stdout?: string; stderr?: string }) => {
+        assert.notEqual(error.code, 0);
+        assert.match(`${error.stderr}${error.stdout}`, /auth_required/);
+        return true;
+      },
+    );
   });
 });

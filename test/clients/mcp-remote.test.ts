@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +20,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROXY = path.join(ROOT, 'node_modules/mcp-remote/dist/proxy.js');
 const OPENER = path.join(ROOT, 'test/support/oauth-client.ts');
 const REQUEST_TIMEOUT_MS = 45_000;
-
 
 let stack: Stack;
 let dir: string;
@@ -44,7 +42,12 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
 
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !/^(DISPLAY|WAYLAND_DISPLAY|XDG_CURRENT_DESKTOP|DESKTOP_SESSION|KDE_FULL_SESSION|GNOME_DESKTOP_SESSION_ID)$/.test(key)) {
+    if (
+      value !== undefined &&
+      !/^(DISPLAY|WAYLAND_DISPLAY|XDG_CURRENT_DESKTOP|DESKTOP_SESSION|KDE_FULL_SESSION|GNOME_DESKTOP_SESSION_ID)$/.test(
+        key,
+      )
+    ) {
       env[key] = value;
     }
   }
@@ -59,7 +62,17 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
   const callbackPort = await freePort();
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [PROXY, stack.url, String(callbackPort), '--host', '127.0.0.1', '--transport', 'http-only', '--auth-timeout', '30'],
+    args: [
+      PROXY,
+      stack.url,
+      String(callbackPort),
+      '--host',
+      '127.0.0.1',
+      '--transport',
+      'http-only',
+      '--auth-timeout',
+      '30',
+    ],
     env,
     cwd: ROOT,
     stderr: 'pipe',
@@ -78,7 +91,11 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
       assert.fail(`connecting through mcp-remote failed: ${(error as Error).message}${await diagnostics()}`);
     }
     const { tools } = await client.listTools(undefined, { timeout: REQUEST_TIMEOUT_MS });
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query'], await diagnostics());
+    assert.deepEqual(
+      tools.map((t) => t.name).sort(),
+      ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query'],
+      await diagnostics(),
+    );
 
     const result = await client.callTool(
       { name: 'query', arguments: { sql: 'select email from sales where user_id = auth.uid()' } },
@@ -89,14 +106,19 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
     // What the MCP server saw from connect to the first tool result (mcp-remote speaks 2025-11-25).
     const seen = [...stack.requests];
     assert.ok(seen.includes('POST /mcp initialize → 200'), seen.join('\n'));
-    console.log(`# mcp-remote: ${seen.length} requests to the MCP server from connect to first tool result: ${seen.join(', ')}`);
+    console.log(
+      `# mcp-remote: ${seen.length} requests to the MCP server from connect to first tool result: ${seen.join(', ')}`,
+    );
 
     // The browser really went through consent and mcp-remote kept its tokens in our temp dir.
     const browserLog = await readFile(consentLog, 'utf8');
     assert.match(browserLog, /consent done/);
     assert.match(browserLog, /callback answered 200/);
     const saved = (await readdir(path.join(dir, 'mcp-auth'), { recursive: true })).map(String);
-    assert.ok(saved.some((f) => f.endsWith('_tokens.json')), `token file in MCP_REMOTE_CONFIG_DIR: ${saved.join(', ')}`);
+    assert.ok(
+      saved.some((f) => f.endsWith('_tokens.json')),
+      `token file in MCP_REMOTE_CONFIG_DIR: ${saved.join(', ')}`,
+    );
   } finally {
     await client.close();
   }

@@ -9,7 +9,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { asMintUser, rows, startStack, type Stack } from '../support/stack.js';
-import { AuthorizationDeniedError, connectWithOAuth, HeadlessOAuthProvider, revokeGrant } from '../support/oauth-client.js';
+import {
+  AuthorizationDeniedError,
+  connectWithOAuth,
+  HeadlessOAuthProvider,
+  revokeGrant,
+} from '../support/oauth-client.js';
 
 const OWN_ROW = 'select email from sales where user_id = auth.uid()';
 
@@ -39,7 +44,7 @@ describe('SDK client with an OAuthClientProvider', () => {
     const provider = new HeadlessOAuthProvider({ user, clientName: 'SDK OAuth test' });
     const requests: string[] = [];
     const restore = recordingFetch(requests);
-    let client;
+    let client: Awaited<ReturnType<typeof connectWithOAuth>>;
     try {
       client = await connectWithOAuth(stack.url, provider);
     } finally {
@@ -51,9 +56,15 @@ describe('SDK client with an OAuthClientProvider', () => {
       // 1. The unauthenticated POST is refused with a challenge naming the metadata.
       assert.match(requests[0]!, new RegExp(`^POST ${stack.url} → 401$`));
       // 2. PRM, from the challenge's resource_metadata (the path-suffixed URL).
-      assert.ok(requests.includes(`GET ${stack.baseUrl}/.well-known/oauth-protected-resource/mcp → 200`), requests.join('\n'));
+      assert.ok(
+        requests.includes(`GET ${stack.baseUrl}/.well-known/oauth-protected-resource/mcp → 200`),
+        requests.join('\n'),
+      );
       // 3. AS metadata at the path-insertion URL for the issuer's /auth/v1 path.
-      assert.ok(requests.includes(`GET ${project}/.well-known/oauth-authorization-server/auth/v1 → 200`), requests.join('\n'));
+      assert.ok(
+        requests.includes(`GET ${project}/.well-known/oauth-authorization-server/auth/v1 → 200`),
+        requests.join('\n'),
+      );
       // 4. Dynamic registration, then the token request.
       assert.ok(requests.includes(`POST ${issuer}/oauth/clients/register → 201`), requests.join('\n'));
       assert.ok(requests.includes(`POST ${issuer}/oauth/token → 200`), requests.join('\n'));
@@ -72,7 +83,10 @@ describe('SDK client with an OAuthClientProvider', () => {
       assert.equal(provider.consents[0]?.details?.user?.email, user.email);
 
       const { tools } = await client.listTools();
-      assert.ok(tools.some((t) => t.name === 'query'), `tools: ${tools.map((t) => t.name).join(', ')}`);
+      assert.ok(
+        tools.some((t) => t.name === 'query'),
+        `tools: ${tools.map((t) => t.name).join(', ')}`,
+      );
       const result = await client.callTool({ name: 'query', arguments: { sql: OWN_ROW } });
       assert.deepEqual(rows(result), [{ email: user.email }]);
     } finally {
@@ -85,10 +99,14 @@ describe('SDK client with an OAuthClientProvider', () => {
     const provider = new HeadlessOAuthProvider({ user, clientName: 'SDK refresh test' });
     const client = await connectWithOAuth(stack.url, provider);
     try {
-      assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: OWN_ROW } })), [{ email: user.email }]);
+      assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: OWN_ROW } })), [
+        { email: user.email },
+      ]);
       const before = provider.tokens()!;
       // Same user and client, but already expired (well past the server's clock tolerance).
-      provider.replaceAccessToken(await stack.auth.mintAccessToken(asMintUser(user), { clientId: provider.clientId!, expiresIn: -3600 }));
+      provider.replaceAccessToken(
+        await stack.auth.mintAccessToken(asMintUser(user), { clientId: provider.clientId!, expiresIn: -3600 }),
+      );
 
       const result = await client.callTool({ name: 'query', arguments: { sql: OWN_ROW } });
       assert.deepEqual(rows(result), [{ email: user.email }]);
@@ -102,7 +120,11 @@ describe('SDK client with an OAuthClientProvider', () => {
   });
 
   test('a denied consent fails cleanly with access_denied', async () => {
-    const provider = new HeadlessOAuthProvider({ user: stack.users.alice, action: 'deny', clientName: 'SDK deny test' });
+    const provider = new HeadlessOAuthProvider({
+      user: stack.users.alice,
+      action: 'deny',
+      clientName: 'SDK deny test',
+    });
     await assert.rejects(connectWithOAuth(stack.url, provider), (error: unknown) => {
       assert.ok(error instanceof AuthorizationDeniedError, String(error));
       assert.equal(error.error, 'access_denied');
@@ -116,17 +138,24 @@ describe('SDK client with an OAuthClientProvider', () => {
     const provider = new HeadlessOAuthProvider({ user, clientName: 'SDK revoke test' });
     const client = await connectWithOAuth(stack.url, provider);
     try {
-      assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: OWN_ROW } })), [{ email: user.email }]);
+      assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: OWN_ROW } })), [
+        { email: user.email },
+      ]);
       await revokeGrant(stack.auth.projectUrl, user, provider.clientId!);
 
       // Once the access token has expired, the refresh token is all the client has: revoked with the grant.
-      provider.replaceAccessToken(await stack.auth.mintAccessToken(asMintUser(user), { clientId: provider.clientId!, expiresIn: -3600 }));
+      provider.replaceAccessToken(
+        await stack.auth.mintAccessToken(asMintUser(user), { clientId: provider.clientId!, expiresIn: -3600 }),
+      );
       provider.interactive = false; // nobody at the keyboard: the SDK must surface "sign in again"
       await assert.rejects(client.callTool({ name: 'query', arguments: { sql: OWN_ROW } }), (error: unknown) => {
         assert.ok(error instanceof UnauthorizedError, `expected UnauthorizedError, got ${String(error)}`);
         return true;
       });
-      assert.ok(provider.invalidations.includes('tokens'), `the SDK dropped the dead tokens (invalidations: ${provider.invalidations})`);
+      assert.ok(
+        provider.invalidations.includes('tokens'),
+        `the SDK dropped the dead tokens (invalidations: ${provider.invalidations})`,
+      );
       assert.equal(provider.tokens(), undefined);
       assert.equal(provider.authorizationUrls.length, 2, 'a new authorization was started');
 
@@ -136,7 +165,9 @@ describe('SDK client with an OAuthClientProvider', () => {
       try {
         assert.equal(provider.consents.length, 2);
         assert.ok(provider.consents[1]?.details, 'the consent page was shown again (no grant on file)');
-        assert.deepEqual(rows(await again.callTool({ name: 'query', arguments: { sql: OWN_ROW } })), [{ email: user.email }]);
+        assert.deepEqual(rows(await again.callTool({ name: 'query', arguments: { sql: OWN_ROW } })), [
+          { email: user.email },
+        ]);
       } finally {
         await again.close();
       }

@@ -27,12 +27,17 @@ describe('the built-in function table', () => {
         AND (n.nspname IN ('pg_catalog', 'information_schema')
              OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'))`;
     assert.ok(rows.length > 2000, `${rows.length} functions`);
-    const unclassified = rows.map((r) => r.name).filter((name) => !allowedBuiltins.has(name) && !deniedBuiltins.has(name));
+    const unclassified = rows
+      .map((r) => r.name)
+      .filter((name) => !allowedBuiltins.has(name) && !deniedBuiltins.has(name));
     assert.deepEqual(unclassified, [], `PostgreSQL ${rows[0]?.version}: run scripts/classify-builtins.ts`);
   });
 
   test('no name is both allowed and denied', () => {
-    assert.deepEqual([...allowedBuiltins].filter((name) => deniedBuiltins.has(name)), []);
+    assert.deepEqual(
+      [...allowedBuiltins].filter((name) => deniedBuiltins.has(name)),
+      [],
+    );
   });
 
   test('an unclassified function is refused with a code that says so; a denied one says why', () => {

@@ -28,7 +28,9 @@ describe('the fixture is the real Atomic CRM schema', () => {
   after(() => db?.drop());
 
   test('functions, with language, SECURITY DEFINER and the API roles that may execute them', async () => {
-    const rows = await db.admin<{ name: string; language: string; security_definer: boolean; executable_by: string[] }[]>`
+    const rows = await db.admin<
+      { name: string; language: string; security_definer: boolean; executable_by: string[] }[]
+    >`
       SELECT 'public.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS name,
              l.lanname AS language, p.prosecdef AS security_definer,
              ARRAY(SELECT r FROM unnest(ARRAY['anon', 'authenticated', 'service_role']) r
@@ -38,7 +40,12 @@ describe('the fixture is the real Atomic CRM schema', () => {
       ORDER BY name`;
     const actual = rows
       .filter((r) => !expected.fixtureAdditions.functions.includes(r.name.replace(/\(.*/, '()')))
-      .map((r) => ({ name: r.name, language: r.language, securityDefiner: r.security_definer, executableBy: r.executable_by }));
+      .map((r) => ({
+        name: r.name,
+        language: r.language,
+        securityDefiner: r.security_definer,
+        executableBy: r.executable_by,
+      }));
     assert.deepEqual(actual, expected.functions);
   });
 
@@ -52,7 +59,9 @@ describe('the fixture is the real Atomic CRM schema', () => {
              || ' → ' || t.tgfoid::regproc::text AS t
       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
       WHERE NOT t.tgisinternal ORDER BY 1`;
-    const withSchema = rows.map((r) => r.t.replace(/^(?!auth\.|public\.)/, 'public.').replace(/→ (?!public\.)/, '→ public.'));
+    const withSchema = rows.map((r) =>
+      r.t.replace(/^(?!auth\.|public\.)/, 'public.').replace(/→ (?!public\.)/, '→ public.'),
+    );
     assert.deepEqual(withSchema, [...expected.triggers].sort());
   });
 
@@ -62,7 +71,10 @@ describe('the fixture is the real Atomic CRM schema', () => {
       FROM pg_policies
       WHERE schemaname = 'public' AND NOT (schemaname || '.' || tablename = ANY (${expected.fixtureAdditions.tables}))
       ORDER BY 1`;
-    assert.deepEqual(rows.map((r) => r.p), [...expected.policies].sort());
+    assert.deepEqual(
+      rows.map((r) => r.p),
+      [...expected.policies].sort(),
+    );
   });
 
   test('views, with how they apply row level security', async () => {
@@ -72,6 +84,9 @@ describe('the fixture is the real Atomic CRM schema', () => {
                   THEN 'security_invoker' ELSE 'definer' END AS v
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = 'public' AND c.relkind = 'v' ORDER BY 1`;
-    assert.deepEqual(rows.map((r) => r.v), expected.views);
+    assert.deepEqual(
+      rows.map((r) => r.v),
+      expected.views,
+    );
   });
 });

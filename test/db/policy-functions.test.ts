@@ -5,7 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { loadFunctionCatalogue, watchFunctionCatalogue, type CatalogueSummary, type FunctionWatch } from '../../src/db/functions.js';
+import {
+  loadFunctionCatalogue,
+  watchFunctionCatalogue,
+  type CatalogueSummary,
+  type FunctionWatch,
+} from '../../src/db/functions.js';
 import { checkStatement, loadPolicy, type Verdict } from '../../src/db/policy.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -25,9 +30,10 @@ describe('function analysis on the real Atomic CRM schema', () => {
 
   test('get_avatar_for_email reaches the network through extensions.http_get, in both tools', () => {
     for (const tool of ['query', 'mutate'] as const) {
-      const sql = tool === 'query'
-        ? `select public.get_avatar_for_email('probe@attacker.example') as a`
-        : `update contacts set background = get_avatar_for_email('probe@attacker.example') where id = 1`;
+      const sql =
+        tool === 'query'
+          ? `select public.get_avatar_for_email('probe@attacker.example') as a`
+          : `update contacts set background = get_avatar_for_email('probe@attacker.example') where id = 1`;
       assert.match(
         refusalMessage(checkStatement(sql, tool)),
         /^FUNCTION_NOT_ALLOWED: .*public\.get_avatar_for_email → extensions\.http_get: it makes network requests from the database server\./,
@@ -36,20 +42,32 @@ describe('function analysis on the real Atomic CRM schema', () => {
   });
 
   test('attribute notation cannot hide the call', () => {
-    assert.match(refusalMessage(checkStatement(`select ('probe@attacker.example'::text).get_avatar_for_email`, 'query')), /http_get/);
+    assert.match(
+      refusalMessage(checkStatement(`select ('probe@attacker.example'::text).get_avatar_for_email`, 'query')),
+      /http_get/,
+    );
   });
 
   test('the attachment clean-up reaches pg_net', () => {
-    assert.match(refusalMessage(checkStatement(`select cleanup_note_attachments()`, 'query')), /cleanup_note_attachments → net\.http_post: it makes network requests/);
+    assert.match(
+      refusalMessage(checkStatement(`select cleanup_note_attachments()`, 'query')),
+      /cleanup_note_attachments → net\.http_post: it makes network requests/,
+    );
   });
 
   test('a writing function is refused in query, whatever its volatility', () => {
     assert.match(refusalMessage(checkStatement(`select merge_contacts(1, 2)`, 'query')), /FUNCTION_NOT_ALLOWED/);
-    assert.match(refusalMessage(checkStatement(`select handle_contact_note_created_or_updated()`, 'query')), /UPDATE public\.contacts/);
+    assert.match(
+      refusalMessage(checkStatement(`select handle_contact_note_created_or_updated()`, 'query')),
+      /UPDATE public\.contacts/,
+    );
   });
 
   test('SECURITY DEFINER functions are judged by what they read as their owner', () => {
-    assert.match(refusalMessage(checkStatement(`select * from get_user_id_by_email('jane.doe@acme-demo.test')`, 'query')), /get_user_id_by_email → auth\.users: schema auth is outside the CRM/);
+    assert.match(
+      refusalMessage(checkStatement(`select * from get_user_id_by_email('jane.doe@acme-demo.test')`, 'query')),
+      /get_user_id_by_email → auth\.users: schema auth is outside the CRM/,
+    );
   });
 
   test('cost: analysis at start-up and per statement (reported, not asserted)', async (t) => {
@@ -66,7 +84,9 @@ describe('function analysis on the real Atomic CRM schema', () => {
     const crmCall = perCheck(query.replace('%s', 'is_admin()'));
     const builtinOnly = perCheck(query.replace('%s', 'c.sales_id is null'));
     t.diagnostic(`start-up: ${functions} functions read and analysed in ${catalogue.analysisMs.toFixed(1)} ms`);
-    t.diagnostic(`per statement: ${crmCall.toFixed(1)} µs calling a CRM function, ${builtinOnly.toFixed(1)} µs with built-ins only`);
+    t.diagnostic(
+      `per statement: ${crmCall.toFixed(1)} µs calling a CRM function, ${builtinOnly.toFixed(1)} µs with built-ins only`,
+    );
   });
 
   test('the watch reports what it read and every refused function, for the start-up log line', async () => {
@@ -74,7 +94,10 @@ describe('function analysis on the real Atomic CRM schema', () => {
     const watch = await watchFunctionCatalogue(db.admin, { intervalMs: 60_000, onLoad: (s) => (summary = s) });
     watch.stop();
     assert.ok(summary && summary.functions >= 20 && summary.views === 4, JSON.stringify(summary));
-    assert.ok(summary.refused.includes('public.get_avatar_for_email → extensions.http_get (denied)'), summary.refused.join('\n'));
+    assert.ok(
+      summary.refused.includes('public.get_avatar_for_email → extensions.http_get (denied)'),
+      summary.refused.join('\n'),
+    );
     assert.ok(!summary.refused.some((line) => line.startsWith('public.is_admin')), 'clean functions are not listed');
   });
 
@@ -106,7 +129,10 @@ describe('functions added later', () => {
 
   test('a plpgsql function that calls set_config through another function is refused after the refresh', async () => {
     const statement = `select public.reporting_window(30)`;
-    assert.match(refusalMessage(checkStatement(statement, 'query')), /^FUNCTION_UNCLASSIFIED: public\.reporting_window\(\) is not a function this server knows/);
+    assert.match(
+      refusalMessage(checkStatement(statement, 'query')),
+      /^FUNCTION_UNCLASSIFIED: public\.reporting_window\(\) is not a function this server knows/,
+    );
     await db.admin.unsafe(`
       CREATE FUNCTION public.widen_timeout() RETURNS void LANGUAGE plpgsql AS $$
       BEGIN
@@ -123,7 +149,9 @@ describe('functions added later', () => {
       refusalMessage(checkStatement(statement, 'query')),
       /public\.reporting_window → public\.widen_timeout → set_config: it changes session settings/,
     );
-    await db.admin.unsafe(`CREATE OR REPLACE FUNCTION public.widen_timeout() RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$`);
+    await db.admin.unsafe(
+      `CREATE OR REPLACE FUNCTION public.widen_timeout() RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$`,
+    );
     await watch.refresh();
     assert.equal(checkStatement(statement, 'query').ok, true, 'a fixed body is allowed again');
   });
@@ -153,8 +181,15 @@ describe('functions added later', () => {
       refusalMessage(checkStatement(`select @@@ 'probe@attacker.example'`, 'query')),
       /Operator @@@ is not allowed: OPERATOR\(public\.@@@\) → public\.get_avatar_for_email → extensions\.http_get/,
     );
-    assert.match(refusalMessage(checkStatement(`select avatar_of('probe@attacker.example')`, 'query')), /public\.avatar_of → OPERATOR\(public\.@@@\) → public\.get_avatar_for_email/);
-    assert.equal(checkStatement(`select 'a'::extensions.citext = 'A'`, 'query').ok, true, 'extension operators are compiled code');
+    assert.match(
+      refusalMessage(checkStatement(`select avatar_of('probe@attacker.example')`, 'query')),
+      /public\.avatar_of → OPERATOR\(public\.@@@\) → public\.get_avatar_for_email/,
+    );
+    assert.equal(
+      checkStatement(`select 'a'::extensions.citext = 'A'`, 'query').ok,
+      true,
+      'extension operators are compiled code',
+    );
   });
 
   test('a cycle of calls hides nothing: every function on it takes on what any of them reaches', async () => {
@@ -167,8 +202,14 @@ describe('functions added later', () => {
       CREATE FUNCTION public.pong(n int) RETURNS int LANGUAGE sql AS $$ SELECT public.ping(n) $$;
       CREATE FUNCTION public.lock_it() RETURNS int LANGUAGE sql AS $$ SELECT 1 FROM pg_advisory_lock(42) $$;`);
     await watch.refresh();
-    assert.match(refusalMessage(checkStatement(`select ping(3)`, 'query')), /public\.ping → public\.lock_it → pg_advisory_lock: advisory locks/);
-    assert.match(refusalMessage(checkStatement(`select pong(3)`, 'query')), /public\.pong → public\.ping → public\.lock_it → pg_advisory_lock/);
+    assert.match(
+      refusalMessage(checkStatement(`select ping(3)`, 'query')),
+      /public\.ping → public\.lock_it → pg_advisory_lock: advisory locks/,
+    );
+    assert.match(
+      refusalMessage(checkStatement(`select pong(3)`, 'query')),
+      /public\.pong → public\.ping → public\.lock_it → pg_advisory_lock/,
+    );
   });
 
   test('row locks and data-modifying WITH inside a body are writes', async () => {
@@ -180,14 +221,29 @@ describe('functions added later', () => {
         WITH gone AS (DELETE FROM public.tags RETURNING id) SELECT count(*) FROM gone
       $$;`);
     await watch.refresh();
-    assert.match(refusalMessage(checkStatement(`select claim_task(1)`, 'query')), /public\.claim_task → SELECT … FOR UPDATE: it writes data/);
-    assert.match(refusalMessage(checkStatement(`select purge_tags()`, 'query')), /public\.purge_tags → DELETE public\.tags: it writes data/);
-    assert.equal(checkStatement(`delete from tags where id = purge_tags()`, 'mutate').ok, true, 'an invoker write is the caller\'s own, under RLS');
+    assert.match(
+      refusalMessage(checkStatement(`select claim_task(1)`, 'query')),
+      /public\.claim_task → SELECT … FOR UPDATE: it writes data/,
+    );
+    assert.match(
+      refusalMessage(checkStatement(`select purge_tags()`, 'query')),
+      /public\.purge_tags → DELETE public\.tags: it writes data/,
+    );
+    assert.equal(
+      checkStatement(`delete from tags where id = purge_tags()`, 'mutate').ok,
+      true,
+      "an invoker write is the caller's own, under RLS",
+    );
   });
 
   test('a body that cannot be analysed is refused', async () => {
-    await db.admin.unsafe(`CREATE FUNCTION public.shout(t text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'select upper($1)' INTO t USING t; RETURN t; END $$`);
+    await db.admin.unsafe(
+      `CREATE FUNCTION public.shout(t text) RETURNS text LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'select upper($1)' INTO t USING t; RETURN t; END $$`,
+    );
     await watch.refresh();
-    assert.match(refusalMessage(checkStatement(`select shout('a')`, 'query')), /shout → EXECUTE: it runs SQL built from a string/);
+    assert.match(
+      refusalMessage(checkStatement(`select shout('a')`, 'query')),
+      /shout → EXECUTE: it runs SQL built from a string/,
+    );
   });
 });

@@ -34,7 +34,11 @@ if (databaseUrl) {
       for (const entry of entries) {
         for (const tool of ['query', 'mutate'] as const) {
           const call = `${entry.schema}.${name}()`;
-          functionCalls.push({ name: `${tool} ${call}`, tool, sql: tool === 'query' ? `select ${call}` : `delete from tags where id = ${call}` });
+          functionCalls.push({
+            name: `${tool} ${call}`,
+            tool,
+            sql: tool === 'query' ? `select ${call}` : `delete from tags where id = ${call}`,
+          });
         }
       }
     }

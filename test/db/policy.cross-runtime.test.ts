@@ -59,7 +59,11 @@ test('Node, Bun and Deno return identical verdicts', { timeout: 300_000 }, async
   const [reference, ...others] = outputs;
   assert.ok(reference && reference.verdicts.length >= 160, 'the smoke run covers the shared lists');
   const avatar = reference.verdicts.find((v) => v.name === 'query public.get_avatar_for_email()');
-  assert.match(JSON.stringify(avatar?.verdict), /get_avatar_for_email → extensions\.http_get/, 'the functions were analysed');
+  assert.match(
+    JSON.stringify(avatar?.verdict),
+    /get_avatar_for_email → extensions\.http_get/,
+    'the functions were analysed',
+  );
   for (const other of others) {
     assert.deepEqual(other.verdicts, reference.verdicts, `${other.runtime} differs from ${reference.runtime}`);
   }

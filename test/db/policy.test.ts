@@ -217,11 +217,17 @@ describe('messages tell the agent what to do', () => {
 
 describe('boundaries of the name rules', () => {
   test('a column that merely contains a denied name is fine', () => {
-    assert.equal(checkStatement(`select c.sleep_count, pg_sleep_ from (select 1 as sleep_count, 2 as pg_sleep_) c`, 'query').ok, true);
+    assert.equal(
+      checkStatement(`select c.sleep_count, pg_sleep_ from (select 1 as sleep_count, 2 as pg_sleep_) c`, 'query').ok,
+      true,
+    );
   });
 
   test('a quoted upper-case name is a different function, as in PostgreSQL (here an unknown one)', () => {
-    assert.equal(refusalOf(checkStatement(`select "SET_CONFIG"('a', 'b', true)`, 'query')).code, 'FUNCTION_UNCLASSIFIED');
+    assert.equal(
+      refusalOf(checkStatement(`select "SET_CONFIG"('a', 'b', true)`, 'query')).code,
+      'FUNCTION_UNCLASSIFIED',
+    );
   });
 
   test('current_setting reads built-ins and request.* with or without missing_ok', () => {
@@ -241,6 +247,12 @@ describe('boundaries of the name rules', () => {
   });
 
   test('a write tool may lock rows in its subqueries', () => {
-    assert.equal(checkStatement(`delete from tasks where id in (select id from tasks where done_date is not null for update skip locked)`, 'mutate').ok, true);
+    assert.equal(
+      checkStatement(
+        `delete from tasks where id in (select id from tasks where done_date is not null for update skip locked)`,
+        'mutate',
+      ).ok,
+      true,
+    );
   });
 });

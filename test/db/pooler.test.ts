@@ -27,7 +27,14 @@ import { commandComplete } from '../support/faults.js';
 import { pgBouncerPath } from '../support/prerequisites.js';
 
 const INSTALL = 'apt-get install -y pgbouncer';
-const LIMITS: Limits = { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, maxRows: 100, maxBytes: 100_000, poolWaitMs: 10_000, userConcurrency: 100 };
+const LIMITS: Limits = {
+  statementTimeoutMs: 5_000,
+  lockTimeoutMs: 1_000,
+  maxRows: 100,
+  maxBytes: 100_000,
+  poolWaitMs: 10_000,
+  userConcurrency: 100,
+};
 const USERS = DEMO_USERS.filter((u) => !u.disabled);
 const identity = (user: (typeof USERS)[number]): Identity => ({
   sub: user.id,
@@ -39,7 +46,10 @@ const CLIENT_POOL = 10;
 
 function findPgBouncer(): string {
   const found = pgBouncerPath();
-  if (!found) throw new Error(`PgBouncer is not installed: this test needs it (npm test installs it as root on Debian). Run: ${INSTALL}`);
+  if (!found)
+    throw new Error(
+      `PgBouncer is not installed: this test needs it (npm test installs it as root on Debian). Run: ${INSTALL}`,
+    );
   return found;
 }
 
@@ -99,7 +109,8 @@ async function startPgBouncer(db: TestDatabase, via?: { host: string; port: numb
   child.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
   child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const log = async () => `${output.join('')}${await readFile(path.join(dir, 'pgbouncer.log'), 'utf8').catch(() => '')}`;
+  const log = async () =>
+    `${output.join('')}${await readFile(path.join(dir, 'pgbouncer.log'), 'utf8').catch(() => '')}`;
 
   const url = new URL(db.loginUrl);
   url.hostname = '127.0.0.1';
@@ -114,7 +125,9 @@ async function startPgBouncer(db: TestDatabase, via?: { host: string; port: numb
     } catch (error) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`pgbouncer did not accept connections within 15 s (${(error as Error).message}):\n${await log()}`);
+        throw new Error(
+          `pgbouncer did not accept connections within 15 s (${(error as Error).message}):\n${await log()}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     } finally {
@@ -159,7 +172,10 @@ describe('behind PgBouncer in transaction mode', () => {
   test('the pooler really multiplexes: fewer server connections than concurrent client transactions', async () => {
     const pids = await Promise.all(
       Array.from({ length: 30 }, () =>
-        runStatement(sql, identity(USERS[0]!), 'select pg_backend_pid() as pid, pg_sleep(0.02) as s', { access: 'read', limits: LIMITS }),
+        runStatement(sql, identity(USERS[0]!), 'select pg_backend_pid() as pid, pg_sleep(0.02) as s', {
+          access: 'read',
+          limits: LIMITS,
+        }),
       ),
     );
     const distinct = new Set(pids.map((r) => r.rows[0]!.pid));
@@ -172,10 +188,15 @@ describe('behind PgBouncer in transaction mode', () => {
       const kind = i % 4;
       const run = async () => {
         if (kind === 3) {
-          const r = await runStatement(sql, identity(user), `insert into private_notes (text) values ('pooler ${i}') returning sales_id`, {
-            access: 'write',
-            limits: LIMITS,
-          });
+          const r = await runStatement(
+            sql,
+            identity(user),
+            `insert into private_notes (text) values ('pooler ${i}') returning sales_id`,
+            {
+              access: 'write',
+              limits: LIMITS,
+            },
+          );
           assert.equal(Number(r.rows[0]!.sales_id), salesIdOf.get(user.id), `write ${i} landed as someone else`);
           return;
         }
@@ -190,14 +211,18 @@ describe('behind PgBouncer in transaction mode', () => {
         assert.equal(row.uid, user.id, `call ${i}: identity of another call`);
         assert.equal(row.email, user.email);
         assert.equal(row.who, 'authenticated');
-        for (const owner of row.owners as unknown[]) assert.equal(Number(owner), salesIdOf.get(user.id), `call ${i} read another user's private notes`);
+        for (const owner of row.owners as unknown[])
+          assert.equal(Number(owner), salesIdOf.get(user.id), `call ${i} read another user's private notes`);
       };
       return run();
     });
     await Promise.all(calls);
     const written = await db.admin<{ sales_id: string; n: number }[]>`
       select sales_id, count(*)::int as n from private_notes where text like 'pooler %' group by sales_id`;
-    assert.equal(written.reduce((a, r) => a + r.n, 0), 30);
+    assert.equal(
+      written.reduce((a, r) => a + r.n, 0),
+      30,
+    );
   });
 
   test('failing calls roll back and the connections stay clean for the next callers', async () => {
@@ -205,8 +230,16 @@ describe('behind PgBouncer in transaction mode', () => {
       Array.from({ length: 60 }, (_, i) => {
         const user = USERS[i % USERS.length]!;
         return i % 2 === 0
-          ? runStatement(sql, identity(user), `insert into private_notes (text) values ('doomed ${i}'), (null) returning id`, { access: 'write', limits: LIMITS })
-          : runStatement(sql, identity(user), 'select auth.uid() as uid, current_user as who', { access: 'read', limits: LIMITS }).then((r) => {
+          ? runStatement(
+              sql,
+              identity(user),
+              `insert into private_notes (text) values ('doomed ${i}'), (null) returning id`,
+              { access: 'write', limits: LIMITS },
+            )
+          : runStatement(sql, identity(user), 'select auth.uid() as uid, current_user as who', {
+              access: 'read',
+              limits: LIMITS,
+            }).then((r) => {
               assert.deepEqual(r.rows, [{ uid: user.id, who: 'authenticated' }]);
             });
       }),
@@ -220,7 +253,10 @@ describe('behind PgBouncer in transaction mode', () => {
         assert.equal(o.status, 'fulfilled', String((o as PromiseRejectedResult).reason));
       }
     });
-    const [{ n }] = (await db.admin`select count(*)::int as n from private_notes where text like 'doomed %'`) as unknown as [{ n: number }];
+    const [{ n }] =
+      (await db.admin`select count(*)::int as n from private_notes where text like 'doomed %'`) as unknown as [
+        { n: number },
+      ];
     assert.equal(n, 0);
     // Every server connection is back outside any transaction, with no identity left on it.
     const leftovers = await db.admin`
@@ -230,7 +266,9 @@ describe('behind PgBouncer in transaction mode', () => {
     const direct = openPool(bouncer.url, { max: 1 });
     try {
       for (let i = 0; i < SERVER_POOL * 3; i++) {
-        const [state] = await direct.unsafe("select current_user as who, current_setting('request.jwt.claims', true) as claims");
+        const [state] = await direct.unsafe(
+          "select current_user as who, current_setting('request.jwt.claims', true) as claims",
+        );
         assert.equal(state!.who, testEnvironment().loginRole);
         assert.ok(!state!.claims, `identity left on a server connection: ${state!.claims}`);
       }
@@ -240,7 +278,22 @@ describe('behind PgBouncer in transaction mode', () => {
   });
 
   test('a tool call through PgBouncer is still one round trip', async () => {
-    const proxy = await startDelayProxy({ targetPort: bouncer.port, delayMs: 3, ...(process.env.TRACE_RT ? { trace: (c: number, d: string, data: Buffer, n: boolean) => console.error(c, d, n ? 'NEW' : '   ', data.length, JSON.stringify(data.subarray(0, 60).toString('latin1'))) } : {}) });
+    const proxy = await startDelayProxy({
+      targetPort: bouncer.port,
+      delayMs: 3,
+      ...(process.env.TRACE_RT
+        ? {
+            trace: (c: number, d: string, data: Buffer, n: boolean) =>
+              console.error(
+                c,
+                d,
+                n ? 'NEW' : '   ',
+                data.length,
+                JSON.stringify(data.subarray(0, 60).toString('latin1')),
+              ),
+          }
+        : {}),
+    });
     const url = new URL(bouncer.url);
     url.port = String(proxy.port);
     const viaProxy = openPool(url.toString(), { max: 1 });
@@ -284,27 +337,49 @@ describe('behind PgBouncer in transaction mode', () => {
               accept: 'application/json, text/event-stream',
               'mcp-protocol-version': '2025-06-18',
             },
-            body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: tool, arguments: { sql: text } } }),
+            body: JSON.stringify({
+              jsonrpc: '2.0',
+              id: i,
+              method: 'tools/call',
+              params: { name: tool, arguments: { sql: text } },
+            }),
           }),
         );
-        return (await response.json()) as { result: { isError?: boolean; structuredContent?: { rows: Record<string, unknown>[] }; content: { text: string }[] } };
+        return (await response.json()) as {
+          result: {
+            isError?: boolean;
+            structuredContent?: { rows: Record<string, unknown>[] };
+            content: { text: string }[];
+          };
+        };
       };
       const results = await Promise.all(
         Array.from({ length: 60 }, async (_, i) => {
           const user = USERS[i % USERS.length]!;
           if (i % 3 === 2) {
-            const bad = await call(i, 'mutate', "insert into tasks (contact_id, type, text) values (999999, 'call', 'pooler-orphan')");
+            const bad = await call(
+              i,
+              'mutate',
+              "insert into tasks (contact_id, type, text) values (999999, 'call', 'pooler-orphan')",
+            );
             assert.equal(bad.result.isError, true, JSON.stringify(bad));
             return;
           }
-          const ok = await call(i, 'query', 'select auth.uid() as uid, (select count(*) from private_notes where sales_id <> public.current_sales_id()) as foreign_notes');
+          const ok = await call(
+            i,
+            'query',
+            'select auth.uid() as uid, (select count(*) from private_notes where sales_id <> public.current_sales_id()) as foreign_notes',
+          );
           assert.ok(!ok.result.isError, String(ok.result.content[0]?.text));
           assert.equal(ok.result.structuredContent!.rows[0]!.uid, user.id);
           assert.equal(ok.result.structuredContent!.rows[0]!.foreign_notes, 0);
         }),
       );
       assert.equal(results.length, 60);
-      const [{ n }] = (await db.admin`select count(*)::int as n from tasks where text = 'pooler-orphan'`) as unknown as [{ n: number }];
+      const [{ n }] =
+        (await db.admin`select count(*)::int as n from tasks where text = 'pooler-orphan'`) as unknown as [
+          { n: number },
+        ];
       assert.equal(n, 0);
     } finally {
       await server.close();
@@ -334,8 +409,15 @@ describe('behind PgBouncer, with PostgreSQL failing behind it', () => {
   });
 
   const write = (name: string) =>
-    runStatement(sql, identity(USERS[1]!), `insert into tags (name, color) values ('${name}', '#000000') returning name`, { access: 'write', limits: LIMITS })
-      .then((r) => ({ name, code: 'ok', rows: r.rows }), (e: unknown) => ({ name, code: e instanceof DbError ? e.code : String(e), rows: [] }));
+    runStatement(
+      sql,
+      identity(USERS[1]!),
+      `insert into tags (name, color) values ('${name}', '#000000') returning name`,
+      { access: 'write', limits: LIMITS },
+    ).then(
+      (r) => ({ name, code: 'ok', rows: r.rows }),
+      (e: unknown) => ({ name, code: e instanceof DbError ? e.code : String(e), rows: [] }),
+    );
 
   test('server connections cut and PostgreSQL refusing for a second: every call answers, no committed write is lost, the next calls succeed', async () => {
     const started = performance.now();
@@ -346,10 +428,20 @@ describe('behind PgBouncer, with PostgreSQL failing behind it', () => {
     setTimeout(() => void proxy.faults.refuse(false), 1_000);
     const results = await Promise.all(calls);
     assert.ok(performance.now() - started < LIMITS.poolWaitMs + 5_000, 'no call hangs');
-    for (const r of results) assert.match(r.code, /^(ok|DATABASE_UNAVAILABLE|WRITE_IN_DOUBT|WRITE_ROLLED_BACK)$/, r.code);
-    const present = new Set((await db.admin<{ name: string }[]>`select name from tags where name like 'bouncer-outage-%'`).map((r) => r.name));
-    assert.deepEqual(results.filter((r) => r.code === 'ok' && !present.has(r.name)).map((r) => r.name), [], 'no write reported committed is missing');
-    assert.deepEqual(results.filter((r) => r.code === 'WRITE_ROLLED_BACK' && present.has(r.name)).map((r) => r.name), []);
+    for (const r of results)
+      assert.match(r.code, /^(ok|DATABASE_UNAVAILABLE|WRITE_IN_DOUBT|WRITE_ROLLED_BACK)$/, r.code);
+    const present = new Set(
+      (await db.admin<{ name: string }[]>`select name from tags where name like 'bouncer-outage-%'`).map((r) => r.name),
+    );
+    assert.deepEqual(
+      results.filter((r) => r.code === 'ok' && !present.has(r.name)).map((r) => r.name),
+      [],
+      'no write reported committed is missing',
+    );
+    assert.deepEqual(
+      results.filter((r) => r.code === 'WRITE_ROLLED_BACK' && present.has(r.name)).map((r) => r.name),
+      [],
+    );
     await new Promise((r) => setTimeout(r, 1_200));
     for (let i = 0; i < 4; i++) assert.equal((await write(`bouncer-after-${i}`)).code, 'ok');
   });

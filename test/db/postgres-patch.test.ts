@@ -25,7 +25,12 @@ after(async () => {
 });
 
 const within = <T>(promise: Promise<T>, ms: number, what: string) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref())]);
+  Promise.race([
+    promise,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref(),
+    ),
+  ]);
 
 test('a query written to a reserved connection whose socket is gone is rejected (CONNECTION_CLOSED), not thrown from a timer', async () => {
   const sql = openPool(via(db.loginUrl, proxy), { max: 1 });
@@ -35,7 +40,14 @@ test('a query written to a reserved connection whose socket is gone is rejected 
     proxy.faults.cutAll();
     await new Promise((r) => setTimeout(r, 100));
     // A short statement is buffered and written in a setImmediate: the case that crashed.
-    const error = await within(reserved`select 1`.then(() => null, (e: Error & { code?: string }) => e), 2_000, 'the query');
+    const error = await within(
+      reserved`select 1`.then(
+        () => null,
+        (e: Error & { code?: string }) => e,
+      ),
+      2_000,
+      'the query',
+    );
     assert.equal(error?.code, 'CONNECTION_CLOSED');
     await new Promise((r) => setTimeout(r, 100));
     const [row] = await sql`select 2 as n`;
@@ -53,12 +65,23 @@ test('reserving while the database refuses connects fails fast, and reserving on
     proxy.faults.cutAll();
     await new Promise((r) => setTimeout(r, 100));
     for (let i = 0; i < 4; i++) {
-      const error = await within(sql.reserve().then((c) => (c.release(), null), (e: Error & { code?: string }) => e), 5_000, 'reserve while down');
+      const error = await within(
+        sql.reserve().then(
+          (c) => (c.release(), null),
+          (e: Error & { code?: string }) => e,
+        ),
+        5_000,
+        'reserve while down',
+      );
       assert.equal(error?.code, 'ECONNREFUSED');
     }
     await proxy.faults.refuse(false);
     // Every slot must come back: none may be lost to a reserve that was refused earlier.
-    const reserved = await within(Promise.all([sql.reserve(), sql.reserve()]), 5_000, 'reserve after the database is back');
+    const reserved = await within(
+      Promise.all([sql.reserve(), sql.reserve()]),
+      5_000,
+      'reserve after the database is back',
+    );
     for (const c of reserved) {
       const [row] = await c`select 3 as n`;
       assert.equal(row!.n, 3);

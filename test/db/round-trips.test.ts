@@ -19,7 +19,14 @@ import { DbError, runStatement, type Identity, type Limits } from '../../src/db/
 import { startServer } from '../../src/main.js';
 import { createTestDatabase, testEnvironment, type TestDatabase } from '../support/database.js';
 
-const LIMITS: Limits = { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, maxRows: 100, maxBytes: 100_000, poolWaitMs: 5_000, userConcurrency: 100 };
+const LIMITS: Limits = {
+  statementTimeoutMs: 5_000,
+  lockTimeoutMs: 1_000,
+  maxRows: 100,
+  maxBytes: 100_000,
+  poolWaitMs: 5_000,
+  userConcurrency: 100,
+};
 const alice = DEMO_USERS[1]!;
 const bob = DEMO_USERS[2]!;
 const identity = (user = alice, extra: Record<string, unknown> = {}): Identity => ({
@@ -59,7 +66,10 @@ describe('runStatement round trips', () => {
   test('a read costs one round trip', async () => {
     for (let i = 0; i < 10; i++) {
       const n = await roundTrips(proxy, () =>
-        runStatement(sql, identity(), 'select id, name, sector from companies order by name limit 20', { access: 'read', limits: LIMITS }),
+        runStatement(sql, identity(), 'select id, name, sector from companies order by name limit 20', {
+          access: 'read',
+          limits: LIMITS,
+        }),
       );
       assert.equal(n, 1);
     }
@@ -69,7 +79,10 @@ describe('runStatement round trips', () => {
   test('a write costs one round trip', async () => {
     for (let i = 0; i < 10; i++) {
       const n = await roundTrips(proxy, () =>
-        runStatement(sql, identity(), `insert into private_notes (text) values ('rt ${i}') returning id, sales_id`, { access: 'write', limits: LIMITS }),
+        runStatement(sql, identity(), `insert into private_notes (text) values ('rt ${i}') returning id, sales_id`, {
+          access: 'write',
+          limits: LIMITS,
+        }),
       );
       assert.equal(n, 1);
     }
@@ -78,14 +91,27 @@ describe('runStatement round trips', () => {
   test('a guarded write (the mutate confirmation gate) costs one round trip, committed or held', async () => {
     const guard = { maxRows: 20 };
     const committed = await roundTrips(proxy, () =>
-      runStatement(sql, identity(), `insert into private_notes (text) values ('rt guarded')`, { access: 'write', limits: LIMITS, guard }),
+      runStatement(sql, identity(), `insert into private_notes (text) values ('rt guarded')`, {
+        access: 'write',
+        limits: LIMITS,
+        guard,
+      }),
     );
     assert.equal(committed, 1);
     const held = await roundTrips(proxy, () =>
-      runStatement(sql, identity(), `delete from private_notes where text = 'rt guarded'`, { access: 'write', limits: LIMITS, guard }).catch((e: unknown) => e),
+      runStatement(sql, identity(), `delete from private_notes where text = 'rt guarded'`, {
+        access: 'write',
+        limits: LIMITS,
+        guard,
+      }).catch((e: unknown) => e),
     );
     assert.equal(held, 1);
-    const [{ n }] = (await runStatement(sql, identity(), `select count(*)::int as n from private_notes where text = 'rt guarded'`, { access: 'read', limits: LIMITS })).rows as [{ n: number }];
+    const [{ n }] = (
+      await runStatement(sql, identity(), `select count(*)::int as n from private_notes where text = 'rt guarded'`, {
+        access: 'read',
+        limits: LIMITS,
+      })
+    ).rows as [{ n: number }];
     assert.equal(n, 1, 'the held delete was rolled back');
   });
 
@@ -93,7 +119,10 @@ describe('runStatement round trips', () => {
     const big = identity(alice, { user_metadata: { bio: 'x'.repeat(3_000) } });
     const statement = `select id, name from companies where name <> '${'y'.repeat(2_000)}' order by id limit 5`;
     for (const access of ['read', 'write'] as const) {
-      const text = access === 'read' ? statement : `update contacts set last_seen = now() where id = 1 and first_name <> '${'z'.repeat(2_000)}'`;
+      const text =
+        access === 'read'
+          ? statement
+          : `update contacts set last_seen = now() where id = 1 and first_name <> '${'z'.repeat(2_000)}'`;
       const n = await roundTrips(proxy, () => runStatement(sql, big, text, { access, limits: LIMITS }));
       assert.equal(n, 1, access);
     }
@@ -102,9 +131,10 @@ describe('runStatement round trips', () => {
   test('a failing write rolls back, says why, costs one round trip, and leaves the connection clean', async () => {
     let failure: unknown;
     const n = await roundTrips(proxy, () =>
-      runStatement(sql, identity(), "insert into tasks (contact_id, type, text) values (999999, 'call', 'rt-orphan')", { access: 'write', limits: LIMITS }).catch(
-        (error) => void (failure = error),
-      ),
+      runStatement(sql, identity(), "insert into tasks (contact_id, type, text) values (999999, 'call', 'rt-orphan')", {
+        access: 'write',
+        limits: LIMITS,
+      }).catch((error) => void (failure = error)),
     );
     assert.ok(failure instanceof DbError, String(failure));
     assert.equal(failure.code, 'SQL_ERROR');
@@ -114,10 +144,15 @@ describe('runStatement round trips', () => {
     assert.equal(written[0]!.n, 0);
 
     // The same (only) connection, as someone else: right identity, nothing left over.
-    const next = await runStatement(sql, identity(bob), "select auth.uid() as uid, current_setting('request.jwt.claims', true)::jsonb ->> 'email' as email", {
-      access: 'read',
-      limits: LIMITS,
-    });
+    const next = await runStatement(
+      sql,
+      identity(bob),
+      "select auth.uid() as uid, current_setting('request.jwt.claims', true)::jsonb ->> 'email' as email",
+      {
+        access: 'read',
+        limits: LIMITS,
+      },
+    );
     assert.deepEqual(next.rows, [{ uid: bob.id, email: bob.email }]);
     const [state] = await sql.unsafe(
       "select current_user as who, current_setting('request.jwt.claims', true) as claims, pg_current_xact_id_if_assigned() as xact, now() = statement_timestamp() as fresh",
@@ -130,13 +165,27 @@ describe('runStatement round trips', () => {
 
   test('a failing read, a timeout and an integrity violation each leave the connection clean', async () => {
     const cases: [string, Limits, (e: DbError) => boolean][] = [
-      ['select 1 / (select count(*) - count(*) from tags) as boom', LIMITS, (e) => e.code === 'SQL_ERROR' && e.pg?.sqlstate === '22012'],
+      [
+        'select 1 / (select count(*) - count(*) from tags) as boom',
+        LIMITS,
+        (e) => e.code === 'SQL_ERROR' && e.pg?.sqlstate === '22012',
+      ],
       ['select pg_sleep(2)', { ...LIMITS, statementTimeoutMs: 100 }, (e) => e.code === 'STATEMENT_TIMEOUT'],
-      [`select set_config('request.jwt.claims', '{"sub":"${bob.id}"}', true)`, LIMITS, (e) => e.code === 'INTEGRITY_VIOLATION'],
+      [
+        `select set_config('request.jwt.claims', '{"sub":"${bob.id}"}', true)`,
+        LIMITS,
+        (e) => e.code === 'INTEGRITY_VIOLATION',
+      ],
     ];
     for (const [statement, limits, expected] of cases) {
-      await assert.rejects(runStatement(sql, identity(), statement, { access: 'read', limits }), (e: unknown) => e instanceof DbError && expected(e));
-      const next = await runStatement(sql, identity(), 'select auth.uid() as uid, count(*)::int as tags from tags', { access: 'read', limits: LIMITS });
+      await assert.rejects(
+        runStatement(sql, identity(), statement, { access: 'read', limits }),
+        (e: unknown) => e instanceof DbError && expected(e),
+      );
+      const next = await runStatement(sql, identity(), 'select auth.uid() as uid, count(*)::int as tags from tags', {
+        access: 'read',
+        limits: LIMITS,
+      });
       assert.equal(next.rows[0]!.uid, alice.id, statement);
     }
   });
@@ -172,14 +221,22 @@ describe('token verification', () => {
                 accept: 'application/json, text/event-stream',
                 'mcp-protocol-version': '2025-06-18',
               },
-              body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'query', arguments: { sql: 'select auth.uid() as uid' } } }),
+              body: JSON.stringify({
+                jsonrpc: '2.0',
+                id: i,
+                method: 'tools/call',
+                params: { name: 'query', arguments: { sql: 'select auth.uid() as uid' } },
+              }),
             }),
           );
           const body = (await response.json()) as { result?: { structuredContent?: { rows: { uid: string }[] } } };
           return body.result?.structuredContent?.rows[0]?.uid;
         }),
       );
-      assert.deepEqual(results, Array.from({ length: N }, (_, i) => users[i % users.length]!.id));
+      assert.deepEqual(
+        results,
+        Array.from({ length: N }, (_, i) => users[i % users.length]!.id),
+      );
       assert.equal(auth.count(JWKS), 1, `${N} calls → ${auth.count(JWKS)} JWKS fetches`);
     } finally {
       await server.close();
@@ -190,7 +247,9 @@ describe('token verification', () => {
 });
 
 describe('bench --quick', () => {
-  test('the server as built: ≤ 1.1 database round trips per tool call, no failed call', { timeout: 120_000 }, async () => {
+  test('the server as built: ≤ 1.1 database round trips per tool call, no failed call', {
+    timeout: 120_000,
+  }, async () => {
     const db = await createTestDatabase('bench_quick');
     const url = new URL(db.adminUrl);
     const env = testEnvironment();
@@ -212,8 +271,13 @@ describe('bench --quick', () => {
     };
     try {
       const started = Date.now();
-      const report = await runBench({ delays: [4], clients: 4, calls: 150, runtimes: ['node'], log: () => {} }, { db: bench });
-      const summary = report.phases.map((p) => `${p.mode}: ${p.roundTripsPerCall} rt/call, ${p.errors} errors ${p.firstError ?? ''}`).join('; ');
+      const report = await runBench(
+        { delays: [4], clients: 4, calls: 150, runtimes: ['node'], log: () => {} },
+        { db: bench },
+      );
+      const summary = report.phases
+        .map((p) => `${p.mode}: ${p.roundTripsPerCall} rt/call, ${p.errors} errors ${p.firstError ?? ''}`)
+        .join('; ');
       assert.deepEqual(report.failures, []);
       for (const p of report.phases) assert.equal(p.errors, 0, summary);
       const server = report.phases.find((p) => p.mode === 'node' && p.request === 'tools/call');
@@ -221,7 +285,10 @@ describe('bench --quick', () => {
       assert.ok(server.roundTripsPerCall <= 1.1, summary);
       const baseline = report.phases.find((p) => p.mode === 'node' && p.request === 'tools/list');
       assert.equal(baseline?.roundTripsPerCall, 0, `the no-database baseline must not reach the database: ${summary}`);
-      assert.ok(report.phases.find((p) => p.mode === 'naive')!.roundTripsPerCall >= 4.9, `the proxy must see the naive anchor's five steps: ${summary}`);
+      assert.ok(
+        report.phases.find((p) => p.mode === 'naive')!.roundTripsPerCall >= 4.9,
+        `the proxy must see the naive anchor's five steps: ${summary}`,
+      );
       assert.ok(Date.now() - started < 60_000, `bench --quick took ${Date.now() - started} ms`);
     } finally {
       await db.drop();

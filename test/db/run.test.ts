@@ -13,7 +13,14 @@ import { startServer, StartupError } from '../../src/main.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { rows, startStack, toolError, type Stack } from '../support/stack.js';
 
-const LIMITS: Limits = { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, maxRows: 100, maxBytes: 100_000, poolWaitMs: 2_000, userConcurrency: 100 };
+const LIMITS: Limits = {
+  statementTimeoutMs: 5_000,
+  lockTimeoutMs: 1_000,
+  maxRows: 100,
+  maxBytes: 100_000,
+  poolWaitMs: 2_000,
+  userConcurrency: 100,
+};
 const alice = DEMO_USERS[1]!;
 const identity = (user = alice, extra: Record<string, unknown> = {}) => ({
   sub: user.id,
@@ -49,7 +56,10 @@ describe('runStatement', () => {
 
   test('several statements are a syntax error in PostgreSQL itself (extended protocol), even past the policy', async () => {
     await assert.rejects(
-      runStatement(sql, identity(), "insert into tags (name, color) values ('two', '#000'); delete from tags", { access: 'write', limits: LIMITS }),
+      runStatement(sql, identity(), "insert into tags (name, color) values ('two', '#000'); delete from tags", {
+        access: 'write',
+        limits: LIMITS,
+      }),
       (error: unknown) => error instanceof DbError && error.pg?.sqlstate === '42601',
     );
     assert.equal((await db.admin`select count(*)::int as n from tags where name = 'two'`)[0]!.n, 0);
@@ -64,7 +74,10 @@ describe('runStatement', () => {
     const privileged = openPool(db.adminUrl, { max: 1 });
     try {
       await assert.rejects(
-        runStatement(privileged, identity(), "select set_config('role', 'anon', true)", { access: 'read', limits: LIMITS }),
+        runStatement(privileged, identity(), "select set_config('role', 'anon', true)", {
+          access: 'read',
+          limits: LIMITS,
+        }),
         (error: unknown) => error instanceof DbError && error.code === 'INTEGRITY_VIOLATION',
       );
     } finally {
@@ -74,10 +87,15 @@ describe('runStatement', () => {
 
   test('claims with quotes, backslashes, dollar quotes and unicode reach auth.jwt() intact', async () => {
     const nasty = "a'b\\c $$ $x$ \\' '' \u{1F600} \u2028 end";
-    const result = await runStatement(sql, identity(alice, { user_metadata: { note: nasty } }), "select auth.jwt() -> 'user_metadata' ->> 'note' as note", {
-      access: 'read',
-      limits: LIMITS,
-    });
+    const result = await runStatement(
+      sql,
+      identity(alice, { user_metadata: { note: nasty } }),
+      "select auth.jwt() -> 'user_metadata' ->> 'note' as note",
+      {
+        access: 'read',
+        limits: LIMITS,
+      },
+    );
     assert.deepEqual(result.rows, [{ note: nasty }]);
   });
 
@@ -102,8 +120,16 @@ describe('runStatement', () => {
   test('a failed statement leaves the connection clean for the next caller', async () => {
     const single = openPool(db.loginUrl, { max: 1 });
     try {
-      await assert.rejects(runStatement(single, identity(), 'select 1/0', { access: 'read', limits: LIMITS }), /division by zero/);
-      const next = await runStatement(single, identity(DEMO_USERS[2]), 'select auth.uid() as uid, current_user as role', { access: 'read', limits: LIMITS });
+      await assert.rejects(
+        runStatement(single, identity(), 'select 1/0', { access: 'read', limits: LIMITS }),
+        /division by zero/,
+      );
+      const next = await runStatement(
+        single,
+        identity(DEMO_USERS[2]),
+        'select auth.uid() as uid, current_user as role',
+        { access: 'read', limits: LIMITS },
+      );
       assert.deepEqual(next.rows, [{ uid: DEMO_USERS[2]!.id, role: 'authenticated' }]);
     } finally {
       await single.end({ timeout: 5 });
@@ -129,8 +155,10 @@ describe('cancellation and a busy pool, over HTTP', () => {
 
   const SLOW = 'select count(*) from contacts a, contacts b, contacts c';
   const active = async () =>
-    (await stack.db.admin`select count(*)::int as n from pg_stat_activity
-       where application_name = 'atomic-crm-mcp' and state = 'active' and datname = current_database()`)[0]!.n;
+    (
+      await stack.db.admin`select count(*)::int as n from pg_stat_activity
+       where application_name = 'atomic-crm-mcp' and state = 'active' and datname = current_database()`
+    )[0]!.n;
 
   test('a client that goes away stops its statement in PostgreSQL within a second', async () => {
     const token = await stack.token(stack.users.alice);
@@ -138,8 +166,17 @@ describe('cancellation and a busy pool, over HTTP', () => {
     const call = fetch(stack.url, {
       method: 'POST',
       signal: controller.signal,
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'query', arguments: { sql: SLOW } } }),
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'query', arguments: { sql: SLOW } },
+      }),
     }).catch(() => 'aborted');
     const deadline = Date.now() + 5_000;
     while ((await active()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -153,9 +190,17 @@ describe('cancellation and a busy pool, over HTTP', () => {
     assert.ok(stoppedAfter < 1_000, `stopped ${stoppedAfter} ms after the client left`);
     const settleBy = Date.now() + 3_000;
     while (stack.server.inFlight() > 0 && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(stack.server.inFlight(), 0, 'the abandoned request is no longer in flight (shutdown would wait for it)');
+    assert.equal(
+      stack.server.inFlight(),
+      0,
+      'the abandoned request is no longer in flight (shutdown would wait for it)',
+    );
     const client = await stack.connect(stack.users.alice);
-    assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: 'select 1 as ok' } })), [{ ok: 1 }], 'the pool is healthy');
+    assert.deepEqual(
+      rows(await client.callTool({ name: 'query', arguments: { sql: 'select 1 as ok' } })),
+      [{ ok: 1 }],
+      'the pool is healthy',
+    );
   });
 
   test('when every connection stays busy, a call gets POOL_BUSY instead of hanging', async () => {
@@ -166,7 +211,8 @@ describe('cancellation and a busy pool, over HTTP', () => {
     const busy = toolError(await quick.callTool({ name: 'query', arguments: { sql: 'select 1' } }));
     assert.equal(busy.code, 'POOL_BUSY');
     assert.match(busy.message, /Retry/);
-    await stack.db.admin`select pg_cancel_backend(pid) from pg_stat_activity where application_name = 'atomic-crm-mcp' and state = 'active'`;
+    await stack.db
+      .admin`select pg_cancel_backend(pid) from pg_stat_activity where application_name = 'atomic-crm-mcp' and state = 'active'`;
     await running;
     assert.deepEqual(rows(await quick.callTool({ name: 'query', arguments: { sql: 'select 1 as ok' } })), [{ ok: 1 }]);
   });

@@ -25,7 +25,18 @@ async function during(stack: Stack, fn: () => Promise<unknown>): Promise<{ lines
   return { lines: parse(raw), raw };
 }
 
-const FIELDS = ['time', 'requestId', 'sub', 'clientId', 'tool', 'fingerprint', 'durationMs', 'rowCount', 'truncated', 'outcome'];
+const FIELDS = [
+  'time',
+  'requestId',
+  'sub',
+  'clientId',
+  'tool',
+  'fingerprint',
+  'durationMs',
+  'rowCount',
+  'truncated',
+  'outcome',
+];
 
 describe('audit trail (LOG_STATEMENTS off)', () => {
   let stack: Stack;
@@ -67,7 +78,8 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
     const calls = toolCalls(lines);
     assert.equal(calls.length, 1, raw.join('\n'));
     const line = calls[0]!;
-    for (const field of FIELDS.filter((f) => f !== 'truncated')) assert.ok(field in line, `missing ${field}: ${raw.join('\n')}`);
+    for (const field of FIELDS.filter((f) => f !== 'truncated'))
+      assert.ok(field in line, `missing ${field}: ${raw.join('\n')}`);
     assert.equal(line.level, 'info');
     assert.equal(line.sub, stack.users.alice.id);
     assert.equal(line.clientId, stack.auth.defaultClientId);
@@ -97,7 +109,10 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
   test('a write records rowCount; X-Request-Id is carried into the line', async () => {
     const client = await stack.connect(stack.users.alice);
     const { lines } = await during(stack, async () => {
-      await client.callTool({ name: 'mutate', arguments: { sql: "update contacts set title = 'Audited' where id in (1, 2)" } });
+      await client.callTool({
+        name: 'mutate',
+        arguments: { sql: "update contacts set title = 'Audited' where id in (1, 2)" },
+      });
     });
     await client.close();
     const [line] = toolCalls(lines);
@@ -108,8 +123,19 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
 
     const response = await fetch(stack.url, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Request-Id': 'req-audit-42', 'MCP-Protocol-Version': '2025-06-18' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'query', arguments: { sql: 'select 1 as one' } } }),
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+        'X-Request-Id': 'req-audit-42',
+        'MCP-Protocol-Version': '2025-06-18',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'query', arguments: { sql: 'select 1 as one' } },
+      }),
     });
     assert.equal(response.status, 200);
     await response.text();
@@ -122,8 +148,18 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
     const { raw } = await during(stack, async () => {
       const response = await fetch(stack.url, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Request-Id': forged },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'query', arguments: { sql: 'select 1 as one' } } }),
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+          'X-Request-Id': forged,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'query', arguments: { sql: 'select 1 as one' } },
+        }),
       });
       await response.text();
     });
@@ -147,7 +183,10 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
   });
 
   test('an honest mistake (a typo, the wrong tool) is refused without a security_event', async () => {
-    for (const [tool, sql, code] of [['query', 'selec 1', 'SYNTAX_ERROR'], ['mutate', 'select 1', 'WRONG_TOOL']] as const) {
+    for (const [tool, sql, code] of [
+      ['query', 'selec 1', 'SYNTAX_ERROR'],
+      ['mutate', 'select 1', 'WRONG_TOOL'],
+    ] as const) {
       const { lines } = await during(stack, () => call(tool, { sql }));
       assert.equal(toolCalls(lines)[0]!.outcome, code);
       assert.equal(lines.filter((l) => l.event === 'security_event').length, 0, code);
@@ -155,7 +194,9 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
   });
 
   test('an integrity violation: outcome INTEGRITY_VIOLATION and an error-level security_event', async () => {
-    const { lines, raw } = await during(stack, () => call('mutate', { sql: 'insert into public.audit_probe values (1)' }));
+    const { lines, raw } = await during(stack, () =>
+      call('mutate', { sql: 'insert into public.audit_probe values (1)' }),
+    );
     const calls = toolCalls(lines);
     assert.equal(calls.length, 1, raw.join('\n'));
     assert.equal(calls[0]!.outcome, 'INTEGRITY_VIOLATION');
@@ -167,13 +208,17 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
   });
 
   test('a SQL error: outcome carries the error class', async () => {
-    const { lines } = await during(stack, () => call('query', { sql: 'select 1 / (select count(*) - count(*) from tags)' }));
+    const { lines } = await during(stack, () =>
+      call('query', { sql: 'select 1 / (select count(*) - count(*) from tags)' }),
+    );
     const [line] = toolCalls(lines);
     assert.match(String(line!.outcome), /^SQL_ERROR/);
   });
 
   test('a SQL error: outcome (or a field of the line) carries the SQLSTATE', async () => {
-    const { lines } = await during(stack, () => call('query', { sql: 'select 1 / (select count(*) - count(*) from tags)' }));
+    const { lines } = await during(stack, () =>
+      call('query', { sql: 'select 1 / (select count(*) - count(*) from tags)' }),
+    );
     const [line] = toolCalls(lines);
     assert.ok(String(line!.outcome).includes('22012') || line!.sqlstate === '22012', JSON.stringify(line));
   });
@@ -183,7 +228,12 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
     const { lines, raw } = await during(stack, async () => {
       const response = await fetch(stack.url, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${bad}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-Request-Id': 'req-bad-token' },
+        headers: {
+          Authorization: `Bearer ${bad}`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+          'X-Request-Id': 'req-bad-token',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
       });
       assert.equal(response.status, 401);
@@ -191,14 +241,21 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
     });
     const events = lines.filter((l) => l.event === 'security_event');
     assert.equal(events.length, 1, raw.join('\n'));
-    assert.deepEqual({ kind: events[0]!.kind, reason: events[0]!.reason, requestId: events[0]!.requestId }, { kind: 'auth_failure', reason: 'TOKEN_ISSUER_INVALID', requestId: 'req-bad-token' });
+    assert.deepEqual(
+      { kind: events[0]!.kind, reason: events[0]!.reason, requestId: events[0]!.requestId },
+      { kind: 'auth_failure', reason: 'TOKEN_ISSUER_INVALID', requestId: 'req-bad-token' },
+    );
     assert.ok(!raw.join('\n').includes(bad));
     assert.equal(toolCalls(lines).length, 0);
   });
 
   test('no token: the discovery challenge is not a security event', async () => {
     const { lines } = await during(stack, async () => {
-      const response = await fetch(stack.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      const response = await fetch(stack.url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      });
       assert.equal(response.status, 401);
       await response.text();
     });
@@ -209,7 +266,12 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
     const { lines } = await during(stack, async () => {
       const response = await fetch(stack.url, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, Origin: 'https://evil.example', 'Content-Type': 'application/json', 'X-Request-Id': 'req-origin' },
+        headers: {
+          Authorization: `Bearer ${token}`,
+          Origin: 'https://evil.example',
+          'Content-Type': 'application/json',
+          'X-Request-Id': 'req-origin',
+        },
         body: '{}',
       });
       assert.equal(response.status, 403);
@@ -217,7 +279,10 @@ describe('audit trail (LOG_STATEMENTS off)', () => {
     });
     const events = lines.filter((l) => l.event === 'security_event');
     assert.equal(events.length, 1);
-    assert.deepEqual({ kind: events[0]!.kind, origin: events[0]!.origin, requestId: events[0]!.requestId }, { kind: 'origin_refused', origin: 'https://evil.example', requestId: 'req-origin' });
+    assert.deepEqual(
+      { kind: events[0]!.kind, origin: events[0]!.origin, requestId: events[0]!.requestId },
+      { kind: 'origin_refused', origin: 'https://evil.example', requestId: 'req-origin' },
+    );
   });
 
   test('no captured line anywhere contains the token', async () => {
@@ -230,7 +295,9 @@ describe('audit trail (LOG_STATEMENTS=true)', () => {
     const stack = await startStack({ captureLogs: true, env: { LOG_STATEMENTS: 'true' } });
     try {
       const client = await stack.connect(stack.users.alice);
-      const { lines } = await during(stack, () => client.callTool({ name: 'query', arguments: { sql: 'select count(*) as n from deals' } }));
+      const { lines } = await during(stack, () =>
+        client.callTool({ name: 'query', arguments: { sql: 'select count(*) as n from deals' } }),
+      );
       await client.close();
       const calls = toolCalls(lines);
       assert.equal(calls.length, 1);

@@ -31,7 +31,11 @@ let clone: string;
 
 async function sh(cwd: string, command: string, args: string[]): Promise<string> {
   try {
-    const { stdout, stderr } = await execFileAsync(command, args, { cwd, timeout: NPM_TIMEOUT_MS, maxBuffer: 32 * 1024 * 1024 });
+    const { stdout, stderr } = await execFileAsync(command, args, {
+      cwd,
+      timeout: NPM_TIMEOUT_MS,
+      maxBuffer: 32 * 1024 * 1024,
+    });
     return stdout + stderr;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -52,14 +56,18 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-test('npm ci accepts the committed lock file, and npm install then changes nothing', { timeout: TEST_TIMEOUT_MS }, async () => {
+test('npm ci accepts the committed lock file, and npm install then changes nothing', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   await npm(clone, 'ci');
   assert.equal(await gitStatus(clone), '', 'npm ci left the clone as committed');
   await npm(clone, 'install');
   assert.equal(await gitStatus(clone), '', 'npm install did not rewrite package-lock.json');
 });
 
-test("the production image's steps without Docker: a clear config error, then /healthz and /readyz", { timeout: TEST_TIMEOUT_MS }, async () => {
+test("the production image's steps without Docker: a clear config error, then /healthz and /readyz", {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   // Build stage (the devDependencies are already in the clone from the test above).
   await npm(clone, 'run', 'build');
   // Runtime stage: production dependencies only, then the compiled server and sql/.
@@ -71,13 +79,21 @@ test("the production image's steps without Docker: a clear config error, then /h
   await cp(path.join(clone, 'patches'), path.join(image, 'patches'), { recursive: true });
   await execFileAsync('npx', ['--no-install', 'patch-package', '--error-on-fail'], { cwd: image, timeout: 60_000 });
   const connection = await readFile(path.join(image, 'node_modules/postgres/src/connection.js'), 'utf8');
-  assert.match(connection, /if \(!socket\) \{\s+chunk = nextWriteTimer = null/, "the image's postgres.js carries the patch");
+  assert.match(
+    connection,
+    /if \(!socket\) \{\s+chunk = nextWriteTimer = null/,
+    "the image's postgres.js carries the patch",
+  );
   await cp(path.join(clone, 'dist'), path.join(image, 'dist'), { recursive: true });
   await cp(path.join(clone, 'sql'), path.join(image, 'sql'), { recursive: true });
   const start: [string, string[]] = [process.execPath, ['dist/runtimes/node.js']];
 
   // Without configuration: exit 1 with the variables to set, not a stack trace.
-  const bare = await execFileAsync(start[0], start[1], { cwd: image, env: { PATH: process.env.PATH }, timeout: 20_000 }).then(
+  const bare = await execFileAsync(start[0], start[1], {
+    cwd: image,
+    env: { PATH: process.env.PATH },
+    timeout: 20_000,
+  }).then(
     () => assert.fail('the server started without SUPABASE_URL'),
     (error: { code: number; stderr: string }) => error,
   );
@@ -91,7 +107,11 @@ test("the production image's steps without Docker: a clear config error, then /h
   try {
     db = await createTestDatabase('image');
     auth = await startAuthServer({ sql: db.admin });
-    server = await startServerProcess('node', { SUPABASE_URL: auth.projectUrl, DATABASE_URL: db.loginUrl, NODE_ENV: 'production' }, { cwd: image, command: start });
+    server = await startServerProcess(
+      'node',
+      { SUPABASE_URL: auth.projectUrl, DATABASE_URL: db.loginUrl, NODE_ENV: 'production' },
+      { cwd: image, command: start },
+    );
     const health = await fetch(`${server.baseUrl}/healthz`);
     assert.equal(health.status, 200);
     assert.equal((await fetch(`${server.baseUrl}/readyz`)).status, 200);

@@ -17,7 +17,8 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const APP = 'atomic-crm-mcp';
 /** ~1–3 s of CPU in PostgreSQL, allowed by the statement policy (pg_sleep is not). */
-const SLOW = (n: number) => `select ${n} as call, count(*)::int as n from generate_series(1, 6000) a, generate_series(1, 6000) b`;
+const SLOW = (n: number) =>
+  `select ${n} as call, count(*)::int as n from generate_series(1, 6000) a, generate_series(1, 6000) b`;
 const IN_FLIGHT = 4;
 
 let db: TestDatabase;
@@ -102,13 +103,25 @@ for (const runtime of (process.env.SHUTDOWN_RUNTIMES?.split(',') as Runtime[] | 
       const server = await start(runtime, { SHUTDOWN_TIMEOUT_MS: '30000' });
       const client = await clientFor(server.baseUrl);
       const started = Date.now();
-      const calls = Array.from({ length: IN_FLIGHT }, (_, i) => client.callTool({ name: 'query', arguments: { sql: SLOW(i + 1) } }));
-      await until('the slow queries to run in PostgreSQL', async () => (await backends(`and state = 'active' and query like '%generate_series%'`)).length === IN_FLIGHT);
+      const calls = Array.from({ length: IN_FLIGHT }, (_, i) =>
+        client.callTool({ name: 'query', arguments: { sql: SLOW(i + 1) } }),
+      );
+      await until(
+        'the slow queries to run in PostgreSQL',
+        async () => (await backends(`and state = 'active' and query like '%generate_series%'`)).length === IN_FLIGHT,
+      );
 
       server.child.kill('SIGTERM');
       // The listener goes away at once; the in-flight calls keep running.
-      await until('new connections to be refused', async () => (await tryConnect(server.port)) === 'ECONNREFUSED', 5_000);
-      assert.ok((await backends(`and state = 'active' and query like '%generate_series%'`)).length > 0, 'calls were still in flight when the listener closed');
+      await until(
+        'new connections to be refused',
+        async () => (await tryConnect(server.port)) === 'ECONNREFUSED',
+        5_000,
+      );
+      assert.ok(
+        (await backends(`and state = 'active' and query like '%generate_series%'`)).length > 0,
+        'calls were still in flight when the listener closed',
+      );
 
       const results = await Promise.all(calls);
       results.forEach((result, i) => assert.deepEqual(rows(result), [{ call: i + 1, n: 36_000_000 }]));
@@ -123,13 +136,22 @@ for (const runtime of (process.env.SHUTDOWN_RUNTIMES?.split(',') as Runtime[] | 
     test('SIGTERM past SHUTDOWN_TIMEOUT_MS: running statements of both protocol eras are cancelled in PostgreSQL, exit 0, no connection leaked', async () => {
       const server = await start(runtime, { SHUTDOWN_TIMEOUT_MS: '300' });
       const client = await clientFor(server.baseUrl);
-      const modern = await connectModern(`${server.baseUrl}/mcp`, await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!)));
+      const modern = await connectModern(
+        `${server.baseUrl}/mcp`,
+        await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!)),
+      );
       // Far longer than the shutdown bound: only cancellation can end them in time.
       const long = `select count(*) from generate_series(1, 30000) a, generate_series(1, 30000) b`;
       const calls = [client, modern].map((c) =>
-        c.callTool({ name: 'query', arguments: { sql: long } }).then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e })),
+        c.callTool({ name: 'query', arguments: { sql: long } }).then(
+          (r) => ({ ok: true as const, r }),
+          (e: unknown) => ({ ok: false as const, e }),
+        ),
       );
-      await until('the long queries to run', async () => (await backends(`and state = 'active' and query like '%generate_series%'`)).length === 2);
+      await until(
+        'the long queries to run',
+        async () => (await backends(`and state = 'active' and query like '%generate_series%'`)).length === 2,
+      );
       const signalled = Date.now();
       server.child.kill('SIGTERM');
       const { code, signal } = await exitOf(server, 15_000);
@@ -141,7 +163,9 @@ for (const runtime of (process.env.SHUTDOWN_RUNTIMES?.split(',') as Runtime[] | 
       const outcomes = await Promise.all(calls);
       for (const o of outcomes) if (o.ok) assert.equal((o.r as { isError?: boolean }).isError, true);
       await until('no backend of the server left', async () => (await backends()).length === 0, 5_000);
-      const still = (await db.admin.unsafe(`select count(*)::int as n from pg_stat_activity where datname = current_database() and query like '%generate_series(1, 30000)%' and pid <> pg_backend_pid()`)) as unknown as [{ n: number }];
+      const still = (await db.admin.unsafe(
+        `select count(*)::int as n from pg_stat_activity where datname = current_database() and query like '%generate_series(1, 30000)%' and pid <> pg_backend_pid()`,
+      )) as unknown as [{ n: number }];
       assert.equal(still[0].n, 0, 'the cancelled statements are not running any more');
       await client.close().catch(() => {});
       await modern.close().catch(() => {});

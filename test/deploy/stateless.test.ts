@@ -64,17 +64,29 @@ test('two replicas, one client, requests alternate between them: every call succ
       requestInit: { headers: { Authorization: `Bearer ${token}` } },
     }),
   );
-  assert.equal((client.getServerVersion() ?? {}).name, 'atomic-crm-mcp');
+  assert.equal(client.getServerVersion()?.name, 'atomic-crm-mcp');
 
   const tools = await client.listTools();
-  assert.deepEqual(tools.tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
+  assert.deepEqual(tools.tools.map((t) => t.name).sort(), [
+    'create_task',
+    'get_schema',
+    'log_contact_note',
+    'mutate',
+    'query',
+  ]);
 
   for (let i = 1; i <= 10; i++) {
-    const result = await client.callTool({ name: 'query', arguments: { sql: `select ${i} as i, count(*)::int as n from companies` } });
+    const result = await client.callTool({
+      name: 'query',
+      arguments: { sql: `select ${i} as i, count(*)::int as n from companies` },
+    });
     assert.deepEqual(rows(result), [{ i, n: 55 }]);
   }
   // A write on one replica is seen by a read on the other: state lives in the database only.
-  const write = await client.callTool({ name: 'mutate', arguments: { sql: "update companies set city = 'Replicaville' where id = 3 returning id" } });
+  const write = await client.callTool({
+    name: 'mutate',
+    arguments: { sql: "update companies set city = 'Replicaville' where id = 3 returning id" },
+  });
   assert.deepEqual(rows(write), [{ id: 3 }]);
   const read = await client.callTool({ name: 'query', arguments: { sql: 'select city from companies where id = 3' } });
   assert.deepEqual(rows(read), [{ city: 'Replicaville' }]);
@@ -106,9 +118,14 @@ test('a write confirmation asked by one replica is finished by the other', async
     return fetch(`${backend}${url.pathname}${url.search}`, init);
   };
   const token = await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!));
-  const client = await connectModern(`${PUBLIC_URL}/mcp`, token, { fetch: balance, capabilities: { elicitation: { form: {} } } });
+  const client = await connectModern(`${PUBLIC_URL}/mcp`, token, {
+    fetch: balance,
+    capabilities: { elicitation: { form: {} } },
+  });
   client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { confirm: true } }));
-  const [{ id }] = (await db.admin`select id from sales where user_id = ${DEMO_USERS[1]!.id}`) as unknown as [{ id: number }];
+  const [{ id }] = (await db.admin`select id from sales where user_id = ${DEMO_USERS[1]!.id}`) as unknown as [
+    { id: number },
+  ];
   await db.admin`insert into private_notes (text, sales_id) select 'replica note ' || g, ${id} from generate_series(1, 3) g`;
   const sql = "delete from private_notes where text like 'replica note%'";
   const n = 3;
@@ -116,7 +133,10 @@ test('a write confirmation asked by one replica is finished by the other', async
   assert.match(text(result), new RegExp(`^DELETE: ${n} rows? affected`));
   assert.equal(calls.length, 2, 'the question and the answer');
   assert.notEqual(calls[0], calls[1], 'answered on the other replica');
-  const [{ left }] = (await db.admin`select count(*)::int as left from private_notes where text like 'replica note%'`) as unknown as [{ left: number }];
+  const [{ left }] =
+    (await db.admin`select count(*)::int as left from private_notes where text like 'replica note%'`) as unknown as [
+      { left: number },
+    ];
   assert.equal(left, 0);
   await client.close();
   for (const r of [a!, b!]) {

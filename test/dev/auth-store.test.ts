@@ -37,7 +37,11 @@ async function signIn(auth: RunningAuthServer): Promise<SignedIn> {
   const registered = await fetch(`${auth.issuer}/oauth/clients/register`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'restart test' }),
+    body: JSON.stringify({
+      redirect_uris: [REDIRECT],
+      token_endpoint_auth_method: 'none',
+      client_name: 'restart test',
+    }),
   });
   assert.equal(registered.status, 201);
   const clientId = String(((await registered.json()) as { client_id: string }).client_id);
@@ -53,11 +57,22 @@ async function signIn(auth: RunningAuthServer): Promise<SignedIn> {
   }).toString();
   const { redirectUrl } = await completeConsent(authorize, { email: USER.email, password: DEMO_PASSWORD });
   const code = new URL(redirectUrl).searchParams.get('code')!;
-  const tokens = (await tokenRequest(auth, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier })).body;
+  const tokens = (
+    await tokenRequest(auth, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      client_id: clientId,
+      code_verifier: verifier,
+    })
+  ).body;
   return { clientId, accessToken: String(tokens.access_token), refreshToken: String(tokens.refresh_token) };
 }
 
-async function tokenRequest(auth: RunningAuthServer, params: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+async function tokenRequest(
+  auth: RunningAuthServer,
+  params: Record<string, string>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const post = () =>
     fetch(`${auth.issuer}/oauth/token`, {
       signal: AbortSignal.timeout(10_000),
@@ -75,7 +90,9 @@ async function tokenRequest(auth: RunningAuthServer, params: Record<string, stri
 }
 
 /** Start, sign in, stop, start again on the same URL (as the demo restarts on its fixed port). */
-async function restart(options: Partial<StartAuthServerOptions>): Promise<{ before: SignedIn; after: RunningAuthServer }> {
+async function restart(
+  options: Partial<StartAuthServerOptions>,
+): Promise<{ before: SignedIn; after: RunningAuthServer }> {
   const first = await startAuthServer({ sql: db.admin, ...options });
   const port = Number(new URL(first.projectUrl).port);
   const signedIn = await signIn(first).finally(() => first.stop());
@@ -86,14 +103,26 @@ test('persist: a restart keeps the signing key, the client, its refresh token an
   const { before: signedIn, after: auth } = await restart({ persist: true });
   try {
     const { payload } = await jwtVerify(signedIn.accessToken, createLocalJWKSet(auth.jwks), { issuer: auth.issuer });
-    assert.equal(payload.sub, USER.id, 'the token issued before the restart verifies against the keys published after it');
+    assert.equal(
+      payload.sub,
+      USER.id,
+      'the token issued before the restart verifies against the keys published after it',
+    );
 
-    const refreshed = await tokenRequest(auth, { grant_type: 'refresh_token', refresh_token: signedIn.refreshToken, client_id: signedIn.clientId });
+    const refreshed = await tokenRequest(auth, {
+      grant_type: 'refresh_token',
+      refresh_token: signedIn.refreshToken,
+      client_id: signedIn.clientId,
+    });
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
     assert.ok(refreshed.body.access_token && refreshed.body.refresh_token);
 
     // Reuse detection survives too: the rotated-away token is refused.
-    const reused = await tokenRequest(auth, { grant_type: 'refresh_token', refresh_token: signedIn.refreshToken, client_id: signedIn.clientId });
+    const reused = await tokenRequest(auth, {
+      grant_type: 'refresh_token',
+      refresh_token: signedIn.refreshToken,
+      client_id: signedIn.clientId,
+    });
     assert.equal(reused.body.error, 'invalid_grant');
 
     const session = await fetch(`${auth.issuer}/token?grant_type=password`, {
@@ -101,10 +130,14 @@ test('persist: a restart keeps the signing key, the client, its refresh token an
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ email: USER.email, password: DEMO_PASSWORD }),
     }).then((r) => r.json() as Promise<{ access_token: string }>);
-    const grants = await fetch(`${auth.issuer}/user/oauth/grants`, { headers: { Authorization: `Bearer ${session.access_token}` } }).then(
-      (r) => r.json() as Promise<Array<{ client: { id: string } }>>,
+    const grants = await fetch(`${auth.issuer}/user/oauth/grants`, {
+      headers: { Authorization: `Bearer ${session.access_token}` },
+    }).then((r) => r.json() as Promise<Array<{ client: { id: string } }>>);
+    assert.deepEqual(
+      grants.map((g) => g.client.id),
+      [signedIn.clientId],
+      'the consent is still on file',
     );
-    assert.deepEqual(grants.map((g) => g.client.id), [signedIn.clientId], 'the consent is still on file');
   } finally {
     await auth.stop();
   }
@@ -114,7 +147,11 @@ test('without persist (tests): the same restart signs the client out', async () 
   const { before: signedIn, after: auth } = await restart({});
   try {
     await assert.rejects(jwtVerify(signedIn.accessToken, createLocalJWKSet(auth.jwks)), /no applicable key/i);
-    const refreshed = await tokenRequest(auth, { grant_type: 'refresh_token', refresh_token: signedIn.refreshToken, client_id: signedIn.clientId });
+    const refreshed = await tokenRequest(auth, {
+      grant_type: 'refresh_token',
+      refresh_token: signedIn.refreshToken,
+      client_id: signedIn.clientId,
+    });
     assert.equal(refreshed.body.error, 'invalid_client');
   } finally {
     await auth.stop();

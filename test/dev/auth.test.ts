@@ -160,14 +160,23 @@ class Flow {
     return { status: res.status, body: await json(res) };
   }
 
-  async details(authId: string, session: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  async details(
+    authId: string,
+    session: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: any }> {
     const res = await req(`${this.srv.issuer}/oauth/authorizations/${authId}`, {
       headers: { Authorization: `Bearer ${session}`, ...headers },
     });
     return { status: res.status, body: await json(res) };
   }
 
-  async consent(authId: string, session: string, action: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  async consent(
+    authId: string,
+    session: string,
+    action: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: any }> {
     const res = await req(`${this.srv.issuer}/oauth/authorizations/${authId}/consent`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${session}`, 'Content-Type': 'application/json', ...headers },
@@ -176,7 +185,11 @@ class Flow {
     return { status: res.status, body: await json(res) };
   }
 
-  async token(params: Record<string, string>, headers: Record<string, string> = {}, asJson = false): Promise<{ status: number; body: any; headers: Headers }> {
+  async token(
+    params: Record<string, string>,
+    headers: Record<string, string> = {},
+    asJson = false,
+  ): Promise<{ status: number; body: any; headers: Headers }> {
     const res = await req(`${this.srv.issuer}/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': asJson ? 'application/json' : 'application/x-www-form-urlencoded', ...headers },
@@ -186,7 +199,12 @@ class Flow {
   }
 
   /** Sign in, approve, return the code (and the session token used). */
-  async approvedCode(user: TestUser, clientId: string, challenge: string, extra: Record<string, string> = {}): Promise<string> {
+  async approvedCode(
+    user: TestUser,
+    clientId: string,
+    challenge: string,
+    extra: Record<string, string> = {},
+  ): Promise<string> {
     const authId = await this.startAuthorization(clientId, challenge, extra);
     const session = (await this.signIn(user.email, user.password)).body.access_token as string;
     const d = await this.details(authId, session);
@@ -207,7 +225,13 @@ class Flow {
   async tokensFor(user: TestUser, clientId: string, extra: Record<string, string> = {}): Promise<any> {
     const { verifier, challenge } = pkce();
     const code = await this.approvedCode(user, clientId, challenge, extra);
-    const t = await this.token({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+    const t = await this.token({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      client_id: clientId,
+      code_verifier: verifier,
+    });
     assert.equal(t.status, 200, JSON.stringify(t.body));
     return t.body;
   }
@@ -229,22 +253,28 @@ async function extraServer(opts: Omit<Parameters<typeof startAuthServer>[0], 'sq
   return s;
 }
 
-before(async () => {
-  db = await startDatabase();
-  alice = await createUser(db.sql, 'alice@example.com', 'alice-password-1', {
-    userMeta: { first_name: 'Alice', last_name: 'Liddell' },
-    appMeta: { provider: 'email', providers: ['email'] },
-  });
-  bob = await createUser(db.sql, 'bob@example.com', 'bob-password-1', { banned: true });
-  carol = await createUser(db.sql, 'carol@example.com', 'carol-password-1', { phone: '15551234567' });
-  srv = await startAuthServer({ sql: db.sql });
-  flow = new Flow(srv);
-}, { timeout: 60_000 });
+before(
+  async () => {
+    db = await startDatabase();
+    alice = await createUser(db.sql, 'alice@example.com', 'alice-password-1', {
+      userMeta: { first_name: 'Alice', last_name: 'Liddell' },
+      appMeta: { provider: 'email', providers: ['email'] },
+    });
+    bob = await createUser(db.sql, 'bob@example.com', 'bob-password-1', { banned: true });
+    carol = await createUser(db.sql, 'carol@example.com', 'carol-password-1', { phone: '15551234567' });
+    srv = await startAuthServer({ sql: db.sql });
+    flow = new Flow(srv);
+  },
+  { timeout: 60_000 },
+);
 
-after(async () => {
-  for (const s of [srv, ...extraServers]) await s?.stop();
-  await db?.stop();
-}, { timeout: 30_000 });
+after(
+  async () => {
+    for (const s of [srv, ...extraServers]) await s?.stop();
+    await db?.stop();
+  },
+  { timeout: 30_000 },
+);
 
 const METADATA_FIELDS = [
   'issuer',
@@ -292,7 +322,11 @@ describe('discovery', { timeout: 30_000 }, () => {
     assert.deepEqual(m.scopes_supported, ['openid', 'profile', 'email', 'phone', 'offline_access']);
     assert.deepEqual(m.response_types_supported, ['code']);
     assert.deepEqual(m.grant_types_supported, ['authorization_code', 'refresh_token']);
-    assert.deepEqual(m.token_endpoint_auth_methods_supported.sort(), ['client_secret_basic', 'client_secret_post', 'none']);
+    assert.deepEqual(m.token_endpoint_auth_methods_supported.sort(), [
+      'client_secret_basic',
+      'client_secret_post',
+      'none',
+    ]);
     assert.deepEqual(m.code_challenge_methods_supported, ['S256', 'plain']);
     assert.deepEqual(m.id_token_signing_alg_values_supported, ['ES256']);
     // Not a Supabase URL: the MCP SDK tries it second and must fall through to the third.
@@ -352,7 +386,11 @@ describe('discovery', { timeout: 30_000 }, () => {
 
 describe('dynamic client registration', { timeout: 30_000 }, () => {
   test('public client (token_endpoint_auth_method none)', async () => {
-    const r = await flow.register({ redirect_uris: [REDIRECT, 'http://localhost:3000/cb'], token_endpoint_auth_method: 'none', client_name: 'Pub' });
+    const r = await flow.register({
+      redirect_uris: [REDIRECT, 'http://localhost:3000/cb'],
+      token_endpoint_auth_method: 'none',
+      client_name: 'Pub',
+    });
     assert.equal(r.status, 201);
     assert.match(r.body.client_id, /^[0-9a-f-]{36}$/);
     assert.equal(r.body.client_secret, undefined);
@@ -375,7 +413,13 @@ describe('dynamic client registration', { timeout: 30_000 }, () => {
   });
 
   test('accepted redirect URIs: loopback http (localhost, 127.0.0.1, [::1]), https, custom scheme', async () => {
-    for (const uri of ['http://localhost/cb', 'http://127.0.0.1:8080/cb?x=1', 'http://[::1]:8080/cb', 'https://x.example/cb', 'myapp://callback']) {
+    for (const uri of [
+      'http://localhost/cb',
+      'http://127.0.0.1:8080/cb?x=1',
+      'http://[::1]:8080/cb',
+      'https://x.example/cb',
+      'myapp://callback',
+    ]) {
       const r = await flow.register({ redirect_uris: [uri], token_endpoint_auth_method: 'none' });
       assert.equal(r.status, 201, `${uri}: ${JSON.stringify(r.body)}`);
     }
@@ -400,7 +444,9 @@ describe('dynamic client registration', { timeout: 30_000 }, () => {
       assert.equal(typeof r.body.error_description, 'string');
     }
     // Ten is the limit, not an error.
-    const ten = await flow.register({ redirect_uris: Array.from({ length: 10 }, (_, i) => `https://x.example/cb${i}`) });
+    const ten = await flow.register({
+      redirect_uris: Array.from({ length: 10 }, (_, i) => `https://x.example/cb${i}`),
+    });
     assert.equal(ten.status, 201);
   });
 
@@ -497,7 +543,13 @@ describe('authorize', { timeout: 30_000 }, () => {
     const res = await req(`${srv.projectUrl}/`);
     assert.equal(res.status, 200);
     const html = await res.text();
-    for (const s of ['<label for="email">Email</label>', '<label for="password">Password</label>', '>Sign in</button>', '>Approve</button>', '>Deny</button>']) {
+    for (const s of [
+      '<label for="email">Email</label>',
+      '<label for="password">Password</label>',
+      '>Sign in</button>',
+      '>Approve</button>',
+      '>Deny</button>',
+    ]) {
       assert.ok(html.includes(s), s);
     }
     assert.equal(/<(script|link|img)[^>]+(src|href)=/i.test(html), false);
@@ -512,14 +564,20 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
 
   test('PKCE S256 through the consent API: every claim, verified against the served JWKS', async () => {
     const { verifier, challenge } = pkce();
-    const authId = await flow.startAuthorization(clientId, challenge, { scope: 'openid email profile', resource: 'https://mcp.example/mcp' });
+    const authId = await flow.startAuthorization(clientId, challenge, {
+      scope: 'openid email profile',
+      resource: 'https://mcp.example/mcp',
+    });
 
     const signIn = await flow.signIn(alice.email, alice.password);
     assert.equal(signIn.status, 200);
     const session = signIn.body.access_token;
     const sessionClaims = decodeJwt(session);
     assert.equal('client_id' in sessionClaims, false, 'a web-app session token has no client_id');
-    assert.deepEqual((sessionClaims.amr as any[]).map((a) => a.method), ['password']);
+    assert.deepEqual(
+      (sessionClaims.amr as any[]).map((a) => a.method),
+      ['password'],
+    );
 
     const d = await flow.details(authId, session);
     assert.equal(d.status, 200);
@@ -537,15 +595,29 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
     assert.ok(code);
 
     const before = Math.floor(Date.now() / 1000);
-    const t = await flow.token({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier });
+    const t = await flow.token({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      client_id: clientId,
+      code_verifier: verifier,
+    });
     const afterT = Math.floor(Date.now() / 1000);
     assert.equal(t.status, 200, JSON.stringify(t.body));
     assert.equal(t.headers.get('cache-control'), 'no-store');
-    assert.deepEqual(Object.keys(t.body).sort(), ['access_token', 'expires_in', 'id_token', 'refresh_token', 'token_type']);
+    assert.deepEqual(Object.keys(t.body).sort(), [
+      'access_token',
+      'expires_in',
+      'id_token',
+      'refresh_token',
+      'token_type',
+    ]);
     assert.equal(t.body.token_type, 'bearer');
     assert.equal(t.body.expires_in, 3600);
 
-    const JWKS = createRemoteJWKSet(new URL(`${srv.issuer}/.well-known/jwks.json`), { timeoutDuration: FETCH_TIMEOUT_MS });
+    const JWKS = createRemoteJWKSet(new URL(`${srv.issuer}/.well-known/jwks.json`), {
+      timeoutDuration: FETCH_TIMEOUT_MS,
+    });
     const { payload, protectedHeader } = await jwtVerify(t.body.access_token, JWKS, {
       issuer: srv.issuer,
       audience: 'authenticated',
@@ -554,10 +626,24 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
     assert.equal(protectedHeader.alg, 'ES256');
     assert.equal(protectedHeader.kid, srv.jwks.keys[0]!.kid);
     assert.equal(protectedHeader.typ, 'JWT');
-    assert.deepEqual(
-      Object.keys(payload).sort(),
-      ['aal', 'amr', 'app_metadata', 'aud', 'client_id', 'email', 'exp', 'iat', 'is_anonymous', 'iss', 'phone', 'role', 'scope', 'session_id', 'sub', 'user_metadata'],
-    );
+    assert.deepEqual(Object.keys(payload).sort(), [
+      'aal',
+      'amr',
+      'app_metadata',
+      'aud',
+      'client_id',
+      'email',
+      'exp',
+      'iat',
+      'is_anonymous',
+      'iss',
+      'phone',
+      'role',
+      'scope',
+      'session_id',
+      'sub',
+      'user_metadata',
+    ]);
     assert.equal(payload.iss, `${srv.projectUrl}/auth/v1`);
     assert.equal(payload.sub, alice.id);
     assert.equal(payload.aud, 'authenticated', 'aud is the string "authenticated", not the resource');
@@ -580,7 +666,9 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
     assert.equal(id.payload.sub, alice.id);
     assert.equal(id.payload.email, alice.email);
 
-    const ui = await req(`${srv.issuer}/oauth/userinfo`, { headers: { Authorization: `Bearer ${t.body.access_token}` } });
+    const ui = await req(`${srv.issuer}/oauth/userinfo`, {
+      headers: { Authorization: `Bearer ${t.body.access_token}` },
+    });
     assert.equal(ui.status, 200);
     const info = await json(ui);
     assert.equal(info.sub, alice.id);
@@ -596,7 +684,11 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
   test('no id_token without openid; phone claim carries the phone; JSON token request works', async () => {
     const { verifier, challenge } = pkce();
     const code = await flow.approvedCode(carol, clientId, challenge, { scope: 'email phone' });
-    const t = await flow.token({ grant_type: 'authorization_code', code, client_id: clientId, code_verifier: verifier }, {}, true);
+    const t = await flow.token(
+      { grant_type: 'authorization_code', code, client_id: clientId, code_verifier: verifier },
+      {},
+      true,
+    );
     assert.equal(t.status, 200, JSON.stringify(t.body));
     assert.equal(t.body.id_token, undefined);
     const claims = decodeJwt(t.body.access_token);
@@ -607,7 +699,13 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
   test('the code is single-use', async () => {
     const { verifier, challenge } = pkce();
     const code = await flow.approvedCode(alice, clientId, challenge);
-    const params = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier };
+    const params = {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      client_id: clientId,
+      code_verifier: verifier,
+    };
     assert.equal((await flow.token(params)).status, 200);
     const again = await flow.token(params);
     assert.equal(again.status, 400);
@@ -617,7 +715,13 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
   test('wrong PKCE verifier, wrong redirect_uri, wrong client → invalid_grant', async () => {
     const { verifier, challenge } = pkce();
     const code = await flow.approvedCode(alice, clientId, challenge);
-    const base = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier };
+    const base = {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      client_id: clientId,
+      code_verifier: verifier,
+    };
     const wrongVerifier = await flow.token({ ...base, code_verifier: pkce().verifier });
     assert.equal(wrongVerifier.status, 400);
     assert.equal(wrongVerifier.body.error, 'invalid_grant');
@@ -642,9 +746,18 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
     const noClient = await flow.token({ grant_type: 'authorization_code', code: 'x' });
     assert.equal(noClient.status, 401);
     assert.equal(noClient.body.error, 'invalid_client');
-    const unknownClient = await flow.token({ grant_type: 'authorization_code', code: 'x', client_id: '00000000-0000-4000-8000-000000000000' });
+    const unknownClient = await flow.token({
+      grant_type: 'authorization_code',
+      code: 'x',
+      client_id: '00000000-0000-4000-8000-000000000000',
+    });
     assert.equal(unknownClient.body.error, 'invalid_client');
-    const badCode = await flow.token({ grant_type: 'authorization_code', code: 'nope', client_id: clientId, code_verifier: pkce().verifier });
+    const badCode = await flow.token({
+      grant_type: 'authorization_code',
+      code: 'nope',
+      client_id: clientId,
+      code_verifier: pkce().verifier,
+    });
     assert.equal(badCode.body.error, 'invalid_grant');
   });
 
@@ -655,23 +768,48 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
 
     let p = pkce();
     let code = await flow.approvedCode(alice, id, p.challenge);
-    const viaBasic = await flow.token({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: p.verifier }, basic(secret));
+    const viaBasic = await flow.token(
+      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: p.verifier },
+      basic(secret),
+    );
     assert.equal(viaBasic.status, 200, JSON.stringify(viaBasic.body));
 
     p = pkce();
     code = await flow.approvedCode(alice, id, p.challenge);
-    const wrong = await flow.token({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: p.verifier }, basic('nope'));
+    const wrong = await flow.token(
+      { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: p.verifier },
+      basic('nope'),
+    );
     assert.equal(wrong.status, 401);
     assert.equal(wrong.body.error, 'invalid_client');
-    const missing = await flow.token({ grant_type: 'authorization_code', code, client_id: id, code_verifier: p.verifier });
+    const missing = await flow.token({
+      grant_type: 'authorization_code',
+      code,
+      client_id: id,
+      code_verifier: p.verifier,
+    });
     assert.equal(missing.status, 401);
     assert.equal(missing.body.error, 'invalid_client');
-    const viaPost = await flow.token({ grant_type: 'authorization_code', code, client_id: id, client_secret: secret, code_verifier: p.verifier });
+    const viaPost = await flow.token({
+      grant_type: 'authorization_code',
+      code,
+      client_id: id,
+      client_secret: secret,
+      code_verifier: p.verifier,
+    });
     assert.equal(viaPost.status, 200, JSON.stringify(viaPost.body));
 
-    const refreshed = await flow.token({ grant_type: 'refresh_token', refresh_token: viaPost.body.refresh_token }, basic(secret));
+    const refreshed = await flow.token(
+      { grant_type: 'refresh_token', refresh_token: viaPost.body.refresh_token },
+      basic(secret),
+    );
     assert.equal(refreshed.status, 200);
-    const publicSecret = await flow.token({ grant_type: 'refresh_token', refresh_token: 'x', client_id: clientId, client_secret: 'x' });
+    const publicSecret = await flow.token({
+      grant_type: 'refresh_token',
+      refresh_token: 'x',
+      client_id: clientId,
+      client_secret: 'x',
+    });
     assert.equal(publicSecret.body.error, 'invalid_client');
   });
 
@@ -688,13 +826,25 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
     assert.equal(c1.scope, 'email');
 
     const other = await flow.publicClient('other client');
-    const wrongClient = await flow.token({ grant_type: 'refresh_token', refresh_token: t1.body.refresh_token, client_id: other });
+    const wrongClient = await flow.token({
+      grant_type: 'refresh_token',
+      refresh_token: t1.body.refresh_token,
+      client_id: other,
+    });
     assert.equal(wrongClient.body.error, 'invalid_grant');
 
-    const reuse = await flow.token({ grant_type: 'refresh_token', refresh_token: t0.refresh_token, client_id: clientId });
+    const reuse = await flow.token({
+      grant_type: 'refresh_token',
+      refresh_token: t0.refresh_token,
+      client_id: clientId,
+    });
     assert.equal(reuse.status, 400);
     assert.equal(reuse.body.error, 'invalid_grant');
-    const afterReuse = await flow.token({ grant_type: 'refresh_token', refresh_token: t1.body.refresh_token, client_id: clientId });
+    const afterReuse = await flow.token({
+      grant_type: 'refresh_token',
+      refresh_token: t1.body.refresh_token,
+      client_id: clientId,
+    });
     assert.equal(afterReuse.body.error, 'invalid_grant', 'reuse detection revokes the whole session');
 
     const garbage = await flow.token({ grant_type: 'refresh_token', refresh_token: 'garbage', client_id: clientId });
@@ -751,20 +901,28 @@ describe('authorization code flow', { timeout: 60_000 }, () => {
     assert.equal(d2.body.scope, 'email phone');
   });
 
-  test('revoking the grant kills the client\'s refresh tokens', async () => {
+  test("revoking the grant kills the client's refresh tokens", async () => {
     const c = await flow.publicClient('revoked');
     const t = await flow.tokensFor(alice, c);
     const session = (await flow.signIn(alice.email, alice.password)).body.access_token;
-    const list = await json(await req(`${srv.issuer}/user/oauth/grants`, { headers: { Authorization: `Bearer ${session}` } }));
+    const list = await json(
+      await req(`${srv.issuer}/user/oauth/grants`, { headers: { Authorization: `Bearer ${session}` } }),
+    );
     assert.ok(list.some((g: any) => g.client.id === c));
-    const del = await req(`${srv.issuer}/user/oauth/grants?client_id=${c}`, { method: 'DELETE', headers: { Authorization: `Bearer ${session}` } });
+    const del = await req(`${srv.issuer}/user/oauth/grants?client_id=${c}`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${session}` },
+    });
     assert.equal(del.status, 204);
     const r = await flow.token({ grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: c });
     assert.equal(r.status, 400);
     assert.equal(r.body.error, 'invalid_grant');
     const ui = await req(`${srv.issuer}/oauth/userinfo`, { headers: { Authorization: `Bearer ${t.access_token}` } });
     assert.equal(ui.status, 403, 'the session is gone');
-    const again = await req(`${srv.issuer}/user/oauth/grants?client_id=${c}`, { method: 'DELETE', headers: { Authorization: `Bearer ${session}` } });
+    const again = await req(`${srv.issuer}/user/oauth/grants?client_id=${c}`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${session}` },
+    });
     assert.equal(again.status, 404);
     // The next authorization asks for consent again.
     const authId = await flow.startAuthorization(c, pkce().challenge);
@@ -813,7 +971,14 @@ describe('test helpers', { timeout: 30_000 }, () => {
     const s = decodeJwt(await srv.mintAccessToken(user, { clientId: null }));
     assert.equal('client_id' in s || 'scope' in s, false);
 
-    const o = decodeJwt(await srv.mintAccessToken(user, { clientId: 'c0ffee00-0000-4000-8000-000000000000', scope: 'openid', role: 'service_role', aal: undefined }));
+    const o = decodeJwt(
+      await srv.mintAccessToken(user, {
+        clientId: 'c0ffee00-0000-4000-8000-000000000000',
+        scope: 'openid',
+        role: 'service_role',
+        aal: undefined,
+      }),
+    );
     assert.equal(o.client_id, 'c0ffee00-0000-4000-8000-000000000000');
     assert.equal(o.scope, 'openid');
     assert.equal(o.role, 'service_role');
@@ -848,7 +1013,10 @@ describe('test helpers', { timeout: 30_000 }, () => {
     const newKid = decodeProtectedHeader(newToken).kid;
     assert.notEqual(newKid, oldKid);
     const served = await json(await req(`${s.issuer}/.well-known/jwks.json`));
-    assert.deepEqual(served.keys.map((k: any) => k.kid), [newKid, oldKid]);
+    assert.deepEqual(
+      served.keys.map((k: any) => k.kid),
+      [newKid, oldKid],
+    );
     await jwtVerify(oldToken, createLocalJWKSet(served));
     await s.rotateKey({ keepPrevious: false });
     const after = s.jwks;
@@ -870,12 +1038,23 @@ describe('test helpers', { timeout: 30_000 }, () => {
     const f = new Flow(s);
     const c = await f.publicClient();
     const { verifier, challenge } = pkce();
-    const res = await f.authorize({ client_id: c, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', state: 'auto' });
+    const res = await f.authorize({
+      client_id: c,
+      redirect_uri: REDIRECT,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 'auto',
+    });
     assert.equal(res.status, 302);
     const loc = new URL(res.headers.get('location')!);
     assert.equal(`${loc.origin}${loc.pathname}`, REDIRECT);
     assert.equal(loc.searchParams.get('state'), 'auto');
-    const t = await f.token({ grant_type: 'authorization_code', code: loc.searchParams.get('code')!, client_id: c, code_verifier: verifier });
+    const t = await f.token({
+      grant_type: 'authorization_code',
+      code: loc.searchParams.get('code')!,
+      client_id: c,
+      code_verifier: verifier,
+    });
     assert.equal(t.status, 200);
     assert.equal(decodeJwt(t.body.access_token).sub, carol.id);
   });

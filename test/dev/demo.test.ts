@@ -44,8 +44,16 @@ function spawnDemo(dir: string, via: 'npm' | 'node', ports: string[] = ['--free-
   let output = '';
   const child =
     via === 'npm'
-      ? spawn('npm', ['run', 'demo', '--', ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(process.execPath, ['--import', 'tsx', 'dev/demo.ts', ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      ? spawn('npm', ['run', 'demo', '--', ...args], {
+          cwd: REPO_ROOT,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+      : spawn(process.execPath, ['--import', 'tsx', 'dev/demo.ts', ...args], {
+          cwd: REPO_ROOT,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -67,7 +75,10 @@ async function startDemo(via: 'npm' | 'node' = 'node', dir = dataDir, ports?: st
 
 async function stop(demo: Demo, signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
   demo.child.kill(signal);
-  const code = await Promise.race([demo.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), STOP_TIMEOUT_MS))]);
+  const code = await Promise.race([
+    demo.exited,
+    new Promise<'hung'>((r) => setTimeout(() => r('hung'), STOP_TIMEOUT_MS)),
+  ]);
   if (code === 'hung') demo.child.kill('SIGKILL');
   return code === 'hung' ? -1 : code;
 }
@@ -108,15 +119,30 @@ test('npm run demo: instructions, a real OAuth sign-in with a printed user, a qu
   const demo = await startDemo('node', dataDir, fixedPorts);
   try {
     const text = demo.output();
-    assert.match(text, new RegExp(`claude mcp add --transport http atomic-crm ${demo.mcpUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.match(
+      text,
+      new RegExp(`claude mcp add --transport http atomic-crm ${demo.mcpUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
     assert.match(text, /"type": "http"/, 'the VS Code snippet');
     assert.ok(text.includes(USER.email) && text.includes(DEMO_PASSWORD), 'the demo users and password are printed');
 
     const client = await connectWithOAuth(demo.mcpUrl, provider, 'demo-test');
     try {
-      const me = rows(await client.callTool({ name: 'query', arguments: { sql: 'select email from sales where user_id = auth.uid()' } }));
+      const me = rows(
+        await client.callTool({
+          name: 'query',
+          arguments: { sql: 'select email from sales where user_id = auth.uid()' },
+        }),
+      );
       assert.deepEqual(me, [{ email: USER.email }]);
-      const counts = rows(await client.callTool({ name: 'query', arguments: { sql: 'select (select count(*) from companies)::int as companies, (select count(*) from contacts)::int as contacts' } }));
+      const counts = rows(
+        await client.callTool({
+          name: 'query',
+          arguments: {
+            sql: 'select (select count(*) from companies)::int as companies, (select count(*) from contacts)::int as contacts',
+          },
+        }),
+      );
       assert.deepEqual(counts, [{ companies: 55, contacts: 500 }]);
     } finally {
       await client.close();
@@ -135,11 +161,16 @@ test('a restart keeps the data and the sign-in: the old token works, then a refr
     const consents = provider.consents.length;
     const client = await connectWithOAuth(again.mcpUrl, provider, 'demo-test');
     try {
-      const me = () => client.callTool({ name: 'query', arguments: { sql: 'select email from sales where user_id = auth.uid()' } });
+      const me = () =>
+        client.callTool({ name: 'query', arguments: { sql: 'select email from sales where user_id = auth.uid()' } });
       assert.deepEqual(rows(await me()), [{ email: USER.email }], 'the access token from before the restart');
       const saved = provider.savedTokens.length;
       provider.saveTokens({ ...provider.tokens()!, access_token: 'no-longer-valid' });
-      assert.deepEqual(rows(await me()), [{ email: USER.email }], 'after refreshing with the refresh token from before the restart');
+      assert.deepEqual(
+        rows(await me()),
+        [{ email: USER.email }],
+        'after refreshing with the refresh token from before the restart',
+      );
       assert.ok(provider.savedTokens.length > saved + 1, 'the client refreshed');
     } finally {
       await client.close();
@@ -163,7 +194,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 test('SIGTERM to PostgreSQL stops the whole demo, which says why', async () => {
   const demo = await startDemo();
   process.kill(await postmasterPid(dataDir), 'SIGTERM');
-  const code = await Promise.race([demo.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), STOP_TIMEOUT_MS))]);
+  const code = await Promise.race([
+    demo.exited,
+    new Promise<'hung'>((r) => setTimeout(() => r('hung'), STOP_TIMEOUT_MS)),
+  ]);
   if (code === 'hung') demo.child.kill('SIGKILL');
   assert.equal(code, 1, demo.output());
   assert.match(demo.output(), /PostgreSQL received a smart shutdown request/);
@@ -175,7 +209,11 @@ test('a demo killed outright (SIGKILL) leaves PostgreSQL behind; the next start 
   const orphan = await postmasterPid(dataDir);
   demo.child.kill('SIGKILL');
   await demo.exited;
-  assert.match(await processesOf(dataDir), new RegExp(`^\\s*${orphan}\\b`, 'm'), 'the orphaned PostgreSQL is still running');
+  assert.match(
+    await processesOf(dataDir),
+    new RegExp(`^\\s*${orphan}\\b`, 'm'),
+    'the orphaned PostgreSQL is still running',
+  );
   const again = await startDemo();
   try {
     assert.notEqual(await postmasterPid(dataDir), orphan, 'a new PostgreSQL serves the folder');
@@ -196,8 +234,15 @@ test('a data folder PostgreSQL cannot reach: one line naming --data-dir (as root
       if (code === 'hung') demo.child.kill('SIGKILL');
       assert.equal(code, 1, demo.output());
       const lines = demo.output().trim().split('\n');
-      assert.match(lines.at(-1)!, new RegExp(`cannot enter ${locked.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 700\\).*Pass --data-dir=DIR`));
-      assert.deepEqual(lines.slice(0, -1).filter(Boolean), ['Starting PostgreSQL…'], `one line, no stack trace:\n${demo.output()}`);
+      assert.match(
+        lines.at(-1)!,
+        new RegExp(`cannot enter ${locked.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 700\\).*Pass --data-dir=DIR`),
+      );
+      assert.deepEqual(
+        lines.slice(0, -1).filter(Boolean),
+        ['Starting PostgreSQL…'],
+        `one line, no stack trace:\n${demo.output()}`,
+      );
     } else {
       // PostgreSQL runs as this very user, who can enter their own 0700 folder.
       const demo = await startDemo('node', inside);

@@ -24,7 +24,8 @@ after(async () => {
   await db?.drop();
 });
 
-const run = async (script: string) => (await db.admin.unsafe(script).simple()) as unknown as Array<Array<Record<string, unknown>>>;
+const run = async (script: string) =>
+  (await db.admin.unsafe(script).simple()) as unknown as Array<Array<Record<string, unknown>>>;
 
 async function memberships(): Promise<string[]> {
   const found = await db.admin<{ rolname: string }[]>`
@@ -36,7 +37,10 @@ async function memberships(): Promise<string[]> {
 test('the script as shipped stops at its placeholder password, changing nothing', async () => {
   const shipped = await readFile(new URL('../../sql/least-privilege-role.sql', import.meta.url), 'utf8');
   assert.doesNotMatch(shipped, /^\\/m, 'no psql meta-commands');
-  const roles = async () => (await db.admin`SELECT rolname, rolpassword IS NOT NULL AS has_password FROM pg_authid ORDER BY 1`).map((r) => ({ ...r }));
+  const roles = async () =>
+    (await db.admin`SELECT rolname, rolpassword IS NOT NULL AS has_password FROM pg_authid ORDER BY 1`).map((r) => ({
+      ...r,
+    }));
   const before = await roles();
   await assert.rejects(run(shipped), /set role_password at the top of this script/);
   assert.deepEqual(await roles(), before);
@@ -46,7 +50,15 @@ test('creates the role; its check query shows NOINHERIT and membership of authen
   const results = await run(await loginRoleScript(ROLE, PASSWORD));
   const check = [...results.at(-1)!];
   assert.deepEqual(check, [
-    { rolname: ROLE, rolinherit: false, rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false, member_of: ['authenticated'] },
+    {
+      rolname: ROLE,
+      rolinherit: false,
+      rolsuper: false,
+      rolbypassrls: false,
+      rolcreaterole: false,
+      rolcreatedb: false,
+      member_of: ['authenticated'],
+    },
   ]);
   const [setting] = await db.admin<{ setconfig: string[] }[]>`
     SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = ${ROLE}`;
@@ -65,7 +77,11 @@ test('the role logs in with the password and can become authenticated, not servi
       await tx`SET LOCAL ROLE authenticated`;
     });
     for (const role of ['service_role', 'anon', 'postgres']) {
-      await assert.rejects(login.unsafe(`SET ROLE ${role}`), (error: postgres.PostgresError) => error.code === '42501', role);
+      await assert.rejects(
+        login.unsafe(`SET ROLE ${role}`),
+        (error: postgres.PostgresError) => error.code === '42501',
+        role,
+      );
     }
   } finally {
     await login.end({ timeout: 5 });

@@ -42,7 +42,9 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
     async () => {
       edge = await startEdgeStack({ dbDelayMs: 3 });
       assert.equal(edge.firstStatus, 200, edge.output());
-      process.stderr.write(`[edge] cold start (Deno spawned → first answer): ${edge.coldStartMs} ms; ${edge.startedLine()}\n`);
+      process.stderr.write(
+        `[edge] cold start (Deno spawned → first answer): ${edge.coldStartMs} ms; ${edge.startedLine()}\n`,
+      );
     },
     { timeout: 240_000 },
   );
@@ -63,19 +65,42 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
     }
     assert.equal(requests[0], `POST ${edge.url} → 401`);
     // Metadata from the challenge: inside the function's path, since the gateway owns the host root.
-    assert.ok(requests.includes(`GET ${edge.functionUrl}/.well-known/oauth-protected-resource/mcp → 200`), requests.join('\n'));
-    assert.ok(requests.includes(`GET ${edge.projectUrl}/.well-known/oauth-authorization-server/auth/v1 → 200`), requests.join('\n'));
+    assert.ok(
+      requests.includes(`GET ${edge.functionUrl}/.well-known/oauth-protected-resource/mcp → 200`),
+      requests.join('\n'),
+    );
+    assert.ok(
+      requests.includes(`GET ${edge.projectUrl}/.well-known/oauth-authorization-server/auth/v1 → 200`),
+      requests.join('\n'),
+    );
     assert.ok(requests.includes(`POST ${edge.projectUrl}/auth/v1/oauth/token → 200`), requests.join('\n'));
     assert.equal(provider.authorizationUrls[0]?.searchParams.get('resource'), edge.url);
 
     const { tools } = await alice.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
-    assert.deepEqual(rows(await alice.callTool({ name: 'query', arguments: { sql: 'select email from sales where user_id = auth.uid()' } })), [
-      { email: user.email },
+    assert.deepEqual(tools.map((t) => t.name).sort(), [
+      'create_task',
+      'get_schema',
+      'log_contact_note',
+      'mutate',
+      'query',
     ]);
+    assert.deepEqual(
+      rows(
+        await alice.callTool({
+          name: 'query',
+          arguments: { sql: 'select email from sales where user_id = auth.uid()' },
+        }),
+      ),
+      [{ email: user.email }],
+    );
 
     const written = rows(
-      await alice.callTool({ name: 'mutate', arguments: { sql: "insert into contact_notes (contact_id, text, status) values (1, 'Edge function note', 'warm') returning id" } }),
+      await alice.callTool({
+        name: 'mutate',
+        arguments: {
+          sql: "insert into contact_notes (contact_id, text, status) values (1, 'Edge function note', 'warm') returning id",
+        },
+      }),
     );
     const [note] = await edge.db.admin`
       select s.user_id from contact_notes n join sales s on s.id = n.sales_id where n.id = ${Number(written[0]!.id)}`;
@@ -85,7 +110,7 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
     assert.equal(refused.code, 'WRONG_TOOL', JSON.stringify(refused));
   });
 
-  test('refusals: no token, a forged signature, a token in the URL; the host-root metadata is the gateway\'s 404', async () => {
+  test("refusals: no token, a forged signature, a token in the URL; the host-root metadata is the gateway's 404", async () => {
     const post = (headers: Record<string, string>, url = edge.url) =>
       fetch(url, {
         method: 'POST',
@@ -101,7 +126,13 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
 
     const forged = await edge.auth.signWith(
       { alg: 'none', typ: 'JWT' },
-      { iss: `${edge.projectUrl}/auth/v1`, aud: 'authenticated', sub: edge.users.admin.id, role: 'authenticated', exp: Math.floor(Date.now() / 1000) + 600 },
+      {
+        iss: `${edge.projectUrl}/auth/v1`,
+        aud: 'authenticated',
+        sub: edge.users.admin.id,
+        role: 'authenticated',
+        exp: Math.floor(Date.now() / 1000) + 600,
+      },
     );
     const rejected = await post({ Authorization: `Bearer ${forged}` });
     assert.equal(rejected.status, 401);
@@ -147,13 +178,16 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
       edge.dbProxy.reset();
       const cpuBefore = cpuMs(edge.pid);
       for (let i = 0; i < calls; i++) {
-        const sql = i % 2 ? 'select id, name from companies order by id limit 5' : "update tasks set text = text where id = -1";
+        const sql =
+          i % 2 ? 'select id, name from companies order by id limit 5' : 'update tasks set text = text where id = -1';
         const result = await client.callTool({ name: i % 2 ? 'query' : 'mutate', arguments: { sql } });
         assert.ok(!result.isError, text(result));
       }
       const cpuPerCall = (cpuMs(edge.pid) - cpuBefore) / calls;
       const { roundTrips, connections } = edge.dbProxy.stats();
-      process.stderr.write(`[edge] ${roundTrips} database round trips for ${calls} calls; Deno CPU ≈ ${cpuPerCall.toFixed(1)} ms per call (MCP + HTTP + SQL)\n`);
+      process.stderr.write(
+        `[edge] ${roundTrips} database round trips for ${calls} calls; Deno CPU ≈ ${cpuPerCall.toFixed(1)} ms per call (MCP + HTTP + SQL)\n`,
+      );
       assert.ok(roundTrips / calls <= 1.1, `${roundTrips} round trips for ${calls} calls`);
       assert.equal(connections, 0, 'no new connection per call');
     } finally {
@@ -161,22 +195,32 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
     }
     const logins = await edge.db.admin`
       select distinct usename from pg_stat_activity where datname = current_database() and application_name = 'atomic-crm-mcp'`;
-    assert.deepEqual(logins.map((r) => r.usename), [decodeURIComponent(new URL(edge.db.loginUrl).username)]);
+    assert.deepEqual(
+      logins.map((r) => r.usename),
+      [decodeURIComponent(new URL(edge.db.loginUrl).username)],
+    );
   });
 });
 
-describe('the Edge Function given the platform\'s privileged connection as DATABASE_URL', () => {
+describe("the Edge Function given the platform's privileged connection as DATABASE_URL", () => {
   let edge: EdgeStack;
-  before(async () => {
-    edge = await startEdgeStack({ secret: 'platform-db-url' });
-  }, { timeout: 240_000 });
+  before(
+    async () => {
+      edge = await startEdgeStack({ secret: 'platform-db-url' });
+    },
+    { timeout: 240_000 },
+  );
   after(async () => {
     await edge?.stop();
   });
 
-  test('refuses to start: 503 to clients, the reason (never the password) in the function\'s log', async () => {
+  test("refuses to start: 503 to clients, the reason (never the password) in the function's log", async () => {
     assert.equal(edge.firstStatus, 503);
-    const response = await fetch(edge.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const response = await fetch(edge.url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(response.status, 503);
     assert.match((await response.json()).error_description, /Edge Function logs/);
     assert.match(edge.output(), /The login role is too powerful to run agent SQL safely/);

@@ -8,11 +8,21 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { buildEdgeFunction, edgeDenoConfig, FUNCTION_DIR, patchedPackages, readDependencies } from '../../scripts/build-edge.js';
+import {
+  buildEdgeFunction,
+  edgeDenoConfig,
+  FUNCTION_DIR,
+  patchedPackages,
+  readDependencies,
+} from '../../scripts/build-edge.js';
 
 test('deno.json maps exactly the dependencies of package.json, at the same ranges', () => {
   const committed = JSON.parse(readFileSync(path.join(FUNCTION_DIR, 'deno.json'), 'utf8'));
-  assert.deepEqual(committed, edgeDenoConfig(readDependencies(), patchedPackages()), 'run `npm run build:edge` and commit deno.json');
+  assert.deepEqual(
+    committed,
+    edgeDenoConfig(readDependencies(), patchedPackages()),
+    'run `npm run build:edge` and commit deno.json',
+  );
 });
 
 test('every entry is an npm: specifier, with a subpath entry beside it; nothing reads node_modules', () => {
@@ -51,11 +61,21 @@ test('every package app.js imports is resolved by deno.json: Node built-ins as n
   try {
     await buildEdgeFunction(dir);
     const bundle = readFileSync(path.join(dir, 'app.js'), 'utf8');
-    const { imports } = JSON.parse(readFileSync(path.join(dir, 'deno.json'), 'utf8')) as { imports: Record<string, string> };
-    const specifiers = new Set([...bundle.matchAll(/^(?:import|export)\b[^'"]*?from\s*"([^"]+)"/gm), ...bundle.matchAll(/^import\s*"([^"]+)"/gm)].map((m) => m[1]!));
+    const { imports } = JSON.parse(readFileSync(path.join(dir, 'deno.json'), 'utf8')) as {
+      imports: Record<string, string>;
+    };
+    const specifiers = new Set(
+      [
+        ...bundle.matchAll(/^(?:import|export)\b[^'"]*?from\s*"([^"]+)"/gm),
+        ...bundle.matchAll(/^import\s*"([^"]+)"/gm),
+      ].map((m) => m[1]!),
+    );
     assert.ok(specifiers.has('hono'), [...specifiers].join(', '));
     const unresolved = [...specifiers].filter(
-      (s) => !s.startsWith('node:') && !(s in imports) && !Object.keys(imports).some((key) => key.endsWith('/') && s.startsWith(key)),
+      (s) =>
+        !s.startsWith('node:') &&
+        !(s in imports) &&
+        !Object.keys(imports).some((key) => key.endsWith('/') && s.startsWith(key)),
     );
     assert.deepEqual(unresolved, []);
   } finally {

@@ -29,14 +29,18 @@ after(async () => {
   await db?.drop();
 });
 
-for (const runtime of (process.env.FAULT_RUNTIMES?.split(",") ?? RUNTIMES) as typeof RUNTIMES) {
+for (const runtime of (process.env.FAULT_RUNTIMES?.split(',') ?? RUNTIMES) as typeof RUNTIMES) {
   describe(`faults on ${runtime}`, () => {
     let proxy: DelayProxy;
     let server: ServerProcess;
     let client: Client;
     before(async () => {
       proxy = await startDelayProxy({ targetPort: Number(new URL(db.loginUrl).port) });
-      server = await startServerProcess(runtime, { SUPABASE_URL: auth.projectUrl, DATABASE_URL: via(db.loginUrl, proxy), DB_POOL_SIZE: '3' });
+      server = await startServerProcess(runtime, {
+        SUPABASE_URL: auth.projectUrl,
+        DATABASE_URL: via(db.loginUrl, proxy),
+        DB_POOL_SIZE: '3',
+      });
       client = await connectWithToken(`${server.baseUrl}/mcp`, await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!)));
     });
     after(async () => {
@@ -48,9 +52,12 @@ for (const runtime of (process.env.FAULT_RUNTIMES?.split(",") ?? RUNTIMES) as ty
     /** A tool call; a transport failure (the server gone) fails with what the server printed. */
     const call = (name: string, sql: string) =>
       client.callTool({ name, arguments: { sql } }).catch((error: Error) => {
-        throw new Error(`${error.message}; exit ${server.child.exitCode}; the ${runtime} server printed:\n${server.output().slice(-3000)}`);
+        throw new Error(
+          `${error.message}; exit ${server.child.exitCode}; the ${runtime} server printed:\n${server.output().slice(-3000)}`,
+        );
       });
-    const alive = () => assert.equal(server.child.exitCode, null, `the ${runtime} server died:\n${server.output().slice(-3000)}`);
+    const alive = () =>
+      assert.equal(server.child.exitCode, null, `the ${runtime} server died:\n${server.output().slice(-3000)}`);
     const nextCallSucceeds = async () => {
       const result = rows(await call('query', 'select count(*)::int as n from tags'));
       assert.equal(typeof result[0]!.n, 'number');

@@ -36,7 +36,9 @@ after(async () => {
 
 async function timed(client: Client, sql: string): Promise<{ ms: number; code: string }> {
   const started = performance.now();
-  const result = (await client.callTool({ name: 'query', arguments: { sql } }, undefined, { timeout: 60_000 })) as CallToolResult;
+  const result = (await client.callTool({ name: 'query', arguments: { sql } }, undefined, {
+    timeout: 60_000,
+  })) as CallToolResult;
   return { ms: performance.now() - started, code: result.isError ? String(JSON.parse(text(result)).error.code) : 'ok' };
 }
 
@@ -51,7 +53,8 @@ async function normalUsers(): Promise<{ ms: number; code: string }[]> {
   return runs.flat();
 }
 
-const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+const p = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 test('a greedy user with 20 concurrent slow statements does not starve 4 other users', async () => {
   await normalUsers(); // warm-up: connections opened
@@ -63,15 +66,27 @@ test('a greedy user with 20 concurrent slow statements does not starve 4 other u
 
   const ms = (xs: { ms: number }[]) => xs.map((x) => Math.round(x.ms));
   const greedyOk = greedyResults.filter((r) => r.code === 'ok');
-  console.log(JSON.stringify({
-    baseline: { p50: p(ms(baseline), 0.5), p95: p(ms(baseline), 0.95) },
-    withGreedy: { p50: p(ms(contended), 0.5), p95: p(ms(contended), 0.95) },
-    greedy: { ok: greedyOk.length, userBusy: greedyResults.filter((r) => r.code === 'USER_BUSY').length, slowStatementMs: p(ms(greedyOk), 0.5) },
-  }));
+  console.log(
+    JSON.stringify({
+      baseline: { p50: p(ms(baseline), 0.5), p95: p(ms(baseline), 0.95) },
+      withGreedy: { p50: p(ms(contended), 0.5), p95: p(ms(contended), 0.95) },
+      greedy: {
+        ok: greedyOk.length,
+        userBusy: greedyResults.filter((r) => r.code === 'USER_BUSY').length,
+        slowStatementMs: p(ms(greedyOk), 0.5),
+      },
+    }),
+  );
 
   assert.deepEqual([...new Set(contended.map((r) => r.code))], ['ok'], 'the other users get no error');
-  assert.ok(greedyResults.every((r) => r.code === 'ok' || r.code === 'USER_BUSY'), JSON.stringify(greedyResults));
-  assert.ok(greedyResults.some((r) => r.code === 'USER_BUSY'), 'the greedy excess is refused with USER_BUSY');
+  assert.ok(
+    greedyResults.every((r) => r.code === 'ok' || r.code === 'USER_BUSY'),
+    JSON.stringify(greedyResults),
+  );
+  assert.ok(
+    greedyResults.some((r) => r.code === 'USER_BUSY'),
+    'the greedy excess is refused with USER_BUSY',
+  );
   assert.ok(greedyOk.length >= 1, 'the greedy user still gets its share');
   // Without the cap the others wait for a greedy statement to free a connection; with it they never do.
   assert.ok(p(ms(contended), 0.95) < p(ms(greedyOk), 0.5), 'the others never wait for a greedy statement to finish');
@@ -79,7 +94,9 @@ test('a greedy user with 20 concurrent slow statements does not starve 4 other u
 
 test('USER_BUSY says what the limit is and when to retry', async () => {
   // Cap 1: one runs, four wait, the rest are refused at once.
-  const results = await Promise.all(Array.from({ length: 8 }, () => greedy.callTool({ name: 'query', arguments: { sql: SLOW } })));
+  const results = await Promise.all(
+    Array.from({ length: 8 }, () => greedy.callTool({ name: 'query', arguments: { sql: SLOW } })),
+  );
   const busy = results.find((r) => r.isError);
   assert.ok(busy, 'a burst over the cap is refused');
   const error = JSON.parse(text(busy)).error;
@@ -97,7 +114,11 @@ test('past MAX_IN_FLIGHT requests, new ones get 503 with Retry-After at once', a
     const slow = clients.map((c) => c.callTool({ name: 'query', arguments: { sql: SLOW } }));
     await new Promise((r) => setTimeout(r, 100));
     const started = performance.now();
-    const shed = await fetch(small.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const shed = await fetch(small.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     const shedMs = performance.now() - started;
     await Promise.all(slow);
     assert.equal(shed.status, 503);

@@ -69,14 +69,18 @@ interface Call {
 
 test(`PostgreSQL stopped and started under ${CLIENTS} clients: fast failures, recovery, no hung call, no lost committed write`, async () => {
   const clients: Client[] = await Promise.all(
-    DEMO_USERS.filter((u) => !u.disabled).slice(0, CLIENTS).map(async (u) => connectWithToken(`${server.baseUrl}/mcp`, await auth.mintAccessToken(asMintUser(u)))),
+    DEMO_USERS.filter((u) => !u.disabled)
+      .slice(0, CLIENTS)
+      .map(async (u) => connectWithToken(`${server.baseUrl}/mcp`, await auth.mintAccessToken(asMintUser(u)))),
   );
   const calls: Call[] = [];
   const t0 = performance.now();
   let running = true;
   const timed = async (client: number, tool: Call['tool'], sql: string, name?: string) => {
     const at = performance.now() - t0;
-    const result = (await clients[client]!.callTool({ name: tool, arguments: { sql } }, undefined, { timeout: HUNG_MS })) as CallToolResult;
+    const result = (await clients[client]!.callTool({ name: tool, arguments: { sql } }, undefined, {
+      timeout: HUNG_MS,
+    })) as CallToolResult;
     const code = result.isError ? String(JSON.parse(text(result)).error.code) : 'ok';
     calls.push({ client, at, ms: performance.now() - at - t0, tool, code, ...(name ? { name } : {}) });
   };
@@ -108,18 +112,34 @@ test(`PostgreSQL stopped and started under ${CLIENTS} clients: fast failures, re
   const longest = Math.max(...calls.map((c) => c.ms));
   await admin.end({ timeout: 1 });
   admin = postgres(pg.adminUrl, { max: 2, onnotice: () => {}, idle_timeout: 1 });
-  const present = new Set((await admin<{ name: string }[]>`select name from tags where name like 'load-%'`).map((r) => r.name));
+  const present = new Set(
+    (await admin<{ name: string }[]>`select name from tags where name like 'load-%'`).map((r) => r.name),
+  );
   const committed = calls.filter((c) => c.tool === 'mutate' && c.code === 'ok');
   const lost = committed.filter((c) => !present.has(c.name!));
   const before = committed.filter((c) => c.at < stoppedAt).length;
   const afterRestart = committed.filter((c) => c.at > startedAt).length;
-  console.log(JSON.stringify({ calls: calls.length, byCode, longestMs: Math.round(longest), committedBefore: before, committedAfter: afterRestart, lost: lost.length, readyWhileDown: readyWhileDown.status }));
+  console.log(
+    JSON.stringify({
+      calls: calls.length,
+      byCode,
+      longestMs: Math.round(longest),
+      committedBefore: before,
+      committedAfter: afterRestart,
+      lost: lost.length,
+      readyWhileDown: readyWhileDown.status,
+    }),
+  );
 
   assert.equal(server.child.exitCode, null, 'the server process lives');
   assert.equal(readyWhileDown.status, 503, JSON.stringify(readyBody));
   assert.equal((readyBody as { checks: { database: string } }).checks.database, 'unreachable');
   assert.equal(readyAfter.status, 200, 'ready again once PostgreSQL is back, without a server restart');
-  assert.deepEqual(lost.map((c) => c.name), [], 'no write reported committed is missing');
+  assert.deepEqual(
+    lost.map((c) => c.name),
+    [],
+    'no write reported committed is missing',
+  );
   assert.ok(longest < HUNG_MS, `no hung call (longest ${Math.round(longest)} ms)`);
   for (const code of Object.keys(byCode)) {
     assert.match(code, /^(ok|DATABASE_UNAVAILABLE|WRITE_IN_DOUBT|WRITE_ROLLED_BACK)$/, `unexpected code ${code}`);
@@ -127,11 +147,19 @@ test(`PostgreSQL stopped and started under ${CLIENTS} clients: fast failures, re
   assert.ok((byCode.DATABASE_UNAVAILABLE ?? 0) > 0, 'calls during the outage failed as DATABASE_UNAVAILABLE');
   // While it is down, a call fails fast: well under the statement timeout (8 s by default); the
   // time is a reconnect attempt (at most 1 s apart) plus the wait for one of the 4 pool slots.
-  const down = calls.filter((c) => c.at > stoppedAt + 500 && c.at + c.ms < startedAt && c.code === 'DATABASE_UNAVAILABLE');
-  assert.ok(down.length > 0 && down.every((c) => c.ms < 4_000), `fast failures while down: ${down.map((c) => Math.round(c.ms)).join(', ')}`);
+  const down = calls.filter(
+    (c) => c.at > stoppedAt + 500 && c.at + c.ms < startedAt && c.code === 'DATABASE_UNAVAILABLE',
+  );
+  assert.ok(
+    down.length > 0 && down.every((c) => c.ms < 4_000),
+    `fast failures while down: ${down.map((c) => Math.round(c.ms)).join(', ')}`,
+  );
   // Back: every client's calls succeed again, none on a poisoned connection.
   const tail = calls.filter((c) => c.at > startedAt + 1_500);
   assert.ok(tail.length >= CLIENTS, 'calls ran after the restart');
-  assert.deepEqual(tail.filter((c) => c.code !== 'ok').map((c) => `${c.tool} ${c.code}`), []);
+  assert.deepEqual(
+    tail.filter((c) => c.code !== 'ok').map((c) => `${c.tool} ${c.code}`),
+    [],
+  );
   assert.ok(afterRestart > 0 && before > 0);
 });

@@ -47,7 +47,12 @@ const FAULTS: Fault[] = [
 ];
 
 test(`${WRITES} writes, each with a fault around COMMIT: zero wrong reports, checked against the database`, async () => {
-  const reports: { name: string; fault: string; answer: 'committed' | 'rolled back' | 'in doubt'; result: CallToolResult }[] = [];
+  const reports: {
+    name: string;
+    fault: string;
+    answer: 'committed' | 'rolled back' | 'in doubt';
+    result: CallToolResult;
+  }[] = [];
   for (let i = 0; i < WRITES; i++) {
     const fault = FAULTS[i % FAULTS.length]!;
     const name = `fault-${i}`;
@@ -56,7 +61,11 @@ test(`${WRITES} writes, each with a fault around COMMIT: zero wrong reports, che
       name: 'mutate',
       arguments: { sql: `insert into tags (name, color) values ('${name}', '#000000') returning name` },
     })) as CallToolResult;
-    const answer = !result.isError ? 'committed' : toolError(result).code === 'WRITE_ROLLED_BACK' ? 'rolled back' : 'in doubt';
+    const answer = !result.isError
+      ? 'committed'
+      : toolError(result).code === 'WRITE_ROLLED_BACK'
+        ? 'rolled back'
+        : 'in doubt';
     if (result.isError) assert.match(toolError(result).code, /^WRITE_(ROLLED_BACK|IN_DOUBT)$/, text(result));
     reports.push({ name, fault: fault.name, answer, result });
   }
@@ -76,7 +85,11 @@ test(`${WRITES} writes, each with a fault around COMMIT: zero wrong reports, che
     row[key] = (row[key] ?? 0) + 1;
   }
   console.log(JSON.stringify(tally, null, 1));
-  assert.deepEqual(wrong.map((r) => `${r.name} (${r.fault}): ${r.answer}`), [], 'wrong reports');
+  assert.deepEqual(
+    wrong.map((r) => `${r.name} (${r.fault}): ${r.answer}`),
+    [],
+    'wrong reports',
+  );
 
   // The answers say what the agent needs: committed rows (or why they are missing), the xid to check.
   const committedWithRows = reports.find((r) => r.fault === 'cut before COMMIT reply' && r.answer === 'committed');
@@ -96,6 +109,14 @@ test(`${WRITES} writes, each with a fault around COMMIT: zero wrong reports, che
 
   // No poisoned connection left behind: the next writes succeed.
   for (let i = 0; i < 5; i++) {
-    assert.deepEqual(rows(await client.callTool({ name: 'mutate', arguments: { sql: `insert into tags (name, color) values ('after-${i}', '#000000') returning name` } })), [{ name: `after-${i}` }]);
+    assert.deepEqual(
+      rows(
+        await client.callTool({
+          name: 'mutate',
+          arguments: { sql: `insert into tags (name, color) values ('after-${i}', '#000000') returning name` },
+        }),
+      ),
+      [{ name: `after-${i}` }],
+    );
   }
 });

@@ -23,12 +23,30 @@ after(async () => {
 
 const QUESTIONS: [string, string][] = [
   ['every contact', 'select * from contacts'],
-  ['hot contacts, latest first', "select id, first_name, last_name, title, status, last_seen from contacts where status = 'hot' order by last_seen desc limit 20"],
-  ['open deals by value', 'select d.id, d.name, d.stage, d.amount, c.name as company from deals d join companies c on c.id = d.company_id where d.archived_at is null order by d.amount desc nulls last limit 20'],
-  ['pending tasks by due date', 'select t.id, t.type, t.text, t.due_date, c.first_name, c.last_name from tasks t join contacts c on c.id = t.contact_id where t.done_date is null order by t.due_date nulls last limit 30'],
-  ['pipeline by stage', 'select stage, count(*)::int as deals, sum(amount) as total from deals where archived_at is null group by stage order by stage'],
-  ["one contact's notes", 'select date, status, left(text, 200) as text from contact_notes where contact_id = (select min(contact_id) from contact_notes) order by date desc'],
-  ['companies with most deals', 'select id, name, sector, size, city, nb_deals, nb_contacts from companies_summary order by nb_deals desc, id limit 10'],
+  [
+    'hot contacts, latest first',
+    "select id, first_name, last_name, title, status, last_seen from contacts where status = 'hot' order by last_seen desc limit 20",
+  ],
+  [
+    'open deals by value',
+    'select d.id, d.name, d.stage, d.amount, c.name as company from deals d join companies c on c.id = d.company_id where d.archived_at is null order by d.amount desc nulls last limit 20',
+  ],
+  [
+    'pending tasks by due date',
+    'select t.id, t.type, t.text, t.due_date, c.first_name, c.last_name from tasks t join contacts c on c.id = t.contact_id where t.done_date is null order by t.due_date nulls last limit 30',
+  ],
+  [
+    'pipeline by stage',
+    'select stage, count(*)::int as deals, sum(amount) as total from deals where archived_at is null group by stage order by stage',
+  ],
+  [
+    "one contact's notes",
+    'select date, status, left(text, 200) as text from contact_notes where contact_id = (select min(contact_id) from contact_notes) order by date desc',
+  ],
+  [
+    'companies with most deals',
+    'select id, name, sector, size, city, nb_deals, nb_contacts from companies_summary order by nb_deals desc, id limit 10',
+  ],
 ];
 
 /** The text the server sent before compact tables, for the same rows. */
@@ -47,7 +65,10 @@ function tableRows(answer: string): Record<string, unknown>[] {
 }
 
 test('rows arrive as a compact table that says exactly what structuredContent says, at a fraction of the characters', async (t) => {
-  const measured: string[] = ['| question | rows | before (chars) | after (chars) | after / before |', '|---|---:|---:|---:|---:|'];
+  const measured: string[] = [
+    '| question | rows | before (chars) | after (chars) | after / before |',
+    '|---|---:|---:|---:|---:|',
+  ];
   let before = 0;
   let afterTotal = 0;
   for (const [question, sql] of QUESTIONS) {
@@ -61,7 +82,9 @@ test('rows arrive as a compact table that says exactly what structuredContent sa
     assert.ok(answer.length < former, `${question}: ${answer.length} < ${former}`);
     before += former;
     afterTotal += answer.length;
-    measured.push(`| ${question} | ${data.length} | ${former} | ${answer.length} | ${(answer.length / former).toFixed(2)} |`);
+    measured.push(
+      `| ${question} | ${data.length} | ${former} | ${answer.length} | ${(answer.length / former).toFixed(2)} |`,
+    );
   }
   measured.push(`| all ${QUESTIONS.length} | | ${before} | ${afterTotal} | ${(afterTotal / before).toFixed(2)} |`);
   for (const line of measured) t.diagnostic(line);

@@ -23,13 +23,17 @@ after(async () => {
 
 /** Alice's private notes tagged `mark`, counted as an administrator (outside RLS). */
 async function notes(mark: string): Promise<number> {
-  const [{ n }] = (await stack.db.admin`select count(*)::int as n from private_notes where text like ${mark + '%'}`) as unknown as [{ n: number }];
+  const [{ n }] = (await stack.db
+    .admin`select count(*)::int as n from private_notes where text like ${mark + '%'}`) as unknown as [{ n: number }];
   return n;
 }
 /** Inserts `count` private notes for Alice as an administrator. */
 async function seedNotes(mark: string, count: number): Promise<void> {
-  const [{ id }] = (await stack.db.admin`select id from sales where user_id = ${stack.users.alice.id}`) as unknown as [{ id: number }];
-  await stack.db.admin`insert into private_notes (text, sales_id) select ${mark} || ' ' || g, ${id} from generate_series(1, ${count}) g`;
+  const [{ id }] = (await stack.db.admin`select id from sales where user_id = ${stack.users.alice.id}`) as unknown as [
+    { id: number },
+  ];
+  await stack.db
+    .admin`insert into private_notes (text, sales_id) select ${mark} || ' ' || g, ${id} from generate_series(1, ${count}) g`;
 }
 
 /** Either SDK's client: both take `callTool({ name, arguments })`. */
@@ -48,7 +52,10 @@ describe('ordinary writes', () => {
   });
 
   test('a DELETE that matches nothing deletes nothing and asks nothing', async () => {
-    assert.match(text(await mutate(legacyClient, "delete from private_notes where text = 'no such note'")), /^DELETE: 0 rows affected/);
+    assert.match(
+      text(await mutate(legacyClient, "delete from private_notes where text = 'no such note'")),
+      /^DELETE: 0 rows affected/,
+    );
   });
 });
 
@@ -70,7 +77,9 @@ describe('a client that cannot ask the user (2025-11-25)', () => {
 
   test('a write over the threshold is held too', async () => {
     await seedNotes('legacy-big', 21);
-    const held = toolError(await mutate(legacyClient, "update private_notes set text = text || '?' where text like 'legacy-big%'"));
+    const held = toolError(
+      await mutate(legacyClient, "update private_notes set text = text || '?' where text like 'legacy-big%'"),
+    );
     assert.equal(held.code, 'CONFIRMATION_REQUIRED');
     assert.equal(held.rows, 21);
     assert.equal(await notes('legacy-big %?'), 0, 'nothing updated');
@@ -104,7 +113,9 @@ describe('a 2026-07-28 client that asks the user (elicitation)', () => {
     await seedNotes('modern-decline', 4);
     const { client, asked } = await asker('decline');
     try {
-      const error = toolError(await mutate(client, "delete from private_notes where text like 'modern-decline%' returning id, text"));
+      const error = toolError(
+        await mutate(client, "delete from private_notes where text like 'modern-decline%' returning id, text"),
+      );
       assert.equal(error.code, 'WRITE_DECLINED');
       assert.equal(asked.length, 1);
       assert.match(asked[0]!, /deletes 4 in private_notes \(4 rows in all/);
@@ -118,7 +129,10 @@ describe('a 2026-07-28 client that asks the user (elicitation)', () => {
   test('accept: committed exactly once', async () => {
     const { client, asked } = await asker('accept');
     try {
-      const result = await mutate(client, "insert into private_notes (text) select 'modern-accept ' || g from generate_series(1, 25) g");
+      const result = await mutate(
+        client,
+        "insert into private_notes (text) select 'modern-accept ' || g from generate_series(1, 25) g",
+      );
       assert.match(text(result), /^INSERT: 25 rows affected/);
       assert.equal(asked.length, 1);
       assert.equal(await notes('modern-accept'), 25);
@@ -131,7 +145,10 @@ describe('a 2026-07-28 client that asks the user (elicitation)', () => {
     await seedNotes('modern-agent', 2);
     const { client, asked } = await asker('decline');
     try {
-      assert.equal(toolError(await mutate(client, "delete from private_notes where text like 'modern-agent%'", 2)).code, 'WRITE_DECLINED');
+      assert.equal(
+        toolError(await mutate(client, "delete from private_notes where text like 'modern-agent%'", 2)).code,
+        'WRITE_DECLINED',
+      );
       assert.equal(asked.length, 1);
       assert.equal(await notes('modern-agent'), 2);
     } finally {
@@ -170,11 +187,19 @@ describe('the retried request, as raw 2026-07-28 HTTP', () => {
         'Mcp-Method': 'tools/call',
         'Mcp-Name': 'mutate',
       },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'mutate', arguments: { sql }, ...retry, _meta: META } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'mutate', arguments: { sql }, ...retry, _meta: META },
+      }),
     });
     return (await response.json()) as { result?: Record<string, any>; error?: { code: number; message: string } };
   }
-  const accept = (requestState: string) => ({ inputResponses: { confirm: { action: 'accept', content: { confirm: true } } }, requestState });
+  const accept = (requestState: string) => ({
+    inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
+    requestState,
+  });
 
   test('the first answer is input_required with a sealed requestState', async () => {
     await seedNotes('raw-first', 2);
@@ -196,7 +221,7 @@ describe('the retried request, as raw 2026-07-28 HTTP', () => {
     assert.equal(await notes('raw-small'), 1);
   });
 
-  test('a forged or another user\'s requestState is refused before anything runs', async () => {
+  test("a forged or another user's requestState is refused before anything runs", async () => {
     await seedNotes('raw-forged', 2);
     const sql = "delete from private_notes where text like 'raw-forged%'";
     const { result } = await call(sql);

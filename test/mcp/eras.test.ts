@@ -24,7 +24,12 @@ const MODERN_META = {
 };
 
 /** A raw 2026-07-28 request, headers as the spec requires them unless `headers` overrides. */
-function modern(method: string, params: Record<string, unknown>, headers: Record<string, string> = {}, signal?: AbortSignal) {
+function modern(
+  method: string,
+  params: Record<string, unknown>,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+) {
   const name: Record<string, string> = typeof params.name === 'string' ? { 'Mcp-Name': params.name } : {};
   return fetch(stack.url, {
     method: 'POST',
@@ -64,7 +69,13 @@ describe('a 2026-07-28 client', () => {
       assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
       assert.equal(client.getProtocolEra(), 'modern');
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), [
+        'create_task',
+        'get_schema',
+        'log_contact_note',
+        'mutate',
+        'query',
+      ]);
       const result = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as one' } });
       assert.deepEqual(rows(result), [{ one: 1 }]);
     } finally {
@@ -108,7 +119,11 @@ describe('a 2026-07-28 client', () => {
   });
 
   test('an Mcp-Name that disagrees with the body is refused before anything runs', async () => {
-    const response = await modern('tools/call', { name: 'mutate', arguments: { sql: 'delete from tasks' } }, { 'Mcp-Name': 'query' });
+    const response = await modern(
+      'tools/call',
+      { name: 'mutate', arguments: { sql: 'delete from tasks' } },
+      { 'Mcp-Name': 'query' },
+    );
     assert.equal(response.status, 400);
     const body = await response.json();
     assert.ok(body.error, JSON.stringify(body));
@@ -134,11 +149,17 @@ describe('a 2025-11-25 client', () => {
     const client = await stack.connect(stack.users.alice);
     const transport = client.transport as { protocolVersion?: string } | undefined;
     assert.equal(transport?.protocolVersion, '2025-11-25');
-    assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: 'select 3 as three' } })), [{ three: 3 }]);
+    assert.deepEqual(rows(await client.callTool({ name: 'query', arguments: { sql: 'select 3 as three' } })), [
+      { three: 3 },
+    ]);
   });
 
   test('initialize advertises tools without listChanged; answers are plain JSON', async () => {
-    const init = await legacy('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } });
+    const init = await legacy('initialize', {
+      protocolVersion: '2025-11-25',
+      capabilities: {},
+      clientInfo: { name: 'raw', version: '1' },
+    });
     assert.match(init.headers.get('Content-Type') ?? '', /^application\/json/);
     const { result } = await init.json();
     assert.equal(result.protocolVersion, '2025-11-25');
@@ -150,7 +171,11 @@ describe('a 2025-11-25 client', () => {
 
   for (const version of ['2025-06-18', '2025-03-26', '2024-11-05']) {
     test(`an older revision (${version}) is served too`, async () => {
-      const init = await legacy('initialize', { protocolVersion: version, capabilities: {}, clientInfo: { name: 'raw', version: '1' } });
+      const init = await legacy('initialize', {
+        protocolVersion: version,
+        capabilities: {},
+        clientInfo: { name: 'raw', version: '1' },
+      });
       assert.equal((await init.json()).result.protocolVersion, version);
     });
   }
@@ -160,10 +185,15 @@ describe('CORS', () => {
   test('a browser client on an allowed origin may send the 2026 headers', async () => {
     const response = await fetch(stack.url, {
       method: 'OPTIONS',
-      headers: { Origin: stack.baseUrl, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'mcp-method, mcp-name, mcp-protocol-version' },
+      headers: {
+        Origin: stack.baseUrl,
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'mcp-method, mcp-name, mcp-protocol-version',
+      },
     });
     const allowed = (response.headers.get('Access-Control-Allow-Headers') ?? '').toLowerCase();
-    for (const header of ['mcp-method', 'mcp-name', 'mcp-protocol-version']) assert.ok(allowed.includes(header), allowed);
+    for (const header of ['mcp-method', 'mcp-name', 'mcp-protocol-version'])
+      assert.ok(allowed.includes(header), allowed);
   });
 });
 
@@ -184,7 +214,10 @@ describe('a client that goes away', () => {
   };
 
   for (const [era, send] of [
-    ['2026-07-28', (signal: AbortSignal) => modern('tools/call', { name: 'query', arguments: { sql: SLOW } }, {}, signal)],
+    [
+      '2026-07-28',
+      (signal: AbortSignal) => modern('tools/call', { name: 'query', arguments: { sql: SLOW } }, {}, signal),
+    ],
     ['2025-11-25', (signal: AbortSignal) => legacy('tools/call', { name: 'query', arguments: { sql: SLOW } }, signal)],
   ] as const) {
     test(`${era}: its statement is cancelled in PostgreSQL`, async () => {

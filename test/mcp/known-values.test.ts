@@ -25,7 +25,8 @@ const DEFAULT_STAGES = ['opportunity', 'proposal-sent', 'in-negociation', 'won',
 
 describe('writes of unknown values', () => {
   test("the natural spelling 'in-negotiation' is refused with Atomic CRM's slug as the nearest", async () => {
-    const [deal] = await stack.db.admin`select id, stage from deals where stage <> 'in-negociation' order by id limit 1`;
+    const [deal] = await stack.db
+      .admin`select id, stage from deals where stage <> 'in-negociation' order by id limit 1`;
     const sql = `update deals set stage = 'in-negotiation' where id = ${deal!.id}`;
     const error = toolError(await mutate(alice, sql));
     assert.equal(error.code, 'UNKNOWN_VALUE');
@@ -43,8 +44,14 @@ describe('writes of unknown values', () => {
     const cases: [string, string][] = [
       ["insert into contact_notes (contact_id, text, status) values (1, 'Met at fair', 'Warm') returning id", 'warm'],
       ["insert into tasks (contact_id, type, text) select 1, 'phone-call'::text, 'Call back'", 'call'],
-      ["insert into companies (id, name) values (1, 'x') on conflict (id) do update set sector = 'tech'", 'information-technology'],
-      ["merge into deals d using (select 1 as id) s on d.id = s.id when matched then update set category = 'web-design'", 'website-design'],
+      [
+        "insert into companies (id, name) values (1, 'x') on conflict (id) do update set sector = 'tech'",
+        'information-technology',
+      ],
+      [
+        "merge into deals d using (select 1 as id) s on d.id = s.id when matched then update set category = 'web-design'",
+        'website-design',
+      ],
     ];
     for (const [sql, nearest] of cases) {
       const error = toolError(await mutate(alice, sql));
@@ -56,9 +63,15 @@ describe('writes of unknown values', () => {
   });
 
   test('known values, NULLs and expressions pass', async () => {
-    const result = await mutate(alice, "insert into contact_notes (contact_id, text, status) values (1, 'Signed', 'in-contract') returning status");
+    const result = await mutate(
+      alice,
+      "insert into contact_notes (contact_id, text, status) values (1, 'Signed', 'in-contract') returning status",
+    );
     assert.deepEqual(rows(result), [{ status: 'in-contract' }]);
-    const copy = await mutate(alice, "update deals set stage = stage, category = null where id = (select min(id) from deals) returning id");
+    const copy = await mutate(
+      alice,
+      'update deals set stage = stage, category = null where id = (select min(id) from deals) returning id',
+    );
     assert.equal(rows(copy).length, 1);
   });
 });
@@ -79,22 +92,36 @@ describe('reads filtering on unknown values', () => {
     const notices = (result.structuredContent as { notices?: string[] }).notices ?? [];
     assert.equal(notices.length, 1);
     assert.match(notices[0]!, /contacts_summary\.status is compared with 'Cold'.*nearest: 'cold'/);
-    const clean = await query(alice, "select count(*)::int as n from deals where stage = 'won' and category <> 'other'");
+    const clean = await query(
+      alice,
+      "select count(*)::int as n from deals where stage = 'won' and category <> 'other'",
+    );
     assert.equal((clean.structuredContent as { notices?: string[] }).notices, undefined);
   });
 });
 
 describe('the configuration row overrides the defaults', () => {
   test("an administrator's own stages become the known ones (another user, fresh cache)", async () => {
-    await stack.db.admin`update configuration set config = config || ${stack.db.admin.json({ dealStages: [{ value: 'discovery', label: 'Discovery' }, { value: 'signed', label: 'Signed' }] })} where id = 1`;
+    await stack.db.admin`update configuration set config = config || ${stack.db.admin.json({
+      dealStages: [
+        { value: 'discovery', label: 'Discovery' },
+        { value: 'signed', label: 'Signed' },
+      ],
+    })} where id = 1`;
     const bob = await stack.connect(stack.users.bob);
-    const ok = await mutate(bob, "update deals set stage = 'signed' where id = (select min(id) from deals) returning stage");
+    const ok = await mutate(
+      bob,
+      "update deals set stage = 'signed' where id = (select min(id) from deals) returning stage",
+    );
     assert.deepEqual(rows(ok), [{ stage: 'signed' }]);
     const error = toolError(await mutate(bob, "update deals set stage = 'won' where id = (select min(id) from deals)"));
     assert.equal(error.code, 'UNKNOWN_VALUE');
     assert.deepEqual(error.allowed, ['discovery', 'signed']);
     // Lists the row does not override keep Atomic CRM's defaults.
-    const task = await mutate(bob, "insert into tasks (contact_id, type, text) values (1, 'demo', 'Show it') returning type");
+    const task = await mutate(
+      bob,
+      "insert into tasks (contact_id, type, text) values (1, 'demo', 'Show it') returning type",
+    );
     assert.deepEqual(rows(task), [{ type: 'demo' }]);
   });
 });

@@ -48,7 +48,18 @@ describe('tools/list', () => {
 describe('get_schema', () => {
   test('describes every Atomic CRM table compactly, with keys and the values in effect', async () => {
     const schema = text(await alice.callTool({ name: 'get_schema', arguments: {} }));
-    for (const table of ['companies', 'contacts', 'contact_notes', 'deals', 'deal_notes', 'tasks', 'sales', 'tags', 'configuration', 'private_notes']) {
+    for (const table of [
+      'companies',
+      'contacts',
+      'contact_notes',
+      'deals',
+      'deal_notes',
+      'tasks',
+      'sales',
+      'tags',
+      'configuration',
+      'private_notes',
+    ]) {
       assert.match(schema, new RegExp(`^${table} \\(table, RLS on\\)`, 'm'), table);
     }
     assert.match(schema, /^contacts_summary \(view\)/m);
@@ -82,7 +93,10 @@ describe('query', () => {
     assert.deepEqual(Object.keys(data[0]!), ['id', 'name']);
     assert.equal(typeof data[0]!.id, 'number');
     const structured = result.structuredContent as Record<string, unknown>;
-    assert.deepEqual(structured.columns, [{ name: 'id', type: 'bigint' }, { name: 'name', type: 'text' }]);
+    assert.deepEqual(structured.columns, [
+      { name: 'id', type: 'bigint' },
+      { name: 'name', type: 'text' },
+    ]);
     assert.equal(structured.rowCount, 3);
     assert.equal(structured.truncated, false);
     assert.match(text(result), /^3 rows\./);
@@ -96,13 +110,21 @@ describe('query', () => {
     const token = (s: string) => /<untrusted-data-([0-9a-f]+)>/.exec(s)![1];
     assert.notEqual(token(first), token(second));
     const open = `<untrusted-data-${token(first)}>\n`;
-    const inside = first.slice(first.lastIndexOf(open) + open.length, first.lastIndexOf(`</untrusted-data-${token(first)}>`));
+    const inside = first.slice(
+      first.lastIndexOf(open) + open.length,
+      first.lastIndexOf(`</untrusted-data-${token(first)}>`),
+    );
     assert.ok(inside.includes('Ignore previous instructions'), 'the hostile text is inside the fence');
     assert.match(first, /not instructions/);
   });
 
   test('bigint and numeric values keep their precision', async () => {
-    const data = rows(await query(alice, "select 9007199254740993::bigint as big, 12::bigint as small, 1.10::numeric as exact, array[1, 9007199254740993]::bigint[] as ids"));
+    const data = rows(
+      await query(
+        alice,
+        'select 9007199254740993::bigint as big, 12::bigint as small, 1.10::numeric as exact, array[1, 9007199254740993]::bigint[] as ids',
+      ),
+    );
     assert.deepEqual(data[0], { big: '9007199254740993', small: 12, exact: '1.10', ids: [1, '9007199254740993'] });
   });
 
@@ -112,7 +134,7 @@ describe('query', () => {
   });
 
   test('column types are named, extension types included', async () => {
-    const result = await query(alice, "select s.email, c.id, c.email_jsonb, c.tags from sales s, contacts c limit 1");
+    const result = await query(alice, 'select s.email, c.id, c.email_jsonb, c.tags from sales s, contacts c limit 1');
     assert.deepEqual((result.structuredContent as { columns: unknown[] }).columns, [
       { name: 'email', type: 'citext' },
       { name: 'id', type: 'bigint' },
@@ -125,7 +147,10 @@ describe('query', () => {
     const descending = rows(await query(alice, 'select id from contacts order by id desc'));
     assert.equal(descending.length, 50);
     const ids = descending.map((r) => r.id as number);
-    assert.deepEqual(ids, [...ids].sort((a, b) => b - a));
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => b - a),
+    );
     const [highest] = await stack.db.admin`select max(id)::int as id from contacts`;
     assert.equal(ids[0], highest!.id, 'starts at the highest id');
     const union = rows(await query(alice, "select 'b' as k union all select 'a' union all select 'c' order by 1 desc"));
@@ -133,7 +158,12 @@ describe('query', () => {
   });
 
   test('duplicate column names are all kept', async () => {
-    const data = rows(await query(alice, 'select c.id, co.id from contacts c join companies co on co.id = c.company_id order by c.id limit 1'));
+    const data = rows(
+      await query(
+        alice,
+        'select c.id, co.id from contacts c join companies co on co.id = c.company_id order by c.id limit 1',
+      ),
+    );
     assert.deepEqual(Object.keys(data[0]!), ['id', 'id_2']);
   });
 
@@ -154,7 +184,7 @@ describe('query', () => {
     assert.match(structured.notice, /byte result budget/);
   });
 
-  test('PostgreSQL errors keep SQLSTATE, message, hint and a position in the agent\'s own text', async () => {
+  test("PostgreSQL errors keep SQLSTATE, message, hint and a position in the agent's own text", async () => {
     const error = toolError(await query(alice, 'select email from contacts'));
     assert.equal(error.code, 'SQL_ERROR');
     assert.equal(error.sqlstate, '42703');
@@ -163,7 +193,7 @@ describe('query', () => {
   });
 
   test('a hint from PostgreSQL reaches the agent', async () => {
-    const error = toolError(await query(alice, "select sales_id = auth.uid() from deals"));
+    const error = toolError(await query(alice, 'select sales_id = auth.uid() from deals'));
     assert.equal(error.sqlstate, '42883');
     assert.match(String(error.hint), /explicit type casts/);
   });
@@ -178,7 +208,7 @@ describe('query', () => {
     const insert = toolError(await query(alice, "insert into tags(name, color) values ('x', '#fff')"));
     assert.equal(insert.code, 'WRONG_TOOL');
     assert.match(insert.message, /mutate/);
-    const cte = toolError(await query(alice, "with d as (delete from tasks returning id) select count(*) from d"));
+    const cte = toolError(await query(alice, 'with d as (delete from tasks returning id) select count(*) from d'));
     assert.ok(['WRITE_IN_QUERY', 'STATEMENT_NOT_ALLOWED'].includes(cte.code), cte.code);
     // merge_contacts writes from inside a SELECT: the READ ONLY transaction stops it in PostgreSQL.
     const merge = toolError(await query(alice, 'select merge_contacts(1, 2)'));
@@ -198,29 +228,46 @@ describe('query', () => {
 
 describe('Row Level Security as the signed-in user', () => {
   test('each user sees only their own private notes', async () => {
-    const mine = rows(await query(alice, 'select p.sales_id, s.user_id from private_notes p join sales s on s.id = p.sales_id'));
+    const mine = rows(
+      await query(alice, 'select p.sales_id, s.user_id from private_notes p join sales s on s.id = p.sales_id'),
+    );
     assert.ok(mine.length > 0);
     for (const row of mine) assert.equal(row.user_id, stack.users.alice.id);
-    const theirs = rows(await query(bob, 'select p.sales_id, s.user_id from private_notes p join sales s on s.id = p.sales_id'));
+    const theirs = rows(
+      await query(bob, 'select p.sales_id, s.user_id from private_notes p join sales s on s.id = p.sales_id'),
+    );
     for (const row of theirs) assert.equal(row.user_id, stack.users.bob.id);
   });
 
-  test('a user cannot change another user\'s private notes', async () => {
-    const result = await mutate(bob, `update private_notes set text = 'hijacked' where sales_id = (select id from sales where user_id = '${stack.users.alice.id}') returning id`);
+  test("a user cannot change another user's private notes", async () => {
+    const result = await mutate(
+      bob,
+      `update private_notes set text = 'hijacked' where sales_id = (select id from sales where user_id = '${stack.users.alice.id}') returning id`,
+    );
     assert.equal((result.structuredContent as { rowCount: number }).rowCount, 0);
     const check = await stack.db.admin`select count(*)::int as n from private_notes where text = 'hijacked'`;
     assert.equal(check[0]!.n, 0);
   });
 
-  test('auth.uid() is the token\'s user', async () => {
+  test("auth.uid() is the token's user", async () => {
     assert.equal(rows(await query(bob, 'select auth.uid() as uid'))[0]!.uid, stack.users.bob.id);
     assert.equal(rows(await query(bob, 'select current_user as role'))[0]!.role, 'authenticated');
   });
 
   test('only an administrator may change the configuration', async () => {
-    const denied = await mutate(alice, "update configuration set config = config || '{\"title\": \"pwned\"}' where id = 1 returning id");
-    assert.equal((denied.structuredContent as { rowCount: number }).rowCount, 0, 'RLS hides the row from a non-admin update');
-    const allowed = await mutate(admin, "update configuration set config = config || '{\"title\": \"Acme CRM\"}' where id = 1 returning config ->> 'title' as title");
+    const denied = await mutate(
+      alice,
+      'update configuration set config = config || \'{"title": "pwned"}\' where id = 1 returning id',
+    );
+    assert.equal(
+      (denied.structuredContent as { rowCount: number }).rowCount,
+      0,
+      'RLS hides the row from a non-admin update',
+    );
+    const allowed = await mutate(
+      admin,
+      'update configuration set config = config || \'{"title": "Acme CRM"}\' where id = 1 returning config ->> \'title\' as title',
+    );
     assert.deepEqual(rows(allowed), [{ title: 'Acme CRM' }]);
   });
 
@@ -234,7 +281,10 @@ describe('Row Level Security as the signed-in user', () => {
 
 describe('mutate', () => {
   test('inserts as the caller: sales_id defaults to their sales row', async () => {
-    const result = await mutate(alice, "insert into contact_notes (contact_id, text, status) values (1, 'Called, follow up next week', 'warm') returning id, sales_id");
+    const result = await mutate(
+      alice,
+      "insert into contact_notes (contact_id, text, status) values (1, 'Called, follow up next week', 'warm') returning id, sales_id",
+    );
     const [note] = rows(result);
     const [me] = rows(await query(alice, 'select id from sales where user_id = auth.uid()'));
     assert.equal(note!.sales_id, me!.id);
@@ -242,7 +292,10 @@ describe('mutate', () => {
   });
 
   test('updates report the affected row count without RETURNING', async () => {
-    const result = await mutate(alice, "update tasks set done_date = now() where id in (1, 2, 3) and done_date is null");
+    const result = await mutate(
+      alice,
+      'update tasks set done_date = now() where id in (1, 2, 3) and done_date is null',
+    );
     const structured = result.structuredContent as { command: string; rowCount: number; rows: unknown[] };
     assert.equal(structured.command, 'UPDATE');
     assert.ok(structured.rowCount <= 3);
@@ -264,7 +317,12 @@ describe('mutate', () => {
   });
 
   test('inserting into sales is refused by RLS', async () => {
-    const error = toolError(await mutate(alice, "insert into sales (first_name, last_name, email, administrator, user_id) values ('x', 'y', 'x@y.z', true, gen_random_uuid())"));
+    const error = toolError(
+      await mutate(
+        alice,
+        "insert into sales (first_name, last_name, email, administrator, user_id) values ('x', 'y', 'x@y.z', true, gen_random_uuid())",
+      ),
+    );
     assert.equal(error.sqlstate, '42501');
   });
 });

@@ -44,16 +44,27 @@ const crmFunctions = (
 /** A call with plausible (and hostile) arguments: an attacker's address for the look-ups. */
 function callOf(signature: string): string {
   const [, name, params] = /^(.*?)\((.*)\)$/.exec(signature)!;
-  const args = params!.split(', ').filter(Boolean).map((param) => {
-    const [arg, type] = param.split(' ');
-    if (type === 'bigint') return arg === 'loser_id' ? '1' : '2';
-    return arg === 'email' ? `'probe@attacker.example'` : `'attacker.example'`;
-  });
+  const args = params!
+    .split(', ')
+    .filter(Boolean)
+    .map((param) => {
+      const [arg, type] = param.split(' ');
+      if (type === 'bigint') return arg === 'loser_id' ? '1' : '2';
+      return arg === 'email' ? `'probe@attacker.example'` : `'attacker.example'`;
+    });
   return `${name}(${args.join(', ')})`;
 }
 
 /** Functions whose bodies reach the network or write: the policy must refuse them in query. */
-const writesOrNetwork = ['get_avatar_for_email', 'cleanup_note_attachments', 'merge_contacts', 'handle_new_user', 'handle_update_user', 'handle_contact_note_created_or_updated', 'handle_contact_saved'];
+const writesOrNetwork = [
+  'get_avatar_for_email',
+  'cleanup_note_attachments',
+  'merge_contacts',
+  'handle_new_user',
+  'handle_update_user',
+  'handle_contact_note_created_or_updated',
+  'handle_contact_saved',
+];
 /** Functions whose bodies reach the network: refused in both tools. */
 const network = ['get_avatar_for_email', 'cleanup_note_attachments', 'handle_contact_saved'];
 
@@ -93,7 +104,9 @@ for (const login of ['least-privilege', 'superuser'] as const) {
         const [me] = rows(
           await attacker.callTool({
             name: 'query',
-            arguments: { sql: "select auth.uid() as uid, current_user as role, current_setting('statement_timeout') as timeout" },
+            arguments: {
+              sql: "select auth.uid() as uid, current_user as role, current_setting('statement_timeout') as timeout",
+            },
           }),
         );
         if (me?.uid !== stack.users.alice.id || me?.role !== 'authenticated' || me?.timeout !== '2s') {
@@ -111,15 +124,22 @@ for (const login of ['least-privilege', 'superuser'] as const) {
         const short = call.replace(/^public\.|\(.*$/g, '');
         const statements = [
           { tool: 'query', sql: `select ${call} as r`, refused: writesOrNetwork.includes(short) },
-          { tool: 'mutate', sql: `update public.tags set color = color where (${call}) is not null`, refused: network.includes(short) },
+          {
+            tool: 'mutate',
+            sql: `update public.tags set color = color where (${call}) is not null`,
+            refused: network.includes(short),
+          },
         ];
         for (const { tool, sql, refused } of statements) {
           const result = await attacker.callTool({ name: tool, arguments: { sql } });
           const code = result.isError ? toolError(result).code : 'OK';
-          if (refused && code !== 'FUNCTION_NOT_ALLOWED') failures.push(`${tool} ${sql}: expected FUNCTION_NOT_ALLOWED, got ${text(result).slice(0, 200)}`);
+          if (refused && code !== 'FUNCTION_NOT_ALLOWED')
+            failures.push(`${tool} ${sql}: expected FUNCTION_NOT_ALLOWED, got ${text(result).slice(0, 200)}`);
         }
       }
-      const [{ n }] = (await stack.db.admin`select count(*)::int as n from net.http_stub_calls`) as unknown as [{ n: number }];
+      const [{ n }] = (await stack.db.admin`select count(*)::int as n from net.http_stub_calls`) as unknown as [
+        { n: number },
+      ];
       if (n !== 0) failures.push(`${n} outbound HTTP requests were recorded`);
       assert.deepEqual(failures, []);
     });
@@ -130,9 +150,19 @@ for (const login of ['least-privilege', 'superuser'] as const) {
     });
 
     test('another user on the same pool is unaffected', async () => {
-      const [me] = rows(await bystander.callTool({ name: 'query', arguments: { sql: 'select auth.uid() as uid, current_user as role' } }));
+      const [me] = rows(
+        await bystander.callTool({
+          name: 'query',
+          arguments: { sql: 'select auth.uid() as uid, current_user as role' },
+        }),
+      );
       assert.deepEqual(me, { uid: stack.users.bob.id, role: 'authenticated' });
-      const owners = rows(await bystander.callTool({ name: 'query', arguments: { sql: 'select distinct s.user_id from private_notes p join sales s on s.id = p.sales_id' } }));
+      const owners = rows(
+        await bystander.callTool({
+          name: 'query',
+          arguments: { sql: 'select distinct s.user_id from private_notes p join sales s on s.id = p.sales_id' },
+        }),
+      );
       assert.deepEqual(owners, [{ user_id: stack.users.bob.id }]);
     });
 
@@ -154,7 +184,9 @@ for (const login of ['least-privilege', 'superuser'] as const) {
           ),
         ),
       );
-      const loginRole = decodeURIComponent(new URL(login === 'superuser' ? stack.db.adminUrl : stack.db.loginUrl).username);
+      const loginRole = decodeURIComponent(
+        new URL(login === 'superuser' ? stack.db.adminUrl : stack.db.loginUrl).username,
+      );
       for (const [state] of probes) {
         assert.deepEqual(
           { ...state },
@@ -185,7 +217,10 @@ describe('legitimate agent SQL runs untouched', () => {
       // A delete or a large write is held until the user agrees; here they do, as an agent would relay.
       const held = result.isError ? (JSON.parse(text(result)).error as { code: string; rows?: number }) : undefined;
       if (held?.code === 'CONFIRMATION_REQUIRED') {
-        result = await client.callTool({ name: statement.tool, arguments: { sql: statement.sql, confirm_rows: held.rows } });
+        result = await client.callTool({
+          name: statement.tool,
+          arguments: { sql: statement.sql, confirm_rows: held.rows },
+        });
       }
       if (result.isError) failures.push(`${statement.name}: ${text(result).slice(0, 300)}`);
     }
@@ -193,9 +228,11 @@ describe('legitimate agent SQL runs untouched', () => {
   });
 
   test("the agent's writes run the CRM's own triggers, as the web app's do: a new contact's avatar look-up", async () => {
-    const requests = await stack.db.admin`select url from net.http_stub_calls where url like 'https://www.gravatar.com/avatar/%'`;
+    const requests = await stack.db
+      .admin`select url from net.http_stub_calls where url like 'https://www.gravatar.com/avatar/%'`;
     assert.ok(requests.length >= 1, 'the avatar trigger asked gravatar for the inserted contact');
-    const [ada] = await stack.db.admin`select avatar from contacts where email_jsonb @> '[{"email": "ada@example.com"}]'`;
+    const [ada] = await stack.db
+      .admin`select avatar from contacts where email_jsonb @> '[{"email": "ada@example.com"}]'`;
     assert.deepEqual(ada?.avatar, { src: 'https://favicon.show/example.com' });
   });
 });

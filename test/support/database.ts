@@ -67,7 +67,12 @@ let counter = 0;
 
 /** Unique, valid identifier: label + pid + counter + random (≤ 63 bytes). */
 function uniqueName(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 30) || 'test';
+  const clean =
+    label
+      .toLowerCase()
+      .replace(/[^a-z0-9_]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 30) || 'test';
   return `${clean}_${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`;
 }
 
@@ -80,7 +85,10 @@ export interface CreateTestDatabaseOptions {
  * Creates a fresh database cloned from the seeded template. `label` only makes the name readable;
  * the name is always unique.
  */
-export async function createTestDatabase(label = 'test', options: CreateTestDatabaseOptions = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  label = 'test',
+  options: CreateTestDatabaseOptions = {},
+): Promise<TestDatabase> {
   const env = testEnvironment();
   const name = uniqueName(label);
   const template = options.template ?? env.template;

@@ -61,10 +61,17 @@ export interface EdgeStackOptions {
   secret?: 'login-role' | 'platform-db-url';
 }
 
-export async function startEdgeStack({ dbDelayMs = 0, secret = 'login-role' }: EdgeStackOptions = {}): Promise<EdgeStack> {
+export async function startEdgeStack({
+  dbDelayMs = 0,
+  secret = 'login-role',
+}: EdgeStackOptions = {}): Promise<EdgeStack> {
   const db = await createTestDatabase('edge');
   const login = new URL(db.loginUrl);
-  const dbProxy = await startDelayProxy({ targetHost: login.hostname, targetPort: Number(login.port), delayMs: dbDelayMs });
+  const dbProxy = await startDelayProxy({
+    targetHost: login.hostname,
+    targetPort: Number(login.port),
+    delayMs: dbDelayMs,
+  });
   login.hostname = dbProxy.host;
   login.port = String(dbProxy.port);
 
@@ -82,26 +89,40 @@ export async function startEdgeStack({ dbDelayMs = 0, secret = 'login-role' }: E
 
   let output = '';
   const spawned = performance.now();
-  const child: ChildProcess = spawn(DENO, ['run', '--config', 'deno.json', '--no-prompt', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', 'index.ts'], {
-    cwd: functionDir,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...registryAccess(),
-      DENO_DIR,
-      // As the Supabase CLI bundles: no package.json discovery, so nothing resolves from node_modules.
-      DENO_NO_PACKAGE_JSON: '1',
-      NO_COLOR: '1',
-      PORT: String(functionPort),
-      // What the platform sets: the project URL and its privileged connection, which must stay unused.
-      SUPABASE_URL: projectUrl,
-      SUPABASE_DB_URL: db.adminUrl,
-      // The operator's secret: the least-privilege role.
-      DATABASE_URL: secret === 'login-role' ? login.toString() : db.adminUrl,
-      LOG_LEVEL: 'info',
+  const child: ChildProcess = spawn(
+    DENO,
+    [
+      'run',
+      '--config',
+      'deno.json',
+      '--no-prompt',
+      '--allow-net',
+      '--allow-env',
+      '--allow-read',
+      '--allow-sys',
+      'index.ts',
+    ],
+    {
+      cwd: functionDir,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...registryAccess(),
+        DENO_DIR,
+        // As the Supabase CLI bundles: no package.json discovery, so nothing resolves from node_modules.
+        DENO_NO_PACKAGE_JSON: '1',
+        NO_COLOR: '1',
+        PORT: String(functionPort),
+        // What the platform sets: the project URL and its privileged connection, which must stay unused.
+        SUPABASE_URL: projectUrl,
+        SUPABASE_DB_URL: db.adminUrl,
+        // The operator's secret: the least-privilege role.
+        DATABASE_URL: secret === 'login-role' ? login.toString() : db.adminUrl,
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
 
@@ -123,7 +144,10 @@ export async function startEdgeStack({ dbDelayMs = 0, secret = 'login-role' }: E
     if (child.exitCode !== null) break;
     // 502 is the gateway's while Deno is not listening yet; the function's first answer waits for
     // the server's start-up, so it says whether the server started.
-    const status = await fetch(`${functionUrl}/healthz`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.status, () => 0);
+    const status = await fetch(`${functionUrl}/healthz`, { signal: AbortSignal.timeout(30_000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status !== 0 && status !== 502) {
       coldStartMs = Math.round(performance.now() - spawned);
       firstStatus = status;
@@ -133,7 +157,9 @@ export async function startEdgeStack({ dbDelayMs = 0, secret = 'login-role' }: E
   }
   if (coldStartMs < 0) {
     await stop();
-    throw new Error(`the edge function did not become ready within ${READY_TIMEOUT_MS / 1000} s:\n${output.slice(-4000)}`);
+    throw new Error(
+      `the edge function did not become ready within ${READY_TIMEOUT_MS / 1000} s:\n${output.slice(-4000)}`,
+    );
   }
 
   const admin = DEMO_USERS.find((u) => u.administrator)!;
@@ -158,7 +184,16 @@ export async function startEdgeStack({ dbDelayMs = 0, secret = 'login-role' }: E
 
 /** How this machine reaches the npm registry (its CA store, a proxy): Deno needs it to fetch. */
 function registryAccess(): Record<string, string> {
-  const names = ['SSL_CERT_FILE', 'SSL_CERT_DIR', 'DENO_CERT', 'DENO_TLS_CA_STORE', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'NPM_CONFIG_REGISTRY'];
+  const names = [
+    'SSL_CERT_FILE',
+    'SSL_CERT_DIR',
+    'DENO_CERT',
+    'DENO_TLS_CA_STORE',
+    'HTTPS_PROXY',
+    'HTTP_PROXY',
+    'NO_PROXY',
+    'NPM_CONFIG_REGISTRY',
+  ];
   const found: Record<string, string> = {};
   for (const name of names.flatMap((n) => [n, n.toLowerCase()])) {
     const value = process.env[name];
@@ -186,7 +221,10 @@ function startGateway(port: number, authOrigin: string, functionOrigin: string) 
       let target: string;
       if (url.pathname.startsWith(`${prefix}${FUNCTION_NAME}/`) || url.pathname === `${prefix}${FUNCTION_NAME}`) {
         target = `${functionOrigin}${url.pathname.slice(prefix.length - 1)}${url.search}`;
-      } else if (url.pathname.startsWith('/functions/') || url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
+      } else if (
+        url.pathname.startsWith('/functions/') ||
+        url.pathname.startsWith('/.well-known/oauth-protected-resource')
+      ) {
         return Response.json({ message: 'no Route matched with those values' }, { status: 404 });
       } else {
         target = `${authOrigin}${url.pathname}${url.search}`;

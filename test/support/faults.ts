@@ -7,7 +7,11 @@
 export const COMMIT_MARKER = 'commit' + ' '.repeat(32);
 
 /** The start of that Parse message: 'P', its length, the unnamed statement, then the text. */
-export const COMMIT_PARSE = Buffer.concat([Buffer.from('P'), int32(4 + 1 + ('commit'.length + 1024 + 1) + 2), Buffer.from('\0commit')]);
+export const COMMIT_PARSE = Buffer.concat([
+  Buffer.from('P'),
+  int32(4 + 1 + ('commit'.length + 1024 + 1) + 2),
+  Buffer.from('\0commit'),
+]);
 
 /** PostgreSQL's CommandComplete for a command tag, e.g. `COMMIT` or `INSERT 0 1`. */
 export function commandComplete(tag: string): Buffer {

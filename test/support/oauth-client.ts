@@ -15,14 +15,22 @@
 import { appendFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { UnauthorizedError, type OAuthClientProvider, type OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
+import {
+  UnauthorizedError,
+  type OAuthClientProvider,
+  type OAuthDiscoveryState,
+} from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   Client as ModernClient,
   StreamableHTTPClientTransport as ModernTransport,
   UnauthorizedError as ModernUnauthorizedError,
 } from '@modelcontextprotocol/client';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from '@modelcontextprotocol/sdk/shared/auth.js';
 
 /** Every network wait of the consent step is bounded. */
 const STEP_TIMEOUT_MS = 10_000;
@@ -38,7 +46,12 @@ export interface ConsentOutcome {
   /** Where the browser ends up: the client's redirect_uri with `code` (or `error`) and `state`. */
   redirectUrl: string;
   /** The authorization details the consent page shows (absent when the AS redirected at once). */
-  details?: { client?: { id: string; name?: string }; user?: { email?: string }; scope?: string; redirect_uri?: string };
+  details?: {
+    client?: { id: string; name?: string };
+    user?: { email?: string };
+    scope?: string;
+    redirect_uri?: string;
+  };
 }
 
 export class ConsentError extends Error {}
@@ -62,7 +75,11 @@ async function json(response: Response, what: string): Promise<Record<string, un
  * client's redirect_uri": follow /oauth/authorize to the consent page, sign in, then approve or deny.
  * Returns the redirect URL without fetching it.
  */
-export async function completeConsent(authorizeUrl: string | URL, user: Credentials, action: ConsentAction = 'approve'): Promise<ConsentOutcome> {
+export async function completeConsent(
+  authorizeUrl: string | URL,
+  user: Credentials,
+  action: ConsentAction = 'approve',
+): Promise<ConsentOutcome> {
   const signal = () => AbortSignal.timeout(STEP_TIMEOUT_MS);
   const start = await fetch(authorizeUrl, { redirect: 'manual', signal: signal() });
   const location = start.headers.get('location');
@@ -88,7 +105,10 @@ export async function completeConsent(authorizeUrl: string | URL, user: Credenti
   );
   const bearer = { Authorization: `Bearer ${String(session.access_token)}`, Accept: 'application/json' };
   const details = await json(
-    await fetch(`${api}/oauth/authorizations/${encodeURIComponent(authorizationId)}`, { headers: bearer, signal: signal() }),
+    await fetch(`${api}/oauth/authorizations/${encodeURIComponent(authorizationId)}`, {
+      headers: bearer,
+      signal: signal(),
+    }),
     'reading the authorization request',
   );
   if (typeof details.redirect_url === 'string') return { redirectUrl: details.redirect_url }; // consent already on file
@@ -127,7 +147,8 @@ export async function revokeGrant(projectUrl: string, user: Credentials, clientI
     headers: { Authorization: `Bearer ${token}` },
     signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
   });
-  if (response.status !== 204) throw new ConsentError(`revoking the grant failed: HTTP ${response.status} ${await response.text()}`);
+  if (response.status !== 204)
+    throw new ConsentError(`revoking the grant failed: HTTP ${response.status} ${await response.text()}`);
 }
 
 /** The client's redirect_uri came back with `error=` (e.g. access_denied). */
@@ -246,7 +267,9 @@ export class HeadlessOAuthProvider implements OAuthClientProvider {
     const back = new URL(outcome.redirectUrl);
     const error = back.searchParams.get('error');
     if (back.searchParams.get('state') !== (url.searchParams.get('state') ?? this.expectedState)) {
-      this.pending = { error: new AuthorizationDeniedError('state_mismatch', `got state ${back.searchParams.get('state')}`) };
+      this.pending = {
+        error: new AuthorizationDeniedError('state_mismatch', `got state ${back.searchParams.get('state')}`),
+      };
     } else if (error) {
       this.pending = { error: new AuthorizationDeniedError(error, back.searchParams.get('error_description')) };
     } else {
@@ -301,7 +324,11 @@ export async function connectModernWithOAuth(
  * Connects the SDK client the way an app does: try; on UnauthorizedError the provider has been
  * through consent, so finish the flow with the code and connect again.
  */
-export async function connectWithOAuth(url: string, provider: HeadlessOAuthProvider, name = 'headless-oauth-test'): Promise<Client> {
+export async function connectWithOAuth(
+  url: string,
+  provider: HeadlessOAuthProvider,
+  name = 'headless-oauth-test',
+): Promise<Client> {
   const first = new Client({ name, version: '1.0.0' });
   try {
     await first.connect(new StreamableHTTPClientTransport(new URL(url), { authProvider: provider }));
@@ -329,8 +356,14 @@ async function openAsBrowser(url: string): Promise<void> {
     const password = process.env.CONSENT_PASSWORD;
     if (!email || !password) throw new Error('CONSENT_EMAIL and CONSENT_PASSWORD must be set');
     log(`open ${url}`);
-    const outcome = await completeConsent(url, { email, password }, (process.env.CONSENT_ACTION as ConsentAction) || 'approve');
-    log(`consent done, client=${outcome.details?.client?.name ?? '?'}; following ${outcome.redirectUrl.replace(/code=[^&]+/, 'code=…')}`);
+    const outcome = await completeConsent(
+      url,
+      { email, password },
+      (process.env.CONSENT_ACTION as ConsentAction) || 'approve',
+    );
+    log(
+      `consent done, client=${outcome.details?.client?.name ?? '?'}; following ${outcome.redirectUrl.replace(/code=[^&]+/, 'code=…')}`,
+    );
     const landing = await fetch(outcome.redirectUrl, { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) });
     log(`callback answered ${landing.status}`);
   } catch (error) {

@@ -36,7 +36,12 @@ export function chromiumPath(): string {
 
 /** Where Debian, other Linux distributions and Homebrew put it, else whatever PATH finds. */
 export function pgBouncerPath(): string | undefined {
-  for (const candidate of ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer', '/opt/homebrew/bin/pgbouncer']) {
+  for (const candidate of [
+    '/usr/sbin/pgbouncer',
+    '/usr/bin/pgbouncer',
+    '/usr/local/bin/pgbouncer',
+    '/opt/homebrew/bin/pgbouncer',
+  ]) {
     if (existsSync(candidate)) return candidate;
   }
   try {
@@ -112,7 +117,11 @@ export async function ensurePrerequisites(
       await apt(['update', '-qq']);
       await apt(install);
     } catch (error) {
-      const detail = String((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split('\n').slice(-3).join(' ');
+      const detail = String((error as { stderr?: string }).stderr ?? (error as Error).message)
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' ');
       return `apt-get could not install ${packages.join(' ')} (${detail}). Run: ${aptCommand(packages, false)}`;
     }
   }

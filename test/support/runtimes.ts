@@ -50,7 +50,11 @@ export interface ServerLocation {
  * Starts the server on `runtime` with only `env` (plus PATH and HOME) and waits, at most 30 s, for
  * /readyz. PORT, HOST and MCP_SERVER_URL default to a free loopback port.
  */
-export async function startServerProcess(runtime: Runtime, env: Record<string, string>, at?: ServerLocation): Promise<ServerProcess> {
+export async function startServerProcess(
+  runtime: Runtime,
+  env: Record<string, string>,
+  at?: ServerLocation,
+): Promise<ServerProcess> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const [command, args] = at?.command ?? SERVER_COMMANDS[runtime];
@@ -86,7 +90,12 @@ export async function startServerProcess(runtime: Runtime, env: Record<string, s
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${runtime} exited early:\n${output}`);
-    if (await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false)) {
+    if (
+      await fetch(`${baseUrl}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    ) {
       return { child, port, baseUrl, output: () => output, exited, kill };
     }
     await new Promise((r) => setTimeout(r, 150));

@@ -15,8 +15,12 @@ import { serve } from '@hono/node-server';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport, type ClientCapabilities } from '@modelcontextprotocol/client';
-import { startAuthServer, type MintOverrides, type MintUser, type RunningAuthServer } from '../../dev/auth/server.js';
+import {
+  Client as ModernClient,
+  StreamableHTTPClientTransport as ModernTransport,
+  type ClientCapabilities,
+} from '@modelcontextprotocol/client';
+import { startAuthServer, type MintOverrides, type RunningAuthServer } from '../../dev/auth/server.js';
 import { asMintUser, DEMO_USERS, type DemoUser } from '../../dev/seed.js';
 import { startServer, type RunningServer } from '../../src/main.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -78,7 +82,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   );
   const requests: string[] = [];
   fetchHandler = async (request) => {
-    const rpc = request.method === 'POST' ? await request.clone().json().then((b: { method?: string }) => b?.method, () => undefined) : undefined;
+    const rpc =
+      request.method === 'POST'
+        ? await request
+            .clone()
+            .json()
+            .then(
+              (b: { method?: string }) => b?.method,
+              () => undefined,
+            )
+        : undefined;
     const response = await server.fetch(request);
     requests.push(`${request.method} ${new URL(request.url).pathname}${rpc ? ` ${rpc}` : ''} → ${response.status}`);
     return response;
@@ -144,7 +157,10 @@ export async function connectModern(
     { versionNegotiation: { mode: options.mode ?? { pin: '2026-07-28' } }, capabilities: options.capabilities },
   );
   await client.connect(
-    new ModernTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } }, fetch: options.fetch }),
+    new ModernTransport(new URL(url), {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+      fetch: options.fetch,
+    }),
   );
   return client;
 }

@@ -19,7 +19,9 @@ const input = {
     .min(1)
     .max(100)
     .optional()
-    .describe(`A configured task type slug (get_schema lists taskTypes, e.g. call, email, meeting, follow-up); default ${DEFAULT_TASK_TYPE}.`),
+    .describe(
+      `A configured task type slug (get_schema lists taskTypes, e.g. call, email, meeting, follow-up); default ${DEFAULT_TASK_TYPE}.`,
+    ),
   due_date: z
     .union([z.iso.date(), z.iso.datetime({ offset: true })])
     .optional()
@@ -43,7 +45,15 @@ export const createTaskTool: ToolDefinition<typeof input> = {
       const allowed = (await configurationFor(deps, principal, signal)).taskTypes;
       if (!allowed.includes(type)) {
         return unknownValueOutcome([
-          { table: 'tasks', column: 'type', list: 'taskTypes', value: type, position: 0, allowed, nearest: nearestValue(type, allowed) },
+          {
+            table: 'tasks',
+            column: 'type',
+            list: 'taskTypes',
+            value: type,
+            position: 0,
+            allowed,
+            nearest: nearestValue(type, allowed),
+          },
         ]);
       }
     }
@@ -66,7 +76,12 @@ export const createTaskTool: ToolDefinition<typeof input> = {
     const summary = `Created task ${created.task.id} (${created.task.type}, due ${created.task.due_date}) on contact ${created.contact.id}.`;
     return {
       result: {
-        content: [{ type: 'text', text: `${summary}\n${untrusted('The task as written, as JSON.', JSON.stringify(created.task))}` }],
+        content: [
+          {
+            type: 'text',
+            text: `${summary}\n${untrusted('The task as written, as JSON.', JSON.stringify(created.task))}`,
+          },
+        ],
         structuredContent: created,
       },
       outcome: 'ok',

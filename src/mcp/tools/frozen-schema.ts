@@ -12,7 +12,10 @@ import type { StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 
 type JsonSchemaOptions = Parameters<StandardSchemaWithJSON['~standard']['jsonSchema']['input']>[0];
 
-export function frozenSchema<In, Out>(schema: StandardSchemaWithJSON<In, Out>, { trusted = false } = {}): StandardSchemaWithJSON<In, Out> {
+export function frozenSchema<In, Out>(
+  schema: StandardSchemaWithJSON<In, Out>,
+  { trusted = false } = {},
+): StandardSchemaWithJSON<In, Out> {
   const standard = schema['~standard'];
   const converted = new Map<string, Record<string, unknown>>();
   const convert = (io: 'input' | 'output', options: JsonSchemaOptions) => {

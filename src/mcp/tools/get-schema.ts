@@ -21,7 +21,12 @@ export const getSchemaTool: ToolDefinition<{ table: z.ZodOptional<z.ZodString> }
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   },
   async run({ table }, { deps, principal, signal }) {
-    const schema = await readSchema(deps.sql, principal, { access: 'read', limits: deps.limits, signal }, table ?? null);
+    const schema = await readSchema(
+      deps.sql,
+      principal,
+      { access: 'read', limits: deps.limits, signal },
+      table ?? null,
+    );
     if (table === undefined) {
       return { result: { content: [{ type: 'text', text: renderOverview(schema) }] }, outcome: 'ok' };
     }

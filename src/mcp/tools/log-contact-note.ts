@@ -13,13 +13,15 @@ import type { ToolDefinition } from './tool.js';
 
 const input = {
   contact_id: z.number().int().positive().describe('contacts.id of the person the note is about.'),
-  text: z.string().min(1).max(20_000).describe('What happened, in the user\'s words.'),
+  text: z.string().min(1).max(20_000).describe("What happened, in the user's words."),
   status: z
     .string()
     .min(1)
     .max(100)
     .optional()
-    .describe('A configured note status slug (get_schema lists noteStatuses, e.g. cold, warm, hot, in-contract); the contact takes it. Default: the contact\'s current status.'),
+    .describe(
+      "A configured note status slug (get_schema lists noteStatuses, e.g. cold, warm, hot, in-contract); the contact takes it. Default: the contact's current status.",
+    ),
   date: z.iso.datetime({ offset: true }).optional().describe('When it happened (ISO 8601); default now.'),
 };
 
@@ -29,9 +31,9 @@ export const logContactNoteTool: ToolDefinition<typeof input> = {
     title: 'Log a note on a contact',
     description: [
       'Add a note to a contact exactly as the Atomic CRM web app does: written by the signed-in user, dated now',
-      'unless `date` is given, with a status (the contact\'s current one unless `status` is given); the contact',
-      'then takes the note\'s status and last_seen = now. Prefer it to an INSERT through mutate, which leaves the',
-      'contact\'s status and last_seen stale.',
+      "unless `date` is given, with a status (the contact's current one unless `status` is given); the contact",
+      "then takes the note's status and last_seen = now. Prefer it to an INSERT through mutate, which leaves the",
+      "contact's status and last_seen stale.",
     ].join(' '),
     inputSchema: z.object(input),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -41,7 +43,15 @@ export const logContactNoteTool: ToolDefinition<typeof input> = {
       const allowed = (await configurationFor(deps, principal, signal)).noteStatuses;
       if (!allowed.includes(status)) {
         return unknownValueOutcome([
-          { table: 'contact_notes', column: 'status', list: 'noteStatuses', value: status, position: 0, allowed, nearest: nearestValue(status, allowed) },
+          {
+            table: 'contact_notes',
+            column: 'status',
+            list: 'noteStatuses',
+            value: status,
+            position: 0,
+            allowed,
+            nearest: nearestValue(status, allowed),
+          },
         ]);
       }
     }
@@ -62,7 +72,12 @@ export const logContactNoteTool: ToolDefinition<typeof input> = {
     const summary = `Logged note ${logged.note.id} on contact ${logged.contact.id}; the contact's status is now ${logged.contact.status ?? 'none'}.`;
     return {
       result: {
-        content: [{ type: 'text', text: `${summary}\n${untrusted('The note as written, as JSON.', JSON.stringify(logged.note))}` }],
+        content: [
+          {
+            type: 'text',
+            text: `${summary}\n${untrusted('The note as written, as JSON.', JSON.stringify(logged.note))}`,
+          },
+        ],
         structuredContent: logged,
       },
       outcome: 'ok',

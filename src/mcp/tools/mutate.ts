@@ -88,7 +88,11 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString; confirm_rows: z.ZodO
           ...sample.map((row) => `• ${JSON.stringify(row)}`),
           'Apply it?',
         ].join('\n');
-        return { result: await asking.ask({ statement: hash, rows }, message), outcome: 'CONFIRMATION_REQUESTED', rowCount: 0 };
+        return {
+          result: await asking.ask({ statement: hash, rows }, message),
+          outcome: 'CONFIRMATION_REQUESTED',
+          rowCount: 0,
+        };
       }
       const held = errorResult({
         code: 'CONFIRMATION_REQUIRED',
@@ -99,20 +103,31 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString; confirm_rows: z.ZodO
         rows,
         changes: error.changes,
       });
-      if (sample.length) held.content.push({ type: 'text', text: untrusted('Rows it would change, as JSON.', JSON.stringify(sample)) });
+      if (sample.length)
+        held.content.push({ type: 'text', text: untrusted('Rows it would change, as JSON.', JSON.stringify(sample)) });
       return { result: held, outcome: 'CONFIRMATION_REQUIRED', rowCount: 0 };
     }
-    const returned = result.rows.length ? ` Returned ${result.rows.length} row${result.rows.length === 1 ? '' : 's'}.` : '';
+    const returned = result.rows.length
+      ? ` Returned ${result.rows.length} row${result.rows.length === 1 ? '' : 's'}.`
+      : '';
     const summary = result.notice
       ? `${result.command}: committed.`
       : `${result.command}: ${result.rowCount} row${result.rowCount === 1 ? '' : 's'} affected.${returned}`;
-    return { result: rowsResult(result, deps.limits, summary), outcome: 'ok', rowCount: result.rowCount, truncated: result.truncated };
+    return {
+      result: rowsResult(result, deps.limits, summary),
+      outcome: 'ok',
+      rowCount: result.rowCount,
+      truncated: result.truncated,
+    };
   },
 };
 
 function declined(): ToolOutcome {
   return {
-    result: errorResult({ code: 'WRITE_DECLINED', message: 'The user declined this change; nothing was changed. Do not retry it unless they ask.' }),
+    result: errorResult({
+      code: 'WRITE_DECLINED',
+      message: 'The user declined this change; nothing was changed. Do not retry it unless they ask.',
+    }),
     outcome: 'WRITE_DECLINED',
   };
 }
@@ -121,7 +136,8 @@ function mismatch(): ToolOutcome {
   return {
     result: errorResult({
       code: 'CONFIRMATION_MISMATCH',
-      message: 'The confirmation was given for a different statement; nothing was changed. Send the statement the user approved, or ask again.',
+      message:
+        'The confirmation was given for a different statement; nothing was changed. Send the statement the user approved, or ask again.',
     }),
     outcome: 'CONFIRMATION_MISMATCH',
     refused: true,

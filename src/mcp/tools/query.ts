@@ -16,7 +16,7 @@ export const queryTool: ToolDefinition<{ sql: z.ZodString }> = {
     description: [
       'Run ONE read-only PostgreSQL statement (SELECT, WITH … SELECT, VALUES, TABLE) against the Atomic CRM',
       'database as the signed-in user; Row Level Security decides what is visible. Call get_schema first for',
-      'tables and columns. Tips for Atomic CRM: ids are bigint; the current user\'s sales row is',
+      "tables and columns. Tips for Atomic CRM: ids are bigint; the current user's sales row is",
       '`select * from sales where user_id = auth.uid()` (sales_id columns hold sales.id, never the auth uuid);',
       'contacts have no email column: emails are the jsonb array `email_jsonb` ([{"email","type"}]), e.g.',
       '`email_jsonb @> \'[{"email":"a@b.com"}]\'`; tags and deals.contact_ids are bigint[] (use `= any(...)`);',
@@ -48,6 +48,11 @@ export const queryTool: ToolDefinition<{ sql: z.ZodString }> = {
     ]);
     const notices = config ? unknownFilterNotices(unknownValues(filters, config)) : [];
     const summary = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}.`;
-    return { result: rowsResult(result, deps.limits, summary, notices), outcome: 'ok', rowCount: result.rowCount, truncated: result.truncated };
+    return {
+      result: rowsResult(result, deps.limits, summary, notices),
+      outcome: 'ok',
+      rowCount: result.rowCount,
+      truncated: result.truncated,
+    };
   },
 };
