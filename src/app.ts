@@ -8,6 +8,7 @@
  *   Bun.serve({ fetch: app.fetch, port: config.port });
  */
 import { Hono } from 'hono';
+import { localhostHostValidation } from '@modelcontextprotocol/hono';
 import { cors } from 'hono/cors';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { bearerAuth, resourceMetadata, type AuthEnv } from './auth/bearer.js';
@@ -23,6 +24,7 @@ import { withTimeout } from './timeout.js';
 export type AppConfig = Pick<
   Config,
   | 'supabaseUrl'
+  | 'host'
   | 'publicUrl'
   | 'basePath'
   | 'resourceUrl'
@@ -47,6 +49,8 @@ export interface AppDeps {
   /** Non-secret verdicts for `/readyz?details=1` (main.ts hands in the doctor's). */
   doctorSummary?: () => Promise<object>;
 }
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
 type Env = AuthEnv & { Variables: RequestIdVariables };
 
@@ -85,6 +89,11 @@ export function createApp({
   // token (letters, digits, _ - =), so it cannot forge log lines (spaces, quotes, newlines) in the
   // pretty format; otherwise a fresh UUID. The id is echoed in the response for the caller's logs.
   app.use(requestId({ limitLength: 64 }));
+
+  // Listening on loopback only (the demo, a local install), the server must also refuse a page
+  // whose DNS name was rebound to 127.0.0.1 and that sends no Origin: the SDK's Hono adapter
+  // checks that the Host header names localhost. Elsewhere a proxy or a gateway sets Host.
+  if (LOOPBACK_HOSTS.has(config.host)) app.use('/mcp', localhostHostValidation());
 
   // A browser page on another origin must not drive the server (DNS rebinding, CSRF). Requests
   // without Origin (every non-browser client) pass; the token still decides who they are.

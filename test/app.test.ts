@@ -330,3 +330,49 @@ describe('request ids', () => {
     assert.ok(!JSON.stringify(events).includes('event=fake'));
   });
 });
+
+describe('DNS rebinding (listening on loopback)', () => {
+  const localConfig = loadConfig({
+    SUPABASE_URL: 'https://abcd1234.supabase.co',
+    DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none',
+    HOST: '127.0.0.1',
+    PORT: '3000',
+  });
+  const verifier = createTokenVerifier({
+    issuer: localConfig.auth.issuer,
+    jwksUrl: localConfig.auth.jwksUrl,
+    fetch: jwksFetch,
+  });
+  const sql = postgres(localConfig.databaseUrl, { max: 1, connect_timeout: 1 });
+  const local = createApp({
+    config: localConfig,
+    sql,
+    verifier,
+    log: createLogger({ level: 'silent', format: 'json' }),
+  });
+  // In-process requests carry no Host of their own: set it as a client does.
+  const call = (host: string) =>
+    local.request(`http://${host}/mcp`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Host: host },
+      body: JSON.stringify(INITIALIZE),
+    });
+
+  test('a request whose Host is not localhost is refused before auth; localhost names reach the challenge', async () => {
+    const rebound = await call('attacker.example:3000');
+    assert.equal(rebound.status, 403);
+    for (const host of ['localhost:3000', '127.0.0.1:3000', '[::1]:3000']) {
+      assert.equal((await call(host)).status, 401, host);
+    }
+  });
+
+  test('a server listening on every address leaves Host to its proxy', async () => {
+    assert.equal((await post({}, { path: '/mcp' })).status, 401);
+    const response = await app.request('http://internal-name:8080/mcp', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Host: 'internal-name:8080' },
+      body: JSON.stringify(INITIALIZE),
+    });
+    assert.equal(response.status, 401);
+  });
+});
