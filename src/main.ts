@@ -7,6 +7,7 @@
  *   const server = await startServer(process.env, process.argv.slice(2));
  *   Bun.serve({ fetch: server.fetch, port: server.config.port, hostname: server.config.host });
  */
+import { setMaxListeners } from 'node:events';
 import { createApp } from './app.js';
 import { cachedVerifier } from './auth/verified-cache.js';
 import { createTokenVerifier } from './auth/verify.js';
@@ -115,6 +116,8 @@ export async function startServer(
   }
   startupMs.total = Math.round(performance.now() - begun);
   const shutdown = new AbortController();
+  // Every call in flight listens on it and detaches when done; past 10 Node would warn of a leak.
+  setMaxListeners(0, shutdown.signal);
   const doctorSummary = createDoctorSummary(config, sql);
   const app = createApp({ config, sql, verifier, log, typeNames, shutdownSignal: shutdown.signal, doctorSummary });
 
