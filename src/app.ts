@@ -15,6 +15,7 @@ import { bearerAuth, resourceMetadata, type AuthEnv } from './auth/bearer.js';
 import type { TokenVerifier } from './auth/verify.js';
 import type { Config } from './config.js';
 import type { Sql } from './db/pool.js';
+import { errorCodes, securityEvent } from './errors.js';
 import type { Logger } from './log.js';
 import { confirmCodec } from './mcp/confirm.js';
 import { createMcpHandler } from './mcp/handler.js';
@@ -101,13 +102,13 @@ export function createApp({
     const origin = c.req.header('Origin');
     if (origin !== undefined && !allowed.has(origin)) {
       log.warn('security_event', {
-        kind: 'origin_refused',
+        kind: errorCodes.ORIGIN_NOT_ALLOWED.securityEvent,
         requestId: c.get('requestId'),
         origin: origin.slice(0, 200),
       });
       return c.json(
         { error: 'forbidden_origin', error_description: `Origin ${origin} is not allowed. Add it to ALLOWED_ORIGINS.` },
-        403,
+        errorCodes.ORIGIN_NOT_ALLOWED.status,
       );
     }
     await next();
@@ -175,10 +176,11 @@ export function createApp({
       verifier,
       metadataUrl,
       // A missing token is every client's first step of discovery: not a security event.
-      onRefused: (reason, c) =>
-        reason === 'TOKEN_MISSING'
-          ? log.debug('auth_challenge', { requestId: c.get('requestId') })
-          : log.warn('security_event', { kind: 'auth_failure', requestId: c.get('requestId'), reason }),
+      onRefused: (reason, c) => {
+        const event = securityEvent(reason);
+        if (event) log[event.level]('security_event', { kind: event.kind, requestId: c.get('requestId'), reason });
+        else log.debug('auth_challenge', { requestId: c.get('requestId') });
+      },
     }),
     (c) =>
       handleMcp({

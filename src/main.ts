@@ -18,6 +18,7 @@ import { loadPolicy } from './db/policy.js';
 import { openPool, type Sql } from './db/pool.js';
 import { loadTypeNames } from './db/run.js';
 import { createDoctorSummary } from './doctor/summary.js';
+import { errorCodes } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 
 export class StartupError extends Error {
@@ -44,7 +45,7 @@ function overloaded(limit: number): Response {
       error: 'overloaded',
       error_description: `The server is handling its limit of ${limit} requests (MAX_IN_FLIGHT); retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s.`,
     },
-    { status: 503, headers: { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) } },
+    { status: errorCodes.OVERLOADED.status, headers: { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) } },
   );
 }
 

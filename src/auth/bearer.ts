@@ -6,7 +6,11 @@
  *   app.post('/mcp', bearerAuth({ verifier, metadataUrl }), handler);
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { TokenError, type Principal, type TokenVerifier } from './verify.js';
+import { type Codes, errorCodes } from '../errors.js';
+import { TokenError, type Principal, type TokenErrorCode, type TokenVerifier } from './verify.js';
+
+/** Why a request's token was refused: a verifier's code or the header's own problem. */
+export type AuthRefusal = TokenErrorCode | Codes<'TOKEN_IN_QUERY' | 'TOKEN_MISSING'>;
 
 export type AuthEnv = { Variables: { principal: Principal; token: string } };
 
@@ -40,7 +44,7 @@ export interface BearerOptions {
   verifier: TokenVerifier;
   metadataUrl: string;
   /** Told about every refusal (reason code only: never the token), with the request's context. */
-  onRefused?: (reason: string, c: Context) => void;
+  onRefused?: (reason: AuthRefusal, c: Context) => void;
 }
 
 /**
@@ -49,7 +53,7 @@ export interface BearerOptions {
  */
 export function bearerAuth({ verifier, metadataUrl, onRefused }: BearerOptions): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
-    const refuse = (status: 400 | 401 | 503, reason: string, error?: { code: string; description: string }) => {
+    const refuse = (reason: AuthRefusal, error?: { code: string; description: string }) => {
       onRefused?.(reason, c);
       c.header('WWW-Authenticate', challenge(metadataUrl, error));
       c.header('Cache-Control', 'no-store');
@@ -58,21 +62,21 @@ export function bearerAuth({ verifier, metadataUrl, onRefused }: BearerOptions):
           error: error?.code ?? 'unauthorized',
           error_description: error?.description ?? 'Sign in: this server needs an OAuth access token.',
         },
-        status,
+        errorCodes[reason].status,
       );
     };
 
     if (new URL(c.req.url).searchParams.has('access_token')) {
-      return refuse(400, 'TOKEN_IN_QUERY', {
+      return refuse('TOKEN_IN_QUERY', {
         code: 'invalid_request',
         description: 'Send the access token in the Authorization header, never in the URL.',
       });
     }
     const header = c.req.header('Authorization');
-    if (!header) return refuse(401, 'TOKEN_MISSING');
+    if (!header) return refuse('TOKEN_MISSING');
     const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
     if (!match) {
-      return refuse(401, 'TOKEN_MALFORMED', {
+      return refuse('TOKEN_MALFORMED', {
         code: 'invalid_token',
         description: 'The Authorization header must be "Bearer <token>".',
       });
@@ -83,11 +87,11 @@ export function bearerAuth({ verifier, metadataUrl, onRefused }: BearerOptions):
       c.set('token', token);
     } catch (error) {
       if (error instanceof TokenError && error.code === 'JWKS_UNAVAILABLE') {
-        return refuse(503, error.code, { code: 'temporarily_unavailable', description: error.message });
+        return refuse(error.code, { code: 'temporarily_unavailable', description: error.message });
       }
       const code = error instanceof TokenError ? error.code : 'TOKEN_MALFORMED';
       const description = error instanceof TokenError ? error.message : 'The access token could not be verified.';
-      return refuse(401, code, { code: 'invalid_token', description });
+      return refuse(code, { code: 'invalid_token', description });
     }
     await next();
   };

@@ -11,6 +11,7 @@
  *   const principal = await verifier.verify(token); // throws TokenError
  */
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { type Codes, CodedError } from '../errors.js';
 
 export interface Principal {
   /** The user's uuid (`auth.users.id`), what `auth.uid()` returns. */
@@ -25,7 +26,8 @@ export interface Principal {
   expiresAt: number;
 }
 
-export type TokenErrorCode =
+/** Why a token was refused; see src/errors.ts. */
+export type TokenErrorCode = Codes<
   | 'TOKEN_MALFORMED'
   | 'TOKEN_EXPIRED'
   | 'TOKEN_NOT_YET_VALID'
@@ -36,15 +38,13 @@ export type TokenErrorCode =
   | 'TOKEN_AUDIENCE_INVALID'
   | 'TOKEN_CLAIM_INVALID'
   | 'TOKEN_NOT_FOR_OAUTH_CLIENT'
-  | 'JWKS_UNAVAILABLE';
+  | 'JWKS_UNAVAILABLE'
+>;
 
 /** Why a token was refused; `message` is safe to show (it never contains the token). */
-export class TokenError extends Error {
-  constructor(
-    readonly code: TokenErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class TokenError extends CodedError<TokenErrorCode> {
+  constructor(code: TokenErrorCode, message: string) {
+    super(code, message);
     this.name = 'TokenError';
   }
 }

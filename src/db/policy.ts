@@ -72,10 +72,12 @@ import {
 } from './policy-rules.js';
 import { allowedBuiltins, deniedBuiltins } from './builtin-functions.js';
 import type { FunctionCatalogue, FunctionVerdict } from './functions.js';
+import type { Codes } from '../errors.js';
 
 export type Tool = 'query' | 'mutate';
 
-export type PolicyCode =
+/** Why the policy refused a statement; see src/errors.ts for which are security events. */
+export type PolicyCode = Codes<
   | 'INVALID_TEXT'
   | 'SYNTAX_ERROR'
   | 'EMPTY'
@@ -87,7 +89,8 @@ export type PolicyCode =
   | 'SCHEMA_NOT_ALLOWED'
   | 'LOCKING_CLAUSE'
   | 'SELECT_INTO'
-  | 'WRITE_IN_QUERY';
+  | 'WRITE_IN_QUERY'
+>;
 
 export interface Refusal {
   code: PolicyCode;

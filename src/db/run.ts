@@ -16,6 +16,7 @@
  */
 import type postgres from 'postgres';
 import type { Config } from '../config.js';
+import { type Codes, CodedError } from '../errors.js';
 import { UserSlots } from './fair-share.js';
 import { EXTENDED, type Sql } from './pool.js';
 
@@ -46,7 +47,8 @@ export interface StatementResult {
   notice?: string;
 }
 
-export type DbErrorCode =
+/** What the database answered instead of rows; see src/errors.ts. */
+export type DbErrorCode = Codes<
   | 'SQL_ERROR'
   | 'STATEMENT_TIMEOUT'
   | 'CANCELLED'
@@ -54,12 +56,10 @@ export type DbErrorCode =
   | 'INTEGRITY_VIOLATION'
   | 'DATABASE_UNAVAILABLE'
   | 'DATABASE_MISCONFIGURED'
-  /** The connection was lost during a write and PostgreSQL confirms it rolled back: safe to retry. */
   | 'WRITE_ROLLED_BACK'
-  /** The connection was lost after COMMIT left and the outcome is unknown: check before retrying. */
   | 'WRITE_IN_DOUBT'
-  /** The user already runs as many statements as one user may at once: retry shortly. */
-  | 'USER_BUSY';
+  | 'USER_BUSY'
+>;
 
 /** PostgreSQL's own description of an error, kept whole so the agent can fix its statement. */
 export interface PgErrorFields {
@@ -75,15 +75,15 @@ export interface PgErrorFields {
   constraint?: string;
 }
 
-export class DbError extends Error {
+export class DbError extends CodedError<DbErrorCode> {
   constructor(
-    readonly code: DbErrorCode,
+    code: DbErrorCode,
     message: string,
     readonly pg?: PgErrorFields,
     /** More fields for the agent (e.g. the transaction id of a write in doubt). */
     readonly details?: Readonly<Record<string, unknown>>,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'DbError';
   }
 }

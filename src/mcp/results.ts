@@ -7,19 +7,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { DbError, type StatementResult } from '../db/run.js';
-
-/** Stable codes of every failure a tool can return. */
-export type ToolErrorCode =
-  | import('../db/run.js').DbErrorCode
-  | import('../db/policy.js').PolicyCode
-  | 'INTERNAL_ERROR'
-  | 'TABLE_NOT_FOUND'
-  | 'CONFIRMATION_REQUIRED'
-  | 'CONFIRMATION_STALE'
-  | 'CONFIRMATION_MISMATCH'
-  | 'WRITE_DECLINED'
-  | 'UNKNOWN_VALUE'
-  | 'CONTACT_NOT_FOUND';
+import type { ToolErrorCode } from '../errors.js';
 
 export interface ToolErrorBody {
   code: ToolErrorCode;

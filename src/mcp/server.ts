@@ -13,6 +13,7 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/
 import { fingerprintSync } from 'libpg-query';
 import type { Principal } from '../auth/verify.js';
 import { DbError } from '../db/run.js';
+import { securityEvent } from '../errors.js';
 import type { Logger } from '../log.js';
 import { askingFor, type ConfirmState } from './confirm.js';
 import { failureResult } from './results.js';
@@ -139,15 +140,7 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
             outcome: error instanceof DbError ? error.code : 'INTERNAL_ERROR',
             sqlstate: error instanceof DbError ? error.pg?.sqlstate : undefined,
           };
-          if (error instanceof DbError && error.code === 'INTEGRITY_VIOLATION') {
-            deps.log.error('security_event', {
-              kind: 'integrity_violation',
-              requestId: call.requestId,
-              sub: call.principal.sub,
-              tool: tool.name,
-              fingerprint: statementFingerprint,
-            });
-          } else if (!(error instanceof DbError)) {
+          if (!(error instanceof DbError)) {
             deps.log.error('tool_failure', {
               requestId: call.requestId,
               tool: tool.name,
@@ -157,9 +150,10 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
         } finally {
           detach();
         }
-        if (outcome.refused) {
-          deps.log.warn('security_event', {
-            kind: 'policy_refusal',
+        const event = securityEvent(outcome.outcome);
+        if (event) {
+          deps.log[event.level]('security_event', {
+            kind: event.kind,
             requestId: call.requestId,
             sub: call.principal.sub,
             tool: tool.name,

@@ -140,7 +140,6 @@ function mismatch(): ToolOutcome {
         'The confirmation was given for a different statement; nothing was changed. Send the statement the user approved, or ask again.',
     }),
     outcome: 'CONFIRMATION_MISMATCH',
-    refused: true,
   };
 }
 

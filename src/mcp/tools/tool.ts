@@ -33,8 +33,6 @@ export interface ToolOutcome {
   result: CallToolResult | InputRequiredResult;
   /** 'ok', or the stable code of the refusal or error. */
   outcome: string;
-  /** True when the statement policy refused the input (a security event). */
-  refused?: boolean;
   /** PostgreSQL's SQLSTATE when the database refused the statement. */
   sqlstate?: string;
   rowCount?: number;
@@ -53,12 +51,9 @@ export interface ToolDefinition<Input extends z.ZodRawShape> {
   run(input: z.infer<z.ZodObject<Input>>, context: ToolContext): Promise<ToolOutcome>;
 }
 
-/** Mistakes any agent makes: refused, but not worth a security event. */
-const HONEST_MISTAKES = new Set<Refusal['code']>(['SYNTAX_ERROR', 'EMPTY', 'WRONG_TOOL']);
-
-/** The outcome of a statement the policy refused. */
+/** The outcome of a statement the policy refused (src/errors.ts says which refusals are security events). */
 export function refusalOutcome(refusal: Refusal): ToolOutcome {
-  return { result: errorResult({ ...refusal }), outcome: refusal.code, refused: !HONEST_MISTAKES.has(refusal.code) };
+  return { result: errorResult({ ...refusal }), outcome: refusal.code };
 }
 
 export const statementOutput = z.object({
