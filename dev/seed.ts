@@ -8,6 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type postgres from 'postgres';
+import { ATOMIC_CRM_DEFAULTS } from '../src/crm/configuration.js';
 
 type Sql = postgres.Sql;
 
@@ -146,23 +147,14 @@ export const PROMPT_INJECTIONS = [
 // Value lists (slugs as stored by the app)
 // ---------------------------------------------------------------------------------------------
 
-const DEAL_STAGES = ['opportunity', 'proposal-sent', 'in-negociation', 'won', 'lost', 'delayed'] as const;
-const DEAL_CATEGORIES = ['other', 'copywriting', 'print-project', 'ui-design', 'website-design'] as const;
-const NOTE_STATUSES = ['cold', 'warm', 'hot', 'in-contract'] as const;
-const TASK_TYPES = ['none', 'email', 'demo', 'lunch', 'meeting', 'follow-up', 'thank-you', 'ship', 'call'] as const;
-const SECTORS = [
-  'communication-services',
-  'consumer-discretionary',
-  'consumer-staples',
-  'energy',
-  'financials',
-  'health-care',
-  'industrials',
-  'information-technology',
-  'materials',
-  'real-estate',
-  'utilities',
-] as const;
+// The web app's defaults, from the one list the server checks writes against.
+const {
+  dealStages: DEAL_STAGES,
+  dealCategories: DEAL_CATEGORIES,
+  noteStatuses: NOTE_STATUSES,
+  taskTypes: TASK_TYPES,
+  companySectors: SECTORS,
+} = ATOMIC_CRM_DEFAULTS;
 const SIZES = [1, 10, 50, 250, 500] as const;
 const TAGS = [
   { name: 'football-fan', color: '#eddcd2' },
