@@ -289,7 +289,12 @@ describe('bench --quick', () => {
       // guards against cost far more: Nagle's algorithm 2.0, no pipelining 5.0.
       assert.ok(server.roundTripsPerCall <= 1.2, summary);
       const baseline = report.phases.find((p) => p.mode === 'node' && p.request === 'tools/list');
-      assert.equal(baseline?.roundTripsPerCall, 0, `the no-database baseline must not reach the database: ${summary}`);
+      // tools/list never touches the database; the only traffic the proxy may see meanwhile is the
+      // function catalogue's change check, one tiny query every 5 s (0.007 per call measured).
+      assert.ok(
+        baseline !== undefined && baseline.roundTripsPerCall < 0.05,
+        `the no-database baseline must not reach the database per call: ${summary}`,
+      );
       assert.ok(
         report.phases.find((p) => p.mode === 'naive')!.roundTripsPerCall >= 4.9,
         `the proxy must see the naive anchor's five steps: ${summary}`,
