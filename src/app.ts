@@ -35,6 +35,7 @@ export type AppConfig = Pick<
   | 'limits'
   | 'log'
   | 'confirmWriteRows'
+  | 'atomicCrmUrl'
   | 'databaseUrl'
 >;
 
@@ -80,6 +81,7 @@ export function createApp({
     typeNames,
     logStatements: config.log.statements,
     confirmWriteRows: config.confirmWriteRows,
+    atomicCrmUrl: config.atomicCrmUrl,
     // Every replica of a deployment shares DATABASE_URL, a secret: a key derived from it lets any
     // replica finish a confirmation another one started, with nothing more to configure.
     confirmCodec: confirmCodec(`atomic-crm-mcp/write-confirmation\0${config.databaseUrl}`),

@@ -81,6 +81,12 @@ const settings = z.object({
       .default(''),
     'the path prefix the server receives requests under, e.g. /atomic-crm-mcp',
   ),
+  /** Where the team's Atomic CRM web app is served: records carry links into it (src/crm/links.ts). */
+  atomicCrmUrl: fromEnv(
+    'ATOMIC_CRM_URL',
+    baseUrl.optional(),
+    "the web app's base URL, e.g. https://crm.example.com (records link to …/#/contacts/42/show)",
+  ),
   port: fromEnv('PORT', z.coerce.number().int().min(0).max(65535).default(3000)),
   host: fromEnv('HOST', z.string().min(1).default('0.0.0.0')),
   /** Browser origins allowed besides the server's own. */

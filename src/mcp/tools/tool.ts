@@ -17,6 +17,8 @@ export interface ToolDeps {
   typeNames: ReadonlyMap<number, string>;
   /** A write that changes more rows than this, or deletes any, asks the user first. */
   confirmWriteRows: number;
+  /** The Atomic CRM web app's base URL, when configured: records link into it (src/crm/links.ts). */
+  atomicCrmUrl?: string;
 }
 
 export interface ToolContext {
