@@ -44,9 +44,19 @@ function errorBody(result: CallToolResult): Record<string, unknown> | undefined 
 
 const structured = (result: CallToolResult) => result.structuredContent as Record<string, unknown> | undefined;
 
+/** A statement's rows, search's results, or any other tool's structured answer as one row. */
 function rowsOf(result: CallToolResult): Record<string, unknown>[] | undefined {
-  const rows = structured(result)?.rows;
-  return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : undefined;
+  const content = structured(result);
+  if (!content) return undefined;
+  const list = content.rows ?? content.results;
+  return Array.isArray(list) ? (list as Record<string, unknown>[]) : [content];
+}
+
+/** The agent's rows reduced to the columns the expected answer has: what it needs to answer. */
+function project(rows: Record<string, unknown>[] | undefined, like: Record<string, unknown>[]) {
+  const columns = like[0] && Object.keys(like[0]);
+  if (!rows || !columns) return rows;
+  return rows.map((row) => Object.fromEntries(columns.map((c) => [c, row[c]])));
 }
 
 function isoDay(offsetDays: number): string {
@@ -131,9 +141,9 @@ export async function playTask(task: AgentTask, run: AgentRun, listed: ReadonlyS
       return false;
     }
     const rows = rowsOf(result);
-    if (rows) lastRows = rows;
+    lastRows = rows;
     if (step.save) {
-      const first = rows ? rows[0] : structured(result);
+      const first = rows?.[0];
       if (!first) {
         outcome.problems.push(`${step.tool} returned nothing to save as ${step.save}`);
         return false;
@@ -153,10 +163,13 @@ export async function playTask(task: AgentTask, run: AgentRun, listed: ReadonlyS
   if (task.answer) {
     const expected = await check(task.answer);
     if (typeof expected === 'string') outcome.problems.push(expected);
-    else if (JSON.stringify(lastRows) !== JSON.stringify(expected))
-      outcome.problems.push(
-        `answer: expected ${JSON.stringify(expected).slice(0, 300)}, got ${JSON.stringify(lastRows).slice(0, 300)}`,
-      );
+    else {
+      const answer = JSON.stringify(project(lastRows, expected));
+      if (answer !== JSON.stringify(expected))
+        outcome.problems.push(
+          `answer: expected ${JSON.stringify(expected).slice(0, 300)}, got ${answer?.slice(0, 300)}`,
+        );
+    }
   }
   for (const state of task.state ?? []) {
     const actual = await check(state.sql);

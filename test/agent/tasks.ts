@@ -8,7 +8,8 @@
  *   `{{today+N}}` is the ISO date N days from today (UTC), as an agent computes it.
  * - `without`: the calls an agent makes when the server lacks the step's tool (an older server):
  *   the SQL it would write through `mutate` instead.
- * - `answer`: a query whose rows the agent's last rows must equal (same columns, same order).
+ * - `answer`: a query whose rows the agent's last answer must equal, in order, on the query's
+ *   columns (a statement's rows, search's results, or another tool's structured answer as one row).
  * - `state`: queries returning the rows expected afterwards (usually booleans that must be true).
  * Every check runs through the server's `query` tool as the same user, so RLS applies to it too.
  * `me` in SQL is the signed-in user's sales id.
@@ -239,6 +240,61 @@ const WRITTEN: AgentTask[] = [
       ),
     ],
     answer: `select id, name, stage, updated_at from deals where ${OPEN_DEAL} and age(now(), updated_at) > interval '30 days' order by 4, 1`,
+  },
+
+  {
+    id: 'find-acme-robotics',
+    request: 'Tell me about Acme Robotics.',
+    steps: [
+      {
+        tool: 'search',
+        args: { query: 'Acme Robotics' },
+        save: 'hit',
+        without: [
+          query(
+            "select 'company:' || id as id, name as title from companies where name ilike '%acme robotics%' order by name",
+            'hit',
+          ),
+        ],
+      },
+      {
+        tool: 'fetch',
+        args: { id: '{{hit.id}}' },
+        without: [
+          query(
+            "select 'company:' || co.id as id, co.name as title, co.sector, co.revenue, (select json_agg(json_build_object('name', c.first_name || ' ' || c.last_name, 'title', c.title, 'status', c.status)) from contacts c where c.company_id = co.id) as contacts, (select json_agg(json_build_object('name', d.name, 'stage', d.stage, 'amount', d.amount)) from deals d where d.company_id = co.id) as deals from companies co where 'company:' || co.id = '{{hit.id}}'",
+          ),
+        ],
+      },
+    ],
+    answer: "select 'company:39' as id",
+  },
+  {
+    id: 'find-contact-by-name',
+    request: 'What do we know about Siobhán Park?',
+    steps: [
+      {
+        tool: 'search',
+        args: { query: 'Siobhán Park' },
+        save: 'hit',
+        without: [
+          query(
+            "select 'contact:' || id as id, first_name || ' ' || last_name as title from contacts where first_name || ' ' || last_name ilike '%siobhán park%' order by id",
+            'hit',
+          ),
+        ],
+      },
+      {
+        tool: 'fetch',
+        args: { id: '{{hit.id}}' },
+        without: [
+          query(
+            "select 'contact:' || c.id as id, c.first_name || ' ' || c.last_name as title, c.title as job, c.status, co.name as company, (select json_agg(json_build_object('date', n.date, 'text', n.text) order by n.date desc) from contact_notes n where n.contact_id = c.id) as notes, (select json_agg(json_build_object('due', t.due_date, 'text', t.text)) from tasks t where t.contact_id = c.id and t.done_date is null) as tasks from contacts c left join companies co on co.id = c.company_id where 'contact:' || c.id = '{{hit.id}}'",
+          ),
+        ],
+      },
+    ],
+    answer: "select 'contact:312' as id",
   },
 
   // ---- Writes -----------------------------------------------------------------------------------
