@@ -243,6 +243,15 @@ const WRITTEN: AgentTask[] = [
   },
 
   {
+    id: 'hot-contacts-at-acme-media',
+    request: 'Who is Hot at Acme Media?',
+    // Spelled as the user said it; the slug is hot.
+    steps: [
+      query("select id, first_name, last_name from contacts where company_id = 45 and status = 'Hot' order by id"),
+    ],
+    answer: "select id, first_name, last_name from contacts where company_id = 45 and status = 'hot' order by id",
+  },
+  {
     id: 'find-acme-robotics',
     request: 'Tell me about Acme Robotics.',
     steps: [
@@ -369,6 +378,27 @@ const WRITTEN: AgentTask[] = [
         "select count(*) = 1 and bool_and(sales_id = me() and done_date is null and due_date::date = current_date + 7) as ok from tasks where contact_id = 39 and type = 'follow-up' and text = 'Follow up on the spring campaign quote'",
       ),
       isTrue(`select status = 'hot' and ${recent('last_seen')} as ok from contacts where id = 39`),
+    ],
+  },
+  {
+    id: 'call-task-loose-type',
+    request: 'Remind me to Call Elias Robert at Acme Media tomorrow.',
+    // "Call" as typed; the task type slug is call.
+    steps: [
+      {
+        tool: 'create_task',
+        args: { contact_id: 258, text: 'Call about the renewal', type: 'Call', due_date: '{{today+1}}' },
+        without: [
+          mutate(
+            "insert into tasks (contact_id, text, type, due_date) values (258, 'Call about the renewal', 'Call', '{{today+1}}')",
+          ),
+        ],
+      },
+    ],
+    state: [
+      isTrue(
+        "select count(*) = 1 and bool_and(type = 'call' and sales_id = me() and due_date::date = current_date + 1) as ok from tasks where contact_id = 258",
+      ),
     ],
   },
   {
