@@ -50,10 +50,12 @@ for (const runtime of RUNTIMES) {
       try {
         const { tools } = await client.listTools();
         assert.deepEqual(tools.map((t) => t.name).sort(), [
+          'complete_task',
           'create_task',
           'get_schema',
           'log_contact_note',
           'mutate',
+          'postpone_task',
           'query',
         ]);
 

@@ -70,10 +70,12 @@ describe('MCP Inspector CLI', () => {
       );
       const { tools } = JSON.parse(stdout) as { tools: { name: string; inputSchema: unknown }[] };
       assert.deepEqual(tools.map((t) => t.name).sort(), [
+        'complete_task',
         'create_task',
         'get_schema',
         'log_contact_note',
         'mutate',
+        'postpone_task',
         'query',
       ]);
     });

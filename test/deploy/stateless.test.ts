@@ -68,10 +68,12 @@ test('two replicas, one client, requests alternate between them: every call succ
 
   const tools = await client.listTools();
   assert.deepEqual(tools.tools.map((t) => t.name).sort(), [
+    'complete_task',
     'create_task',
     'get_schema',
     'log_contact_note',
     'mutate',
+    'postpone_task',
     'query',
   ]);
 
