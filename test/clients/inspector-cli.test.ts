@@ -70,10 +70,12 @@ describe('MCP Inspector CLI', () => {
       );
       const { tools } = JSON.parse(stdout) as { tools: { name: string; inputSchema: unknown }[] };
       assert.deepEqual(tools.map((t) => t.name).sort(), [
+        'archive_deal',
         'complete_task',
         'create_task',
         'get_schema',
         'log_contact_note',
+        'move_deal',
         'mutate',
         'postpone_task',
         'query',
