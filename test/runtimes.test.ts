@@ -55,6 +55,7 @@ for (const runtime of RUNTIMES) {
           'create_task',
           'get_schema',
           'log_contact_note',
+          'log_deal_note',
           'move_deal',
           'mutate',
           'postpone_task',

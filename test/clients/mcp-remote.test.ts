@@ -99,6 +99,7 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
         'create_task',
         'get_schema',
         'log_contact_note',
+        'log_deal_note',
         'move_deal',
         'mutate',
         'postpone_task',

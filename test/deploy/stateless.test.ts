@@ -73,6 +73,7 @@ test('two replicas, one client, requests alternate between them: every call succ
     'create_task',
     'get_schema',
     'log_contact_note',
+    'log_deal_note',
     'move_deal',
     'mutate',
     'postpone_task',

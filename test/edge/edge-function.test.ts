@@ -83,6 +83,7 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
       'create_task',
       'get_schema',
       'log_contact_note',
+      'log_deal_note',
       'move_deal',
       'mutate',
       'postpone_task',

@@ -275,3 +275,42 @@ test('archive_deal archives (archived_at = now, no other deal moves); archived: 
   assert.equal(toolError(await call('archive_deal', { deal_id: Number(bobs.id) })).code, 'DEAL_NOT_FOUND');
   assert.equal((await one(stack.db.admin`select archived_at from deals where id = ${bobs.id}`)).archived_at, null);
 });
+
+// notes/NoteCreate.tsx (reference "deals"): the note with deal_id, sales_id = the user, date = now
+// unless picked; then update("deals", { last_seen: undefined, status: undefined }), no field of the
+// deal's own, which the demo data provider stamps with updated_at = now.
+test("log_deal_note: the note by the user, dated now or as given; the deal's updated_at = now; hidden deals not found", async () => {
+  const deal = await one(
+    stack.db.admin`select id, updated_at from deals where sales_id is distinct from ${bobId} order by id limit 1`,
+  );
+  const now = await dbNow();
+  const result = await call('log_deal_note', { deal_id: Number(deal.id), text: 'Sent the revised quote' });
+  assert.match(text(result), /Logged note \d+ on deal/);
+  const note = await one(stack.db.admin`select * from deal_notes where deal_id = ${deal.id} order by id desc limit 1`);
+  assert.equal(note.text, 'Sent the revised quote');
+  assert.equal(Number(note.sales_id), aliceId);
+  assert.equal(note.type, null);
+  assert.ok((note.date as Date) >= now, 'dated now');
+  assert.ok(
+    ((await one(stack.db.admin`select updated_at from deals where id = ${deal.id}`)).updated_at as Date) >= now,
+  );
+
+  await call('log_deal_note', { deal_id: Number(deal.id), text: 'Kick-off call', date: '2026-03-02T15:00:00Z' });
+  const dated = await one(
+    stack.db.admin`select date from deal_notes where deal_id = ${deal.id} order by id desc limit 1`,
+  );
+  assert.equal((dated.date as Date).toISOString(), '2026-03-02T15:00:00.000Z');
+
+  const bobs = await one(stack.db.admin`select id from deals where sales_id = ${bobId} limit 1`);
+  const count = async () =>
+    Number((await one(stack.db.admin`select count(*) as n from deal_notes where deal_id = ${bobs.id}`)).n);
+  const notes = await count();
+  assert.equal(
+    toolError(await call('log_deal_note', { deal_id: Number(bobs.id), text: 'Sneaky' })).code,
+    'DEAL_NOT_FOUND',
+  );
+  assert.equal(await count(), notes, 'nothing written');
+  const bad = await call('log_deal_note', { deal_id: Number(deal.id), text: '' });
+  assert.equal(bad.isError, true);
+  assert.match(text(bad), /text/);
+});

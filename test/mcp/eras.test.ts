@@ -75,6 +75,7 @@ describe('a 2026-07-28 client', () => {
         'create_task',
         'get_schema',
         'log_contact_note',
+        'log_deal_note',
         'move_deal',
         'mutate',
         'postpone_task',

@@ -38,6 +38,7 @@ describe('tools/list', () => {
       'create_task',
       'get_schema',
       'log_contact_note',
+      'log_deal_note',
       'move_deal',
       'mutate',
       'postpone_task',

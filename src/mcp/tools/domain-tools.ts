@@ -6,6 +6,7 @@ import { archiveDealTool } from './archive-deal.js';
 import { completeTaskTool } from './complete-task.js';
 import { createTaskTool } from './create-task.js';
 import { logContactNoteTool } from './log-contact-note.js';
+import { logDealNoteTool } from './log-deal-note.js';
 import { moveDealTool } from './move-deal.js';
 import { postponeTaskTool } from './postpone-task.js';
 import type { ToolDefinition } from './tool.js';
@@ -18,4 +19,5 @@ export const DOMAIN_TOOLS: ToolDefinition<any>[] = [
   postponeTaskTool,
   moveDealTool,
   archiveDealTool,
+  logDealNoteTool,
 ];
