@@ -52,6 +52,7 @@ for (const runtime of RUNTIMES) {
         assert.deepEqual(tools.map((t) => t.name).sort(), [
           'archive_deal',
           'complete_task',
+          'create_contact',
           'create_task',
           'get_schema',
           'log_contact_note',

@@ -72,6 +72,7 @@ describe('MCP Inspector CLI', () => {
       assert.deepEqual(tools.map((t) => t.name).sort(), [
         'archive_deal',
         'complete_task',
+        'create_contact',
         'create_task',
         'get_schema',
         'log_contact_note',

@@ -96,6 +96,7 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
       [
         'archive_deal',
         'complete_task',
+        'create_contact',
         'create_task',
         'get_schema',
         'log_contact_note',

@@ -70,6 +70,7 @@ test('two replicas, one client, requests alternate between them: every call succ
   assert.deepEqual(tools.tools.map((t) => t.name).sort(), [
     'archive_deal',
     'complete_task',
+    'create_contact',
     'create_task',
     'get_schema',
     'log_contact_note',

@@ -80,6 +80,7 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
     assert.deepEqual(tools.map((t) => t.name).sort(), [
       'archive_deal',
       'complete_task',
+      'create_contact',
       'create_task',
       'get_schema',
       'log_contact_note',

@@ -314,3 +314,106 @@ test("log_deal_note: the note by the user, dated now or as given; the deal's upd
   assert.equal(bad.isError, true);
   assert.match(text(bad), /text/);
 });
+
+// contacts/ContactCreate.tsx: defaults sales_id = the user, one empty email and phone; the
+// transform cleanupContactForCreate sets first_seen = last_seen = now, tags = [], and drops empty
+// emails and phones (null when none is left); has_newsletter is a BooleanInput (false).
+test('create_contact: the row the web form writes, at a company; emails lower-cased by the database', async () => {
+  const company = await one(
+    stack.db.admin`select id from companies where sales_id is distinct from ${bobId} order by id limit 1`,
+  );
+  const now = await dbNow();
+  const result = await call('create_contact', {
+    first_name: 'Ada',
+    last_name: 'Lovelace',
+    company_id: Number(company.id),
+    title: 'CTO',
+    email: 'Ada.Lovelace@Example.com',
+    phone: '+44 20 7946 0000',
+    background: 'Met at the trade fair',
+    linkedin_url: 'https://www.linkedin.com/in/ada',
+  });
+  assert.match(text(result), /Created contact \d+/);
+  const id = (result.structuredContent as { contact: { id: number } }).contact.id;
+  const contact = await one(stack.db.admin`select * from contacts where id = ${id}`);
+  assert.deepEqual(
+    {
+      first_name: contact.first_name,
+      last_name: contact.last_name,
+      title: contact.title,
+      company_id: Number(contact.company_id),
+      email_jsonb: contact.email_jsonb,
+      phone_jsonb: contact.phone_jsonb,
+      background: contact.background,
+      linkedin_url: contact.linkedin_url,
+      has_newsletter: contact.has_newsletter,
+      status: contact.status,
+      tags: contact.tags,
+      sales_id: Number(contact.sales_id),
+    },
+    {
+      first_name: 'Ada',
+      last_name: 'Lovelace',
+      title: 'CTO',
+      company_id: Number(company.id),
+      email_jsonb: [{ email: 'ada.lovelace@example.com', type: 'Work' }],
+      phone_jsonb: [{ number: '+44 20 7946 0000', type: 'Work' }],
+      background: 'Met at the trade fair',
+      linkedin_url: 'https://www.linkedin.com/in/ada',
+      has_newsletter: false,
+      status: null,
+      tags: [],
+      sales_id: aliceId,
+    },
+  );
+  assert.ok((contact.first_seen as Date) >= now && (contact.last_seen as Date) >= now, 'first_seen = last_seen = now');
+});
+
+test('create_contact: without email or phone both are null; typed lists, gender and status are kept; unknown values refused', async () => {
+  const plain = await call('create_contact', { first_name: 'Grace', last_name: 'Hopper' });
+  const id = (plain.structuredContent as { contact: { id: number } }).contact.id;
+  const row = await one(
+    stack.db.admin`select email_jsonb, phone_jsonb, company_id, tags from contacts where id = ${id}`,
+  );
+  assert.deepEqual([row.email_jsonb, row.phone_jsonb, row.company_id, row.tags], [null, null, null, []]);
+
+  const typed = await call('create_contact', {
+    first_name: 'Alan',
+    last_name: 'Turing',
+    email: [
+      { email: 'alan@home.example', type: 'Home' },
+      { email: 'alan@work.example', type: 'Work' },
+    ],
+    gender: 'male',
+    status: 'warm',
+  });
+  const typedId = (typed.structuredContent as { contact: { id: number } }).contact.id;
+  const t = await one(stack.db.admin`select email_jsonb, gender, status from contacts where id = ${typedId}`);
+  assert.deepEqual(t.email_jsonb, [
+    { email: 'alan@home.example', type: 'Home' },
+    { email: 'alan@work.example', type: 'Work' },
+  ]);
+  assert.deepEqual([t.gender, t.status], ['male', 'warm']);
+
+  const count = async () => Number((await one(stack.db.admin`select count(*) as n from contacts`)).n);
+  const before = await count();
+  const unknown = toolError(await call('create_contact', { first_name: 'X', last_name: 'Y', status: 'Warm' }));
+  assert.equal(unknown.code, 'UNKNOWN_VALUE');
+  assert.equal(unknown.nearest, 'warm');
+  const badUrl = await call('create_contact', {
+    first_name: 'X',
+    last_name: 'Y',
+    linkedin_url: 'https://example.com/x',
+  });
+  assert.equal(badUrl.isError, true);
+  assert.match(text(badUrl), /linkedin/);
+  const badEmail = await call('create_contact', { first_name: 'X', last_name: 'Y', email: 'not an email' });
+  assert.equal(badEmail.isError, true);
+  const bobsCompany = await one(stack.db.admin`select id from companies where sales_id = ${bobId} limit 1`);
+  const hidden = toolError(
+    await call('create_contact', { first_name: 'X', last_name: 'Y', company_id: Number(bobsCompany.id) }),
+  );
+  assert.equal(hidden.code, 'COMPANY_NOT_FOUND');
+  assert.match(hidden.message, /nothing was written/);
+  assert.equal(await count(), before, 'nothing written');
+});

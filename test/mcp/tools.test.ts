@@ -35,6 +35,7 @@ describe('tools/list', () => {
     assert.deepEqual(Object.keys(byName).sort(), [
       'archive_deal',
       'complete_task',
+      'create_contact',
       'create_task',
       'get_schema',
       'log_contact_note',

@@ -4,6 +4,7 @@
  */
 import { archiveDealTool } from './archive-deal.js';
 import { completeTaskTool } from './complete-task.js';
+import { createContactTool } from './create-contact.js';
 import { createTaskTool } from './create-task.js';
 import { logContactNoteTool } from './log-contact-note.js';
 import { logDealNoteTool } from './log-deal-note.js';
@@ -20,4 +21,5 @@ export const DOMAIN_TOOLS: ToolDefinition<any>[] = [
   moveDealTool,
   archiveDealTool,
   logDealNoteTool,
+  createContactTool,
 ];
