@@ -51,3 +51,56 @@ select json_build_object(
 ) as created`;
   return { text, parameters: [input.contactId, input.type ?? DEFAULT_TASK_TYPE, input.text, input.dueDate ?? null] };
 }
+
+/** A task as the tools that change one answer it. */
+export interface ChangedTask {
+  id: number;
+  contact_id: number;
+  type: string | null;
+  text: string | null;
+  due_date: string | null;
+  done_date: string | null;
+  sales_id: number | null;
+}
+
+const TASK_COLUMNS = 'id, contact_id, type, text, due_date, done_date, sales_id';
+
+/**
+ * Checking or unchecking a task, as the web app's checkbox does (tasks/Task.tsx): done_date = now,
+ * or null to reopen; nothing else changes. Checking a task already done keeps its done_date, so a
+ * retried call does not move it.
+ */
+export function completeTaskSql(taskId: number, done: boolean): { text: string; parameters: (number | boolean)[] } {
+  const text = `
+with task as (
+  update public.tasks set done_date = case when $2::boolean then coalesce(done_date, now()) end
+  where id = $1::bigint
+  returning ${TASK_COLUMNS}
+)
+select row_to_json(task) as task from task`;
+  return { text, parameters: [taskId, done] };
+}
+
+/** The web app's postpone menu (tasks/Task.tsx): midnight UTC, one day or seven days from today's UTC date. */
+export const POSTPONE_DAYS = { tomorrow: 1, next_week: 7 } as const;
+
+/**
+ * Moving a task's due date: a menu choice as the app computes it (it sends the UTC calendar date of
+ * now + 1 or 7 days, which the database reads as that day's midnight UTC), or a given instant.
+ */
+export function postponeTaskSql(
+  taskId: number,
+  until: { days: number } | { dueDate: string },
+): { text: string; parameters: (number | string | null)[] } {
+  const text = `
+with task as (
+  update public.tasks
+  set due_date = coalesce($3::timestamptz, ((now() at time zone 'UTC')::date + $2::int)::timestamp at time zone 'UTC')
+  where id = $1::bigint
+  returning ${TASK_COLUMNS}
+)
+select row_to_json(task) as task from task`;
+  return 'days' in until
+    ? { text, parameters: [taskId, until.days, null] }
+    : { text, parameters: [taskId, 0, until.dueDate] };
+}

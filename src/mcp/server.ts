@@ -17,9 +17,8 @@ import { securityEvent } from '../errors.js';
 import type { Logger } from '../log.js';
 import { askingFor, type ConfirmState } from './confirm.js';
 import { failureResult } from './results.js';
-import { createTaskTool } from './tools/create-task.js';
+import { DOMAIN_TOOLS } from './tools/domain-tools.js';
 import { getSchemaTool } from './tools/get-schema.js';
-import { logContactNoteTool } from './tools/log-contact-note.js';
 import { mutateTool } from './tools/mutate.js';
 import { queryTool } from './tools/query.js';
 import { frozenSchema } from './tools/frozen-schema.js';
@@ -38,17 +37,15 @@ const INSTRUCTIONS = [
 ].join(' ');
 
 // biome-ignore lint/suspicious/noExplicitAny: each tool has its own input type; one list of them must erase it.
-const TOOLS = ([getSchemaTool, queryTool, mutateTool, logContactNoteTool, createTaskTool] as ToolDefinition<any>[]).map(
-  (tool) => ({
-    tool,
-    // Converted to JSON Schema once for the process, not once per request's server.
-    config: {
-      ...tool.config,
-      inputSchema: frozenSchema(tool.config.inputSchema),
-      outputSchema: tool.config.outputSchema && frozenSchema(tool.config.outputSchema, { trusted: true }),
-    },
-  }),
-);
+const TOOLS = ([getSchemaTool, queryTool, mutateTool, ...DOMAIN_TOOLS] as ToolDefinition<any>[]).map((tool) => ({
+  tool,
+  // Converted to JSON Schema once for the process, not once per request's server.
+  config: {
+    ...tool.config,
+    inputSchema: frozenSchema(tool.config.inputSchema),
+    outputSchema: tool.config.outputSchema && frozenSchema(tool.config.outputSchema, { trusted: true }),
+  },
+}));
 
 /**
  * One JSON Schema validator for every request's server (it checks elicitation answers): the SDK

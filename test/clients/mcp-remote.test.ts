@@ -93,7 +93,19 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
     const { tools } = await client.listTools(undefined, { timeout: REQUEST_TIMEOUT_MS });
     assert.deepEqual(
       tools.map((t) => t.name).sort(),
-      ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query'],
+      [
+        'archive_deal',
+        'complete_task',
+        'create_contact',
+        'create_task',
+        'get_schema',
+        'log_contact_note',
+        'log_deal_note',
+        'move_deal',
+        'mutate',
+        'postpone_task',
+        'query',
+      ],
       await diagnostics(),
     );
 

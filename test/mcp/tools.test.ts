@@ -32,7 +32,19 @@ describe('tools/list', () => {
   test('lists get_schema, query, mutate, log_contact_note and create_task with annotations, and output schemas for SQL', async () => {
     const { tools } = await alice.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    assert.deepEqual(Object.keys(byName).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
+    assert.deepEqual(Object.keys(byName).sort(), [
+      'archive_deal',
+      'complete_task',
+      'create_contact',
+      'create_task',
+      'get_schema',
+      'log_contact_note',
+      'log_deal_note',
+      'move_deal',
+      'mutate',
+      'postpone_task',
+      'query',
+    ]);
     assert.equal(byName.query!.annotations?.readOnlyHint, true);
     assert.equal(byName.get_schema!.annotations?.readOnlyHint, true);
     assert.equal(byName.mutate!.annotations?.readOnlyHint, false);
