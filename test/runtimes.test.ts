@@ -51,11 +51,21 @@ for (const runtime of RUNTIMES) {
         const { tools } = await client.listTools();
         assert.deepEqual(tools.map((t) => t.name).sort(), [
           'create_task',
+          'fetch',
           'get_schema',
           'log_contact_note',
           'mutate',
           'query',
+          'search',
         ]);
+
+        // search and fetch, as ChatGPT calls them: JSON in one text item, names without their accents.
+        const found = await client.callTool({ name: 'search', arguments: { query: 'zoe muller' } });
+        const [first] = JSON.parse(text(found)).results as { id: string; title: string }[];
+        assert.match(first!.title, /^Zoe Müller/);
+        const fetched = JSON.parse(text(await client.callTool({ name: 'fetch', arguments: { id: first!.id } })));
+        assert.equal(fetched.id, first!.id);
+        assert.match(fetched.text, /Zoe Müller/);
 
         const me = rows(
           await client.callTool({

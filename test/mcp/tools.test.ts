@@ -32,7 +32,15 @@ describe('tools/list', () => {
   test('lists get_schema, query, mutate, log_contact_note and create_task with annotations, and output schemas for SQL', async () => {
     const { tools } = await alice.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    assert.deepEqual(Object.keys(byName).sort(), ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query']);
+    assert.deepEqual(Object.keys(byName).sort(), [
+      'create_task',
+      'fetch',
+      'get_schema',
+      'log_contact_note',
+      'mutate',
+      'query',
+      'search',
+    ]);
     assert.equal(byName.query!.annotations?.readOnlyHint, true);
     assert.equal(byName.get_schema!.annotations?.readOnlyHint, true);
     assert.equal(byName.mutate!.annotations?.readOnlyHint, false);
