@@ -77,6 +77,10 @@ export const errorCodes = {
   DEAL_NOT_FOUND: tool(),
   /** An archived deal is on no board column: unarchive it before moving it. */
   DEAL_ARCHIVED: tool(),
+  /** fetch: the id is not `kind:number`. */
+  INVALID_RECORD_ID: tool(),
+  /** fetch: no such record, or RLS hides it (one answer for both). */
+  RECORD_NOT_FOUND: tool(),
 
   // Why a request's token was refused (TokenError, and the bearer middleware's own reasons).
   TOKEN_IN_QUERY: http(400, 'auth_failure'),

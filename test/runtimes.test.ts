@@ -54,6 +54,7 @@ for (const runtime of RUNTIMES) {
           'complete_task',
           'create_contact',
           'create_task',
+          'fetch',
           'get_schema',
           'log_contact_note',
           'log_deal_note',
@@ -61,7 +62,16 @@ for (const runtime of RUNTIMES) {
           'mutate',
           'postpone_task',
           'query',
+          'search',
         ]);
+
+        // search and fetch, as ChatGPT calls them: JSON in one text item, names without their accents.
+        const found = await client.callTool({ name: 'search', arguments: { query: 'zoe muller' } });
+        const [first] = JSON.parse(text(found)).results as { id: string; title: string }[];
+        assert.match(first!.title, /^Zoe Müller/);
+        const fetched = JSON.parse(text(await client.callTool({ name: 'fetch', arguments: { id: first!.id } })));
+        assert.equal(fetched.id, first!.id);
+        assert.match(fetched.text, /Zoe Müller/);
 
         const me = rows(
           await client.callTool({

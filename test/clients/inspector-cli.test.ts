@@ -74,6 +74,7 @@ describe('MCP Inspector CLI', () => {
         'complete_task',
         'create_contact',
         'create_task',
+        'fetch',
         'get_schema',
         'log_contact_note',
         'log_deal_note',
@@ -81,6 +82,7 @@ describe('MCP Inspector CLI', () => {
         'mutate',
         'postpone_task',
         'query',
+        'search',
       ]);
     });
 

@@ -98,6 +98,7 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
         'complete_task',
         'create_contact',
         'create_task',
+        'fetch',
         'get_schema',
         'log_contact_note',
         'log_deal_note',
@@ -105,6 +106,7 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
         'mutate',
         'postpone_task',
         'query',
+        'search',
       ],
       await diagnostics(),
     );

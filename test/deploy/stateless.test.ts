@@ -72,6 +72,7 @@ test('two replicas, one client, requests alternate between them: every call succ
     'complete_task',
     'create_contact',
     'create_task',
+    'fetch',
     'get_schema',
     'log_contact_note',
     'log_deal_note',
@@ -79,6 +80,7 @@ test('two replicas, one client, requests alternate between them: every call succ
     'mutate',
     'postpone_task',
     'query',
+    'search',
   ]);
 
   for (let i = 1; i <= 10; i++) {

@@ -82,6 +82,7 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
       'complete_task',
       'create_contact',
       'create_task',
+      'fetch',
       'get_schema',
       'log_contact_note',
       'log_deal_note',
@@ -89,6 +90,7 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
       'mutate',
       'postpone_task',
       'query',
+      'search',
     ]);
     assert.deepEqual(
       rows(

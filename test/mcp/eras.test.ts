@@ -74,6 +74,7 @@ describe('a 2026-07-28 client', () => {
         'complete_task',
         'create_contact',
         'create_task',
+        'fetch',
         'get_schema',
         'log_contact_note',
         'log_deal_note',
@@ -81,6 +82,7 @@ describe('a 2026-07-28 client', () => {
         'mutate',
         'postpone_task',
         'query',
+        'search',
       ]);
       const result = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as one' } });
       assert.deepEqual(rows(result), [{ one: 1 }]);

@@ -37,6 +37,7 @@ describe('tools/list', () => {
       'complete_task',
       'create_contact',
       'create_task',
+      'fetch',
       'get_schema',
       'log_contact_note',
       'log_deal_note',
@@ -44,6 +45,7 @@ describe('tools/list', () => {
       'mutate',
       'postpone_task',
       'query',
+      'search',
     ]);
     assert.equal(byName.query!.annotations?.readOnlyHint, true);
     assert.equal(byName.get_schema!.annotations?.readOnlyHint, true);
