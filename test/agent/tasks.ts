@@ -409,6 +409,38 @@ const WRITTEN: AgentTask[] = [
     state: [isTrue("select stage = 'in-negociation' as ok from deals where id = 16")],
   },
   {
+    id: 'move-deal-to-won',
+    request: 'We won deal 9 (Intranet revamp, Pioneer Health): move it to won.',
+    steps: [
+      {
+        tool: 'move_deal',
+        args: { deal_id: 9, stage: 'won' },
+        without: [mutate("update deals set stage = 'won' where id = 9 returning id, stage")],
+      },
+    ],
+    state: [
+      isTrue(`select stage = 'won' and ${recent('updated_at')} as ok from deals where id = 9`),
+      // The board orders a column by index: no two visible cards may share one.
+      isTrue("select count(*) = count(distinct index) as ok from deals where stage = 'won' and archived_at is null"),
+    ],
+  },
+  {
+    id: 'moved-deal-is-not-stalled',
+    request:
+      'Deal 19 (Brand refresh, Riverside Logistics) got a reply: move it to proposal-sent. Then: which deals stalled?',
+    steps: [
+      {
+        tool: 'move_deal',
+        args: { deal_id: 19, stage: 'proposal-sent' },
+        without: [mutate("update deals set stage = 'proposal-sent' where id = 19 returning id, stage")],
+      },
+      query(`select id, name from deals where ${OPEN_DEAL} and updated_at < now() - interval '30 days' order by id`),
+    ],
+    // Deal 19 was untouched since April; after the move it is anything but stalled.
+    answer: `select id, name from deals where ${OPEN_DEAL} and updated_at < now() - interval '30 days' and id <> 19 order by id`,
+    state: [isTrue(`select stage = 'proposal-sent' and ${recent('updated_at')} as ok from deals where id = 19`)],
+  },
+  {
     id: 'complete-task',
     request: 'I sent the thank-you note: mark task 12 done.',
     steps: [
@@ -459,6 +491,35 @@ const WRITTEN: AgentTask[] = [
     state: [
       isTrue(
         `select count(*) = 1 and bool_and(sales_id = me() and ${recent('date')}) as ok from deal_notes where deal_id = 8 and text = 'Legal is reviewing the contract.'`,
+      ),
+    ],
+  },
+  {
+    id: 'create-contact',
+    request: 'Add Grace Hopper, CTO at Acme Capital, grace.hopper@acme-capital.example.',
+    steps: [
+      query("select id from companies where name ilike 'acme capital%'", 'company'),
+      {
+        tool: 'create_contact',
+        args: {
+          first_name: 'Grace',
+          last_name: 'Hopper',
+          title: 'CTO',
+          company_id: '{{company.id}}',
+          email: 'Grace.Hopper@acme-capital.example',
+        },
+        without: [
+          mutate(
+            'insert into contacts (first_name, last_name, title, company_id, email_jsonb) values (\'Grace\', \'Hopper\', \'CTO\', {{company.id}}, \'[{"email":"Grace.Hopper@acme-capital.example","type":"Work"}]\') returning id',
+          ),
+        ],
+      },
+    ],
+    state: [
+      // As the web app's contact form saves it: owner, first and last seen now, no tags; the
+      // database lower-cases the address.
+      isTrue(
+        `select count(*) = 1 and bool_and(sales_id = me() and ${recent('first_seen')} and ${recent('last_seen')} and coalesce(tags, '{}') = '{}' and email_jsonb @> '[{"email":"grace.hopper@acme-capital.example"}]') as ok from contacts where first_name = 'Grace' and last_name = 'Hopper' and company_id = 42`,
       ),
     ],
   },
