@@ -417,3 +417,18 @@ test('create_contact: without email or phone both are null; typed lists, gender 
   assert.match(hidden.message, /nothing was written/);
   assert.equal(await count(), before, 'nothing written');
 });
+
+test('get_schema and mutate tell the agent which columns the web app maintains, and which tool keeps each', async () => {
+  const overview = text(await call('get_schema', {}));
+  assert.match(overview, /^Kept by the web app, not the database/m);
+  assert.match(overview, /^ {2}contacts\.status = .*\(log_contact_note, create_task\)$/m);
+  assert.match(overview, /^ {2}deals\.index = .*\(move_deal\)$/m);
+  assert.match(overview, /^ {2}deals\.updated_at = .*no trigger/m);
+  const deals = text(await call('get_schema', { table: 'deals' }));
+  assert.match(deals, /deals\.archived_at = .*\(archive_deal\)/);
+  assert.doesNotMatch(deals, /contacts\.status/, "one table's detail carries only its own rules");
+  const { tools } = await alice.listTools();
+  const mutate = tools.find((t) => t.name === 'mutate')!.description!;
+  assert.match(mutate, /deals\.index/);
+  assert.match(mutate, /move_deal/);
+});
