@@ -213,6 +213,21 @@ test('move_deal within a column, up and down, and to the top of a new stage by d
   assert.equal((await one(stack.db.admin`select index from deals where id = ${mover.id}`)).index, 0);
 });
 
+// Dropped after the last deal the app writes the column's length + 1, leaving a gap; the tool
+// writes one past the stage's highest index instead (docs/atomic-crm-web-app.md), same order.
+test('move_deal past the end of a column: last, one past the highest index; the old column closes up', async () => {
+  const before = await dealsOf('won', 'delayed');
+  const mover = onBoard(before, 'delayed', 0);
+  const highest = Math.max(...before.filter((d) => d.stage === 'won').map((d) => d.index));
+  await call('move_deal', { deal_id: mover.id, stage: 'won', index: 999 });
+  const after = asMap(await dealsOf('won', 'delayed'));
+  assert.deepEqual(after.get(mover.id), ['won', highest + 1]);
+  for (const d of before.filter((d) => d.id !== mover.id)) {
+    const expected = d.stage === 'delayed' && d.index > mover.index ? d.index - 1 : d.index;
+    assert.deepEqual(after.get(d.id), [d.stage, expected], `deal ${d.id}`);
+  }
+});
+
 test('move_deal: an unknown stage is refused with the configured ones and the nearest; nothing moves', async () => {
   const [deal] = await dealsOf('opportunity');
   const error = toolError(await call('move_deal', { deal_id: deal!.id, stage: 'in-negotiation' }));
