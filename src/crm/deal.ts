@@ -7,7 +7,7 @@
  *   unarchiveDeal: back at the top of its stage, the rest of the stage renumbered below it);
  * - a note on a deal (notes/NoteCreate.tsx): by the current user, dated now unless given.
  * The deal acted on gets updated_at = now, as the app's demo data provider stamps every deal update:
- * the Supabase one leaves it to nothing, and "which deals stalled?" needs it. Deals only renumbered
+ * the Supabase one never writes it, and "which deals stalled?" needs it. Deals only renumbered
  * keep theirs. The board's order is `index`, nulls last, then id.
  *
  * @example

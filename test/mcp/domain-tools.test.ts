@@ -213,6 +213,21 @@ test('move_deal within a column, up and down, and to the top of a new stage by d
   assert.equal((await one(stack.db.admin`select index from deals where id = ${mover.id}`)).index, 0);
 });
 
+// Dropped after the last deal the app writes the column's length + 1, leaving a gap; the tool
+// writes one past the stage's highest index instead (docs/atomic-crm-web-app.md), same order.
+test('move_deal past the end of a column: last, one past the highest index; the old column closes up', async () => {
+  const before = await dealsOf('won', 'delayed');
+  const mover = onBoard(before, 'delayed', 0);
+  const highest = Math.max(...before.filter((d) => d.stage === 'won').map((d) => d.index));
+  await call('move_deal', { deal_id: mover.id, stage: 'won', index: 999 });
+  const after = asMap(await dealsOf('won', 'delayed'));
+  assert.deepEqual(after.get(mover.id), ['won', highest + 1]);
+  for (const d of before.filter((d) => d.id !== mover.id)) {
+    const expected = d.stage === 'delayed' && d.index > mover.index ? d.index - 1 : d.index;
+    assert.deepEqual(after.get(d.id), [d.stage, expected], `deal ${d.id}`);
+  }
+});
+
 test('move_deal: an unknown stage is refused with the configured ones and the nearest; nothing moves', async () => {
   const [deal] = await dealsOf('opportunity');
   const error = toolError(await call('move_deal', { deal_id: deal!.id, stage: 'in-negotiation' }));
@@ -416,4 +431,19 @@ test('create_contact: without email or phone both are null; typed lists, gender 
   assert.equal(hidden.code, 'COMPANY_NOT_FOUND');
   assert.match(hidden.message, /nothing was written/);
   assert.equal(await count(), before, 'nothing written');
+});
+
+test('get_schema and mutate tell the agent which columns the web app maintains, and which tool keeps each', async () => {
+  const overview = text(await call('get_schema', {}));
+  assert.match(overview, /^Kept by the web app, not the database/m);
+  assert.match(overview, /^ {2}contacts\.status = .*\(log_contact_note, create_task\)$/m);
+  assert.match(overview, /^ {2}deals\.index = .*\(move_deal\)$/m);
+  assert.match(overview, /^ {2}deals\.updated_at = .*no trigger/m);
+  const deals = text(await call('get_schema', { table: 'deals' }));
+  assert.match(deals, /deals\.archived_at = .*\(archive_deal\)/);
+  assert.doesNotMatch(deals, /contacts\.status/, "one table's detail carries only its own rules");
+  const { tools } = await alice.listTools();
+  const mutate = tools.find((t) => t.name === 'mutate')!.description!;
+  assert.match(mutate, /deals\.index/);
+  assert.match(mutate, /move_deal/);
 });

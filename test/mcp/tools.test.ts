@@ -29,7 +29,7 @@ const query = (client: Client, sql: string) => client.callTool({ name: 'query', 
 const mutate = (client: Client, sql: string) => client.callTool({ name: 'mutate', arguments: { sql } });
 
 describe('tools/list', () => {
-  test('lists get_schema, query, mutate, log_contact_note and create_task with annotations, and output schemas for SQL', async () => {
+  test('lists get_schema, query, mutate and the domain tools with annotations, and output schemas for SQL', async () => {
     const { tools } = await alice.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     assert.deepEqual(Object.keys(byName).sort(), [

@@ -34,8 +34,8 @@ export const createTaskTool: ToolDefinition<typeof input> = {
     title: 'Create a task for a contact',
     description: [
       'Create a pending task on a contact exactly as the Atomic CRM web app does: owned by the signed-in user,',
-      `type ${DEFAULT_TASK_TYPE} and due now unless given; the contact's last_seen becomes now. Complete a task later`,
-      'with mutate: update tasks set done_date = now() where id = ….',
+      `type ${DEFAULT_TASK_TYPE} and due now unless given; the contact's last_seen becomes now. Complete it later`,
+      'with complete_task, move it with postpone_task.',
     ].join(' '),
     inputSchema: z.object(input),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },

@@ -2,6 +2,7 @@
  * `get_schema`: the tables, views and columns the signed-in user can read, as compact text.
  */
 import { z } from 'zod';
+import { appRuleLines } from '../../crm/app-rules.js';
 import { readSchema, renderDetail, renderOverview } from '../../db/schema.js';
 import { errorResult } from '../results.js';
 import type { ToolDefinition } from './tool.js';
@@ -13,7 +14,7 @@ export const getSchemaTool: ToolDefinition<{ table: z.ZodOptional<z.ZodString> }
     description:
       'List the tables and views of the Atomic CRM database that the signed-in user can read: columns with ' +
       'types, nullability, defaults, primary and foreign keys, short comments, and the deal stages, ' +
-      'categories, note statuses and task types in effect. Call it before writing SQL. Pass `table` for one ' +
+      'categories, note statuses and task types in effect, and the columns the web app maintains. Call it before writing SQL. Pass `table` for one ' +
       "table's full detail: every comment, constraint, Row Level Security policy, index and trigger.",
     inputSchema: z.object({
       table: z.string().min(1).max(63).optional().describe('A table or view name in schema public, e.g. "deals".'),
@@ -28,7 +29,8 @@ export const getSchemaTool: ToolDefinition<{ table: z.ZodOptional<z.ZodString> }
       table ?? null,
     );
     if (table === undefined) {
-      return { result: { content: [{ type: 'text', text: renderOverview(schema) }] }, outcome: 'ok' };
+      const overview = [renderOverview(schema), '', ...appRuleLines()].join('\n');
+      return { result: { content: [{ type: 'text', text: overview }] }, outcome: 'ok' };
     }
     const relation = schema.relations[0];
     if (!relation) {
@@ -40,6 +42,7 @@ export const getSchemaTool: ToolDefinition<{ table: z.ZodOptional<z.ZodString> }
         outcome: 'TABLE_NOT_FOUND',
       };
     }
-    return { result: { content: [{ type: 'text', text: renderDetail(relation) }] }, outcome: 'ok' };
+    const detail = [renderDetail(relation), ...appRuleLines(relation.name)].join('\n');
+    return { result: { content: [{ type: 'text', text: detail }] }, outcome: 'ok' };
   },
 };
