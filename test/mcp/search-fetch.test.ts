@@ -9,6 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
 import { PROMPT_INJECTIONS } from '../../dev/seed.js';
+import { recordSql } from '../../src/crm/record-document.js';
+import { RECORD_KINDS } from '../../src/crm/record-ids.js';
+import { parseQuery, searchSql } from '../../src/crm/search.js';
+import { checkStatement, loadPolicy } from '../../src/db/policy.js';
 import { testEnvironment } from '../support/database.js';
 import { startStack, text, toolError, type Stack } from '../support/stack.js';
 
@@ -72,6 +76,19 @@ function framed(record: FetchedRecord): string {
   assert.ok(match, `not framed as data: ${record.text.slice(0, 200)}`);
   return match[2]!;
 }
+
+test("the statements are plain: the agent's own policy accepts each as a read (built-ins only, nothing of ours)", async () => {
+  await loadPolicy();
+  const statements = [
+    searchSql(parseQuery("Zoe Müller's deals: acme & co")!, 20),
+    ...RECORD_KINDS.map((kind) => recordSql(kind, '42')),
+  ];
+  for (const statement of statements) {
+    const verdict = checkStatement(statement, 'query');
+    assert.ok(verdict.ok, JSON.stringify(!verdict.ok && verdict.refusal));
+    assert.equal(verdict.kind, 'select');
+  }
+});
 
 describe('with ATOMIC_CRM_URL', () => {
   let stack: Stack;
