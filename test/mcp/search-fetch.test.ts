@@ -423,3 +423,28 @@ describe('under per-owner RLS, without ATOMIC_CRM_URL', () => {
     }
   });
 });
+
+describe('under a small result budget (MAX_RESULT_BYTES=1200)', () => {
+  let stack: Stack;
+  let alice: Client;
+  before(async () => {
+    stack = await startStack({ env: { MAX_RESULT_BYTES: '1200' } });
+    alice = await stack.connect(stack.users.alice);
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  test('search keeps its best results that fit, fetch cuts the text and says so', async () => {
+    const results = await search(alice, 'acme');
+    assert.ok(results.length > 0 && results.length < 20, `${results.length} results`);
+    assert.ok(Buffer.byteLength(JSON.stringify({ results })) <= 1200);
+    assert.match(results[0]!.id, /^company:/);
+
+    const [busy] = await stack.db.admin`
+      select contact_id from contact_notes group by contact_id order by count(*) desc, contact_id limit 1`;
+    const body = framed(await fetchRecord(alice, `contact:${busy!.contact_id}`));
+    assert.ok(Buffer.byteLength(body) <= 1200 + 100, `${Buffer.byteLength(body)} bytes`);
+    assert.match(body, /cut to the 1200-byte result budget; read the rest with query\.$/);
+  });
+});
