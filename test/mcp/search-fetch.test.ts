@@ -9,6 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
 import { PROMPT_INJECTIONS } from '../../dev/seed.js';
+import { recordSql } from '../../src/crm/record-document.js';
+import { RECORD_KINDS } from '../../src/crm/record-ids.js';
+import { parseQuery, searchSql } from '../../src/crm/search.js';
+import { checkStatement, loadPolicy } from '../../src/db/policy.js';
 import { testEnvironment } from '../support/database.js';
 import { startStack, text, toolError, type Stack } from '../support/stack.js';
 
@@ -72,6 +76,19 @@ function framed(record: FetchedRecord): string {
   assert.ok(match, `not framed as data: ${record.text.slice(0, 200)}`);
   return match[2]!;
 }
+
+test("the statements are plain: the agent's own policy accepts each as a read (built-ins only, nothing of ours)", async () => {
+  await loadPolicy();
+  const statements = [
+    searchSql(parseQuery("Zoe Müller's deals: acme & co")!, 20),
+    ...RECORD_KINDS.map((kind) => recordSql(kind, '42')),
+  ];
+  for (const statement of statements) {
+    const verdict = checkStatement(statement, 'query');
+    assert.ok(verdict.ok, JSON.stringify(!verdict.ok && verdict.refusal));
+    assert.equal(verdict.kind, 'select');
+  }
+});
 
 describe('with ATOMIC_CRM_URL', () => {
   let stack: Stack;
@@ -404,5 +421,30 @@ describe('under per-owner RLS, without ATOMIC_CRM_URL', () => {
         assert.equal(proxy.stats().roundTrips - background, 1, name);
       }
     }
+  });
+});
+
+describe('under a small result budget (MAX_RESULT_BYTES=1200)', () => {
+  let stack: Stack;
+  let alice: Client;
+  before(async () => {
+    stack = await startStack({ env: { MAX_RESULT_BYTES: '1200' } });
+    alice = await stack.connect(stack.users.alice);
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  test('search keeps its best results that fit, fetch cuts the text and says so', async () => {
+    const results = await search(alice, 'acme');
+    assert.ok(results.length > 0 && results.length < 20, `${results.length} results`);
+    assert.ok(Buffer.byteLength(JSON.stringify({ results })) <= 1200);
+    assert.match(results[0]!.id, /^company:/);
+
+    const [busy] = await stack.db.admin`
+      select contact_id from contact_notes group by contact_id order by count(*) desc, contact_id limit 1`;
+    const body = framed(await fetchRecord(alice, `contact:${busy!.contact_id}`));
+    assert.ok(Buffer.byteLength(body) <= 1200 + 100, `${Buffer.byteLength(body)} bytes`);
+    assert.match(body, /cut to the 1200-byte result budget; read the rest with query\.$/);
   });
 });

@@ -53,7 +53,12 @@ export const searchTool: ToolDefinition<typeof input> = {
           c.unsafe(searchSql(parsed, Math.min(SEARCH_RESULTS, deps.limits.maxRows)), [], EXTENDED),
         )) as unknown as SearchRow[])
       : [];
-    const structured = { results: searchResults(rows, deps.atomicCrmUrl) };
+    const results = searchResults(rows, deps.atomicCrmUrl);
+    // The lowest-ranked results go first when the answer would pass the result budget.
+    while (results.length > 0 && new TextEncoder().encode(JSON.stringify({ results })).length > deps.limits.maxBytes) {
+      results.pop();
+    }
+    const structured = { results };
     return {
       result: { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured },
       outcome: 'ok',
