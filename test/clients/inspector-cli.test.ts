@@ -60,7 +60,7 @@ describe('MCP Inspector CLI', () => {
   }
 
   for (const era of ['legacy', 'modern'] as const) {
-    test(`${era} era: tools/list shows the five tools`, async () => {
+    test(`${era} era: tools/list shows every tool`, async () => {
       const { stdout } = await inspector(
         await stack.token(stack.users.alice),
         '--protocol-era',
@@ -71,10 +71,12 @@ describe('MCP Inspector CLI', () => {
       const { tools } = JSON.parse(stdout) as { tools: { name: string; inputSchema: unknown }[] };
       assert.deepEqual(tools.map((t) => t.name).sort(), [
         'create_task',
+        'fetch',
         'get_schema',
         'log_contact_note',
         'mutate',
         'query',
+        'search',
       ]);
     });
 

@@ -93,7 +93,7 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
     const { tools } = await client.listTools(undefined, { timeout: REQUEST_TIMEOUT_MS });
     assert.deepEqual(
       tools.map((t) => t.name).sort(),
-      ['create_task', 'get_schema', 'log_contact_note', 'mutate', 'query'],
+      ['create_task', 'fetch', 'get_schema', 'log_contact_note', 'mutate', 'query', 'search'],
       await diagnostics(),
     );
 

@@ -69,10 +69,12 @@ test('two replicas, one client, requests alternate between them: every call succ
   const tools = await client.listTools();
   assert.deepEqual(tools.tools.map((t) => t.name).sort(), [
     'create_task',
+    'fetch',
     'get_schema',
     'log_contact_note',
     'mutate',
     'query',
+    'search',
   ]);
 
   for (let i = 1; i <= 10; i++) {

@@ -79,10 +79,12 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
     const { tools } = await alice.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), [
       'create_task',
+      'fetch',
       'get_schema',
       'log_contact_note',
       'mutate',
       'query',
+      'search',
     ]);
     assert.deepEqual(
       rows(

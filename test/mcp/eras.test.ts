@@ -71,10 +71,12 @@ describe('a 2026-07-28 client', () => {
       const { tools } = await client.listTools();
       assert.deepEqual(tools.map((t) => t.name).sort(), [
         'create_task',
+        'fetch',
         'get_schema',
         'log_contact_note',
         'mutate',
         'query',
+        'search',
       ]);
       const result = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as one' } });
       assert.deepEqual(rows(result), [{ one: 1 }]);
