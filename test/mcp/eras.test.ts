@@ -107,7 +107,7 @@ describe('a 2026-07-28 client', () => {
 
   test('tools/list carries cache hints: an hour, shareable (the list is the same for every user)', async () => {
     const { result } = await (await modern('tools/list', {})).json();
-    assert.equal(result.tools.length, 5);
+    assert.equal(result.tools.length, 7);
     assert.equal(result.ttlMs, 3_600_000);
     assert.equal(result.cacheScope, 'public');
   });
