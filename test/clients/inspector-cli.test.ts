@@ -60,7 +60,7 @@ describe('MCP Inspector CLI', () => {
   }
 
   for (const era of ['legacy', 'modern'] as const) {
-    test(`${era} era: tools/list shows the five tools`, async () => {
+    test(`${era} era: tools/list shows every tool`, async () => {
       const { stdout } = await inspector(
         await stack.token(stack.users.alice),
         '--protocol-era',
