@@ -8,12 +8,12 @@
  */
 import { ProtocolError, ProtocolErrorCode, type CompleteResult, type McpServer } from '@modelcontextprotocol/server';
 import type { Principal } from '../auth/verify.js';
-import type { ValueList } from '../crm/configuration.js';
 import { EXTENDED } from '../db/pool.js';
 import { asUser, DbError } from '../db/run.js';
 import { configurationFor } from './known-values.js';
 import { PROMPT_COMPLETIONS, type Completion } from './prompts.js';
-import { readFailure, TABLE_URI_TEMPLATE } from './resources.js';
+import { TABLE_URI_TEMPLATE } from './resources.js';
+import { readFailure } from './results.js';
 import type { CallContext, McpDeps } from './server.js';
 
 /** The most values one answer may carry (the spec's cap); one more row says there are more. */
@@ -89,7 +89,7 @@ export function registerCompletion(server: McpServer, deps: McpDeps, call: CallC
     } else {
       const list: readonly string[] =
         'list' in completion
-          ? (await configurationFor(deps, call.principal, signal).catch(readFailure))[completion.list as ValueList]
+          ? (await configurationFor(deps, call.principal, signal).catch(readFailure))[completion.list]
           : completion.values;
       values = list.filter((v) => v.toLowerCase().startsWith(typed.toLowerCase()));
     }

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import type { CrmConfiguration, ValueList } from '../crm/configuration.js';
 import { nearestValue } from '../crm/known-values.js';
 import { configurationFor } from './known-values.js';
-import { readFailure } from './resources.js';
+import { readFailure } from './results.js';
 import type { CallContext, McpDeps } from './server.js';
 import { frozenSchema } from './tools/frozen-schema.js';
 

@@ -7,16 +7,14 @@
  *   await client.readResource({ uri: 'crm://schema/deals' }); // renderDetail of deals, as the user
  */
 import {
-  ProtocolError,
-  ProtocolErrorCode,
   ResourceNotFoundError,
   ResourceTemplate,
   type McpServer,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { DbError } from '../db/run.js';
 import { readSchema, renderDetail, renderOverview } from '../db/schema.js';
 import { CONFIGURATION_TTL_MS, configurationFor } from './known-values.js';
+import { readFailure } from './results.js';
 import type { CallContext, McpDeps } from './server.js';
 
 export const SCHEMA_URI = 'crm://schema';
@@ -31,17 +29,6 @@ const PER_USER = { ttlMs: CONFIGURATION_TTL_MS, cacheScope: 'private' } as const
 
 /** Parsed once: the SDK matches read URIs against it. No list callback: tables are found by completion. */
 const TABLE_TEMPLATE = new ResourceTemplate(TABLE_URI_TEMPLATE, { list: undefined });
-
-/** A database failure as a JSON-RPC error that keeps our code and PostgreSQL's fields. */
-export function readFailure(error: unknown): never {
-  if (error instanceof DbError) {
-    throw new ProtocolError(ProtocolErrorCode.InternalError, `${error.code}: ${error.message}`, {
-      code: error.code,
-      ...(error.pg ?? {}),
-    });
-  }
-  throw error;
-}
 
 export function registerResources(server: McpServer, deps: McpDeps, call: CallContext): void {
   const options = (ctx: ServerContext) => ({ access: 'read' as const, limits: deps.limits, signal: ctx.mcpReq.signal });
