@@ -106,6 +106,28 @@ for (const runtime of RUNTIMES) {
       }
     });
 
+    test('reads a resource, gets a prompt and completes a table name as the user', async () => {
+      const token = await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!));
+      const client = await connectWithToken(`${server.baseUrl}/mcp`, token, `runtime-${runtime}`);
+      try {
+        const { contents } = await client.readResource({ uri: 'crm://configuration' });
+        assert.ok(JSON.parse(String((contents[0] as { text?: string }).text)).dealStages.includes('won'));
+        const prompt = await client.getPrompt({ name: 'stalled_deals', arguments: { days: '45' } });
+        assert.match(JSON.stringify(prompt.messages), /interval '45 days'/);
+        await assert.rejects(
+          client.getPrompt({ name: 'stalled_deals', arguments: { days: 'soon' } }),
+          /days is a whole number/,
+        );
+        const { completion } = await client.complete({
+          ref: { type: 'ref/resource', uri: 'crm://schema/{table}' },
+          argument: { name: 'table', value: 'private' },
+        });
+        assert.deepEqual(completion.values, ['private_notes']);
+      } finally {
+        await client.close();
+      }
+    });
+
     test('SIGTERM stops it cleanly with exit code 0', async () => {
       server.child.kill('SIGTERM');
       const exit = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);

@@ -5,7 +5,7 @@
  * Failures are `isError` results with a stable code and, for database errors, PostgreSQL's own
  * fields (SQLSTATE, message, detail, hint, position), so the agent can fix its statement.
  */
-import type { CallToolResult } from '@modelcontextprotocol/server';
+import { type CallToolResult, ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { DbError, type StatementResult } from '../db/run.js';
 import type { ToolErrorCode } from '../errors.js';
 
@@ -114,4 +114,18 @@ export function failureResult(error: unknown): CallToolResult {
     code: 'INTERNAL_ERROR',
     message: 'The server failed while running this tool; nothing was changed. Try again, and report it if it persists.',
   });
+}
+
+/**
+ * A database failure outside a tool (a resource read, a prompt, a completion) as a JSON-RPC error
+ * that keeps our code and PostgreSQL's fields; anything else is rethrown for the SDK to answer.
+ */
+export function readFailure(error: unknown): never {
+  if (error instanceof DbError) {
+    throw new ProtocolError(ProtocolErrorCode.InternalError, `${error.code}: ${error.message}`, {
+      code: error.code,
+      ...(error.pg ?? {}),
+    });
+  }
+  throw error;
 }

@@ -33,6 +33,9 @@ const APPLICABLE = [
   'server-sse-multiple-streams',
   'input-required-result-unsupported-methods',
   'input-required-result-validate-input',
+  'resources-list',
+  'prompts-list',
+  'sep-2164-resource-not-found',
 ] as const;
 
 /** Checks inside applicable scenarios that need what this server does not have. */
@@ -43,18 +46,16 @@ const CHECKS_NOT_APPLICABLE: Record<string, string> = {
     "needs the reference server's test_streaming_elicitation tool",
   'sep-2575-server-no-log-without-loglevel':
     "needs the reference server's test_logging_tool (this server sends no log notifications)",
-  'sep-2549-prompts-list-caching-hints': 'the server offers no prompts (prompts/list is -32601)',
-  'sep-2549-resources-list-caching-hints': 'the server offers no resources (resources/list is -32601)',
-  'sep-2549-resources-templates-list-caching-hints': 'the server offers no resource templates',
 };
 
 const REFERENCE_TOOLS = "expects the reference 'everything' server's test_* tools";
-const NO_PROMPTS = 'the server offers no prompts';
-const NO_RESOURCES = 'the server offers no resources';
+const REFERENCE_PROMPT = (name: string) => `expects the reference server's ${name} prompt`;
+const REFERENCE_RESOURCE = (uri: string) => `expects the reference server's ${uri} resource`;
 
 /** Every other scenario the 2026-07-28 set runs, and why it does not apply here. */
 export const NOT_APPLICABLE: Record<string, string> = {
-  'completion-complete': 'no prompts or resource templates, so no completion capability',
+  'completion-complete':
+    "asks about the reference server's test_prompt_with_arguments; an unknown prompt is -32602, as the spec says",
   'tools-call-simple-text': REFERENCE_TOOLS,
   'tools-call-image': REFERENCE_TOOLS,
   'tools-call-audio': REFERENCE_TOOLS,
@@ -64,16 +65,13 @@ export const NOT_APPLICABLE: Record<string, string> = {
   'tools-call-with-progress': `${REFERENCE_TOOLS}; our tools report no progress`,
   'json-schema-2020-12': "expects the reference server's json_schema_2020_12_tool (pending in the suite)",
   'http-custom-header-server-validation': 'no tool declares x-mcp-header parameters (pending in the suite)',
-  'resources-list': NO_RESOURCES,
-  'resources-read-text': NO_RESOURCES,
-  'resources-read-binary': NO_RESOURCES,
-  'resources-templates-read': NO_RESOURCES,
-  'sep-2164-resource-not-found': NO_RESOURCES,
-  'prompts-list': NO_PROMPTS,
-  'prompts-get-simple': NO_PROMPTS,
-  'prompts-get-with-args': NO_PROMPTS,
-  'prompts-get-embedded-resource': NO_PROMPTS,
-  'prompts-get-with-image': NO_PROMPTS,
+  'resources-read-text': REFERENCE_RESOURCE('test://static-text'),
+  'resources-read-binary': REFERENCE_RESOURCE('test://static-binary'),
+  'resources-templates-read': REFERENCE_RESOURCE('test://template/{id}/data'),
+  'prompts-get-simple': REFERENCE_PROMPT('test_simple_prompt'),
+  'prompts-get-with-args': REFERENCE_PROMPT('test_prompt_with_arguments'),
+  'prompts-get-embedded-resource': REFERENCE_PROMPT('test_prompt_with_embedded_resource'),
+  'prompts-get-with-image': REFERENCE_PROMPT('test_prompt_with_image'),
   'input-required-result-basic-elicitation': `${REFERENCE_TOOLS} (mutate's confirmation is tested in test/mcp/confirm.test.ts)`,
   'input-required-result-basic-sampling': `${REFERENCE_TOOLS}; the server never samples`,
   'input-required-result-basic-list-roots': `${REFERENCE_TOOLS}; the server never asks for roots`,
@@ -81,7 +79,7 @@ export const NOT_APPLICABLE: Record<string, string> = {
   'input-required-result-multiple-input-requests': REFERENCE_TOOLS,
   'input-required-result-multi-round': REFERENCE_TOOLS,
   'input-required-result-missing-input-response': REFERENCE_TOOLS,
-  'input-required-result-non-tool-request': 'input_required on prompts/get or resources/read: the server has neither',
+  'input-required-result-non-tool-request': REFERENCE_PROMPT('test_input_required_result_prompt'),
   'input-required-result-result-type': REFERENCE_TOOLS,
   'input-required-result-tampered-state': `${REFERENCE_TOOLS} (tampered confirmations are tested in test/mcp/confirm.test.ts)`,
   'input-required-result-capability-check': REFERENCE_TOOLS,

@@ -22,14 +22,22 @@ const SUITE = path.join(ROOT, 'node_modules/@modelcontextprotocol/conformance/di
 const BUN = path.join(ROOT, 'node_modules/.bin/bun');
 const SCENARIO_TIMEOUT_MS = 60_000;
 
-/** Scenarios that apply to any MCP server offering tools. */
-const APPLICABLE = ['server-initialize', 'ping', 'tools-list', 'dns-rebinding-protection'] as const;
+/** Scenarios that apply to any MCP server offering tools, resources and prompts. */
+const APPLICABLE = [
+  'server-initialize',
+  'ping',
+  'tools-list',
+  'resources-list',
+  'prompts-list',
+  'dns-rebinding-protection',
+] as const;
 
 /** Every other server scenario of conformance 0.1.16, and why it does not apply here. */
 export const NOT_APPLICABLE: Record<string, string> = {
   'logging-set-level':
     'the server does not declare the logging capability (stateless JSON-RPC over POST; log notifications would need a stream per request)',
-  'completion-complete': 'no prompts or resource templates, so no completion capability',
+  'completion-complete':
+    "asks about the reference server's test_prompt_with_arguments; an unknown prompt is -32602, as the spec says",
   'tools-call-simple-text': "expects the reference 'everything' server's test_* tools",
   'tools-call-image': "expects the reference server's test_image_content tool",
   'tools-call-audio': "expects the reference server's test_audio_content tool",
@@ -46,17 +54,15 @@ export const NOT_APPLICABLE: Record<string, string> = {
   'elicitation-sep1330-enums': 'elicitation: impossible in stateless mode',
   'server-sse-polling': 'needs a session and a GET event stream; the server is stateless (GET → 405)',
   'server-sse-multiple-streams': 'needs a session and GET event streams; the server is stateless (GET → 405)',
-  'resources-list': 'the server offers no resources',
-  'resources-read-text': 'the server offers no resources',
-  'resources-read-binary': 'the server offers no resources',
-  'resources-templates-read': 'the server offers no resources',
-  'resources-subscribe': 'the server offers no resources',
-  'resources-unsubscribe': 'the server offers no resources',
-  'prompts-list': 'the server offers no prompts',
-  'prompts-get-simple': 'the server offers no prompts',
-  'prompts-get-with-args': 'the server offers no prompts',
-  'prompts-get-embedded-resource': 'the server offers no prompts',
-  'prompts-get-with-image': 'the server offers no prompts',
+  'resources-read-text': "expects the reference server's test://static-text resource",
+  'resources-read-binary': "expects the reference server's test://static-binary resource",
+  'resources-templates-read': "expects the reference server's test://template/{id}/data template",
+  'resources-subscribe': 'the server declares no resource subscriptions (stateless: no stream to notify on)',
+  'resources-unsubscribe': 'the server declares no resource subscriptions (stateless: no stream to notify on)',
+  'prompts-get-simple': "expects the reference server's test_simple_prompt",
+  'prompts-get-with-args': "expects the reference server's test_prompt_with_arguments",
+  'prompts-get-embedded-resource': "expects the reference server's test_prompt_with_embedded_resource",
+  'prompts-get-with-image': "expects the reference server's test_prompt_with_image",
 };
 
 const onNode = typeof (fs as { globSync?: unknown }).globSync === 'function';

@@ -32,7 +32,7 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('mcp-remote signs in through the consent page and bridges tools/list and query over stdio', async () => {
+test('mcp-remote signs in through the consent page and bridges tools, resources, prompts and completion over stdio', async () => {
   const user = stack.users.alice;
   const consentLog = path.join(dir, 'browser.log');
   // xdg-open (bundled with mcp-remote's `open`) runs $BROWSER with the URL when no desktop is detected.
@@ -123,6 +123,25 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
     console.log(
       `# mcp-remote: ${seen.length} requests to the MCP server from connect to first tool result: ${seen.join(', ')}`,
     );
+
+    // Resources, prompts and completion cross the bridge too, read as the same user.
+    const timeout = { timeout: REQUEST_TIMEOUT_MS };
+    const { resources } = await client.listResources(undefined, timeout);
+    assert.deepEqual(resources.map((r) => r.uri).sort(), ['crm://configuration', 'crm://schema']);
+    const detail = await client.readResource({ uri: 'crm://schema/deals' }, timeout);
+    assert.match(JSON.stringify(detail.contents[0]), /"text":"deals \(table, RLS on\)/);
+    const { prompts } = await client.listPrompts(undefined, timeout);
+    assert.ok(
+      prompts.some((p) => p.name === 'meeting_prep'),
+      prompts.map((p) => p.name).join(', '),
+    );
+    const prep = await client.getPrompt({ name: 'meeting_prep', arguments: { company: 'Acme' } }, timeout);
+    assert.match(JSON.stringify(prep.messages), /companies_summary/);
+    const tables = await client.complete(
+      { ref: { type: 'ref/resource', uri: 'crm://schema/{table}' }, argument: { name: 'table', value: 'deal' } },
+      timeout,
+    );
+    assert.deepEqual(tables.completion.values, ['deal_notes', 'deals']);
 
     // The browser really went through consent and mcp-remote kept its tokens in our temp dir.
     const browserLog = await readFile(consentLog, 'utf8');
