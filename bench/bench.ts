@@ -377,16 +377,21 @@ function command(runtime: Runtime, root: string): { argv: string[]; path: string
   const path = [join(root, 'node_modules/.bin'), join(root, 'node_modules/deno'), process.env.PATH ?? ''].join(
     delimiter,
   );
+  // BENCH_CPU_PROF=<dir>: the Node or Bun server writes a CPU profile there when the bench stops it.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   if (runtime === 'node') {
-    // BENCH_CPU_PROF=<dir>: the Node server writes a V8 CPU profile there when the bench stops it.
-    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
     // The built JavaScript, as `npm start` and the container run it (serverDriver builds it first):
     // under tsx the process also carries the loader, its esbuild helper and source maps.
     return { argv: [process.execPath, ...profile, 'dist/runtimes/node.js'], path };
   }
   if (runtime === 'bun') {
     const bin = join(root, 'node_modules/.bin/bun');
-    return { argv: existsSync(bin) ? [bin, 'run', 'runtimes/bun.ts'] : ['npx', 'bun', 'run', 'runtimes/bun.ts'], path };
+    return {
+      argv: existsSync(bin)
+        ? [bin, ...profile, 'run', 'runtimes/bun.ts']
+        : ['npx', 'bun', ...profile, 'run', 'runtimes/bun.ts'],
+      path,
+    };
   }
   const bin = join(root, 'node_modules/deno/deno');
   return { argv: existsSync(bin) ? [bin, 'task', 'start'] : ['npx', 'deno', 'task', 'start'], path };
