@@ -11,7 +11,7 @@
  * proxy's round-trip count per call compares them exactly.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import os from 'node:os';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -397,10 +397,24 @@ function command(runtime: Runtime, root: string): { argv: string[]; path: string
   return { argv: existsSync(bin) ? [bin, 'task', 'start'] : ['npx', 'deno', 'task', 'start'], path };
 }
 
-/** `npm run build` in `root`, once per bench process. */
+/** The newest modification time of the files under `dir`, ms. */
+function newest(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return latest;
+}
+
+/** `npm run build` in `root`, once per bench process, unless dist/ is newer than every source. */
 const builds = new Map<string, Promise<void>>();
 function build(root: string): Promise<void> {
   let done = builds.get(root);
+  const built = join(root, 'dist/runtimes/node.js');
+  if (!done && existsSync(built)) {
+    const sources = Math.max(newest(join(root, 'src')), statSync(join(root, 'runtimes/node.ts')).mtimeMs);
+    if (statSync(built).mtimeMs > sources) builds.set(root, (done = Promise.resolve()));
+  }
   if (!done) {
     done = new Promise((resolve, reject) => {
       const child = spawn('npm', ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
