@@ -11,7 +11,7 @@
  * proxy's round-trip count per call compares them exactly.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import os from 'node:os';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -28,7 +28,8 @@ import { operation, type Operation } from './workload.js';
 
 export type Runtime = 'node' | 'bun' | 'deno';
 /** `node@before`: the same runtime serving another checkout (`compare`), for before/after figures. */
-export type Mode = 'floor' | 'naive' | Runtime | `${Runtime}@before`;
+/** `original`: the server this one replaces (marmelab/atomic-crm-mcp, Express, built), on Node. */
+export type Mode = 'floor' | 'naive' | Runtime | `${Runtime}@before` | 'original';
 
 export interface BenchOptions {
   /** Round-trip times to simulate, ms (each direction gets half). */
@@ -43,6 +44,11 @@ export interface BenchOptions {
   baseline?: boolean;
   /** Another checkout of the server (with node_modules): each row also runs against it, interleaved. */
   compare?: string;
+  /**
+   * A built checkout of marmelab/atomic-crm-mcp: a row `original` runs it on Node, interleaved with
+   * ours. It has one SQL tool, `query`, which also runs the workload's writes.
+   */
+  original?: string;
   /** Soak: this many measured calls per runtime at the first delay, RSS sampled along the way. */
   soak?: number;
   /** Progress lines (default: stderr). */
@@ -215,6 +221,8 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
       try {
         drivers.push(await serverDriver(runtime, { databaseUrl, auth, tokens }));
         if (options.compare) drivers.push(await serverDriver(runtime, { databaseUrl, auth, tokens }, options.compare));
+        if (options.original && runtime === 'node')
+          drivers.push(await serverDriver(runtime, { databaseUrl, auth, tokens }, options.original, 'original'));
       } catch (error) {
         log(`  ${runtime}: ${(error as Error).message}`);
         failures.push(`${runtime} did not start: ${(error as Error).message.slice(0, 500)}`);
@@ -241,7 +249,9 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
   for (const rtt of options.delays) {
     const floor = phases.find((p) => p.mode === 'floor' && p.rttMs === rtt);
     const naive = phases.find((p) => p.mode === 'naive' && p.rttMs === rtt);
-    for (const runtime of options.runtimes.flatMap((r): Mode[] => (options.compare ? [r, `${r}@before`] : [r]))) {
+    const modes = options.runtimes.flatMap((r): Mode[] => (options.compare ? [r, `${r}@before`] : [r]));
+    if (options.original && options.runtimes.includes('node')) modes.push('original');
+    for (const runtime of modes) {
       const server = phases.find((p) => p.mode === runtime && p.request === 'tools/call' && p.rttMs === rtt);
       if (server && floor && naive) {
         ratios.push({
@@ -269,7 +279,11 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
     soak,
     ratios,
     failures,
-    maxRoundTripsPerCall: Math.max(0, ...phases.filter((p) => p.mode !== 'naive').map((p) => p.roundTripsPerCall)),
+    // The naive anchor and the original server pay five round trips by design; the limit is ours.
+    maxRoundTripsPerCall: Math.max(
+      0,
+      ...phases.filter((p) => p.mode !== 'naive' && p.mode !== 'original').map((p) => p.roundTripsPerCall),
+    ),
   };
 }
 
@@ -363,27 +377,74 @@ function command(runtime: Runtime, root: string): { argv: string[]; path: string
   const path = [join(root, 'node_modules/.bin'), join(root, 'node_modules/deno'), process.env.PATH ?? ''].join(
     delimiter,
   );
+  // BENCH_CPU_PROF=<dir>: the Node or Bun server writes a CPU profile there when the bench stops it.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   if (runtime === 'node') {
-    // BENCH_CPU_PROF=<dir>: the Node server writes a V8 CPU profile there when the bench stops it.
-    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-    return { argv: [process.execPath, ...profile, '--import', 'tsx', 'runtimes/node.ts'], path };
+    // The built JavaScript, as `npm start` and the container run it (serverDriver builds it first):
+    // under tsx the process also carries the loader, its esbuild helper and source maps.
+    return { argv: [process.execPath, ...profile, 'dist/runtimes/node.js'], path };
   }
   if (runtime === 'bun') {
     const bin = join(root, 'node_modules/.bin/bun');
-    return { argv: existsSync(bin) ? [bin, 'run', 'runtimes/bun.ts'] : ['npx', 'bun', 'run', 'runtimes/bun.ts'], path };
+    return {
+      argv: existsSync(bin)
+        ? [bin, ...profile, 'run', 'runtimes/bun.ts']
+        : ['npx', 'bun', ...profile, 'run', 'runtimes/bun.ts'],
+      path,
+    };
   }
   const bin = join(root, 'node_modules/deno/deno');
   return { argv: existsSync(bin) ? [bin, 'task', 'start'] : ['npx', 'deno', 'task', 'start'], path };
+}
+
+/** The newest modification time of the files under `dir`, ms. */
+function newest(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return latest;
+}
+
+/** `npm run build` in `root`, once per bench process, unless dist/ is newer than every source. */
+const builds = new Map<string, Promise<void>>();
+function build(root: string): Promise<void> {
+  let done = builds.get(root);
+  const built = join(root, 'dist/runtimes/node.js');
+  if (!done && existsSync(built)) {
+    const sources = Math.max(newest(join(root, 'src')), statSync(join(root, 'runtimes/node.ts')).mtimeMs);
+    if (statSync(built).mtimeMs > sources) builds.set(root, (done = Promise.resolve()));
+  }
+  if (!done) {
+    done = new Promise((resolve, reject) => {
+      const child = spawn('npm', ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+      let errors = '';
+      child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+      child.once('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`npm run build failed in ${root} (${code}): ${errors}`)),
+      );
+    });
+    builds.set(root, done);
+  }
+  return done;
 }
 
 async function serverDriver(
   runtime: Runtime,
   context: { databaseUrl: string; auth: CountingAuth; tokens: string[] },
   root = ROOT,
+  kind: 'ours' | 'original' = 'ours',
 ): Promise<Driver> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const { argv, path } = command(runtime, root);
+  // The original: its own start script's command, its only tool, and no /healthz (its metadata answers instead).
+  const original = kind === 'original';
+  const { argv, path } = original
+    ? { argv: [process.execPath, 'dist/index.js'], path: process.env.PATH ?? '' }
+    : command(runtime, root);
+  if (runtime === 'node' && !original) await build(root);
+  const healthPath = original ? '/.well-known/oauth-protected-resource' : '/healthz';
+  const toolOf = (op: Operation) => (original ? 'query' : op.tool);
   const output: string[] = [];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: root,
@@ -429,11 +490,11 @@ async function serverDriver(
     if (child.exitCode !== null)
       throw new Error(`the ${runtime} server exited (${child.exitCode}):\n${output.join('')}`);
     try {
-      if ((await fetch(`${baseUrl}/healthz`)).ok) break;
+      if ((await fetch(`${baseUrl}${healthPath}`)).ok) break;
     } catch {}
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`the ${runtime} server did not answer /healthz within 60 s:\n${output.join('')}`);
+      throw new Error(`the ${runtime} server did not answer ${healthPath} within 60 s:\n${output.join('')}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -454,9 +515,12 @@ async function serverDriver(
     throw error;
   }
   return {
-    mode: root === ROOT ? runtime : `${runtime}@before`,
+    mode: original ? 'original' : root === ROOT ? runtime : `${runtime}@before`,
     async call(client, op) {
-      const result = (await clients[client]!.callTool({ name: op.tool, arguments: { sql: op.sql } })) as CallToolResult;
+      const result = (await clients[client]!.callTool({
+        name: toolOf(op),
+        arguments: { sql: op.sql },
+      })) as CallToolResult;
       if (!result.isError) return null;
       const first = result.content[0];
       return first?.type === 'text' ? first.text : 'tool error';
@@ -585,14 +649,16 @@ export function renderMarkdown(report: BenchReport): string {
   const label: Record<string, string> = {
     floor: '(b) floor: raw postgres.js, 1 pipelined tx',
     naive: '(c) naive: 5 awaited steps',
+    original: '(e) the original Express server on node (marmelab/atomic-crm-mcp)',
   };
   for (const p of [...report.phases].sort(
     (a, b) => a.rttMs - b.rttMs || Number(a.request === 'tools/list') - Number(b.request === 'tools/list'),
   )) {
     const rss = p.rssBeforeMb !== undefined ? `${p.rssBeforeMb} → ${p.rssAfterMb}` : '—';
     const mode =
-      label[p.mode] ??
-      (p.request === 'tools/list' ? `(d) baseline on ${p.mode}: tools/list, no database` : `(a) server on ${p.mode}`);
+      p.request === 'tools/list'
+        ? `(d) baseline on ${p.mode}: tools/list, no database`
+        : (label[p.mode] ?? `(a) server on ${p.mode}`);
     const perCpuSecond = p.serverCpuMsPerCall ? Math.round(1000 / p.serverCpuMsPerCall) : '—';
     lines.push(
       `| ${p.rttMs} | ${mode} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.callsPerSecond} | ${p.roundTripsPerCall} | ${p.newConnections} | ${p.errors} | ${p.serverCpuMsPerCall ?? '—'} | ${perCpuSecond} | ${rss} |`,

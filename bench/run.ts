@@ -10,6 +10,8 @@
  * than 1.1 database round trips, or any call fails. `--soak`: 20,000 calls per runtime after a
  * warm-up, server RSS sampled every 10%; exits 1 on growth beyond the tolerance. `--compare=<dir>`:
  * every server row also runs, interleaved, against the checkout in <dir> (rows `node@before`…).
+ * `--original=<dir>`: a built checkout of marmelab/atomic-crm-mcp (the Express server this one
+ * replaces) runs on Node beside ours (row `original`; its one tool, `query`, also runs the writes).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runBench, renderMarkdown, type BenchOptions, type Runtime } from './bench.js';
@@ -23,11 +25,14 @@ for (const arg of process.argv.slice(2)) {
   args.set(key!, value ?? 'true');
 }
 const unknown = [...args.keys()].filter(
-  (k) => !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save', 'fairness', 'compare'].includes(k),
+  (k) =>
+    !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save', 'fairness', 'compare', 'original'].includes(
+      k,
+    ),
 );
 if (unknown.length) {
   console.error(
-    `unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save] [--compare=<dir>]`,
+    `unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save] [--compare=<dir>] [--original=<dir>]`,
   );
   process.exit(2);
 }
@@ -58,6 +63,9 @@ const options: BenchOptions = {
   runtimes: list('runtimes', quick ? 'node' : 'node,bun,deno') as Runtime[],
   ...(args.has('compare')
     ? { compare: new URL(args.get('compare')!.replace(/\/?$/, '/'), `file://${process.cwd()}/`).pathname }
+    : {}),
+  ...(args.has('original')
+    ? { original: new URL(args.get('original')!.replace(/\/?$/, '/'), `file://${process.cwd()}/`).pathname }
     : {}),
   ...(args.has('soak') ? { soak: args.get('soak') === 'true' ? 20_000 : Number(args.get('soak')) } : {}),
 };

@@ -58,7 +58,7 @@ type Env = AuthEnv & { Variables: RequestIdVariables };
 
 /** Request headers a browser-based client sends: 2026-07-28 names the method and tool in headers. */
 const MCP_REQUEST_HEADERS = ['Mcp-Protocol-Version', 'Mcp-Method', 'Mcp-Name', 'Mcp-Session-Id', 'Last-Event-ID'];
-const MCP_RESPONSE_HEADERS = ['Mcp-Protocol-Version', 'Mcp-Session-Id'];
+const EXPOSED_HEADERS = ['WWW-Authenticate', 'Mcp-Protocol-Version', 'Mcp-Session-Id'];
 
 export function createApp({
   config,
@@ -116,15 +116,29 @@ export function createApp({
     await next();
   });
 
-  app.use(
-    cors({
-      origin: (origin) => (allowed.has(origin) ? origin : null),
-      allowMethods: ['GET', 'POST', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'Accept', ...MCP_REQUEST_HEADERS],
-      exposeHeaders: ['WWW-Authenticate', ...MCP_RESPONSE_HEADERS],
-      maxAge: 600,
-    }),
-  );
+  // Preflights go to Hono's CORS middleware. Every other response gets its headers set on the
+  // response itself, after the route: Hono's middleware sets them through the context, which
+  // rebuilds a finished response from its body (a web stream), and the Node adapter then copies
+  // that stream chunk by chunk instead of writing the body it already holds.
+  const preflight = cors({
+    origin: (origin) => (allowed.has(origin) ? origin : null),
+    allowMethods: ['GET', 'POST', 'OPTIONS'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Accept', ...MCP_REQUEST_HEADERS],
+    exposeHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+  });
+  app.use(async (c, next) => {
+    if (c.req.method === 'OPTIONS') return preflight(c, next);
+    await next();
+    const headers = c.res.headers;
+    headers.set('X-Request-Id', c.get('requestId'));
+    const origin = c.req.header('Origin');
+    if (origin !== undefined && allowed.has(origin)) {
+      headers.set('Access-Control-Allow-Origin', origin);
+      headers.set('Access-Control-Expose-Headers', EXPOSED_HEADERS.join(','));
+    }
+    headers.append('Vary', 'Origin');
+  });
 
   const metadata = resourceMetadata({ resource: config.resourceUrl, issuer: config.auth.issuer });
   const serveMetadata = (c: { json: (body: unknown) => Response; header: (k: string, v: string) => void }) => {

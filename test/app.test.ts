@@ -224,9 +224,17 @@ describe('challenges', () => {
     }
   });
 
-  test('a valid token reaches the MCP endpoint', async () => {
-    const response = await post({ Authorization: `Bearer ${await token()}` });
+  test('a valid token reaches the MCP endpoint; its answer carries the request id and CORS headers', async () => {
+    const response = await post({
+      Authorization: `Bearer ${await token()}`,
+      Origin: 'http://localhost:6274',
+      'X-Request-Id': 'req-mcp-1',
+    });
     assert.equal(response.status, 200);
+    assert.equal(response.headers.get('X-Request-Id'), 'req-mcp-1');
+    assert.equal(response.headers.get('Access-Control-Allow-Origin'), 'http://localhost:6274');
+    assert.match(response.headers.get('Access-Control-Expose-Headers') ?? '', /WWW-Authenticate/);
+    assert.equal(response.headers.get('Vary'), 'Origin');
     const body = await response.json();
     assert.equal(body.id, 1);
     assert.equal(typeof body.result.protocolVersion, 'string');

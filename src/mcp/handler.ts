@@ -41,9 +41,22 @@ function callOf(
   request: Request | undefined,
   shutdownSignal?: AbortSignal,
 ): CallContext {
-  const extra = authInfo?.extra as { principal: Principal; requestId: string } | undefined;
+  const extra = authInfo?.extra as { principal: Principal; requestId: string; tool?: string } | undefined;
   if (!extra || !request) throw new Error('an MCP request reached the server without its principal');
-  return { principal: extra.principal, requestId: extra.requestId, endings: endingsOf(request, shutdownSignal) };
+  return {
+    principal: extra.principal,
+    requestId: extra.requestId,
+    tool: extra.tool,
+    endings: endingsOf(request, shutdownSignal),
+  };
+}
+
+/** The tool a body's single tools/call request names (a batch or any other method: none). */
+function calledTool(body: unknown): string | undefined {
+  const message = body as { method?: unknown; params?: { name?: unknown } } | null;
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
+  const name = message.method === 'tools/call' ? message.params?.name : undefined;
+  return typeof name === 'string' ? name : undefined;
 }
 
 /** A client that goes away or a shutdown that stops waiting: either cancels the running statement. */
@@ -91,15 +104,15 @@ export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (cal
   }
 
   return async ({ request, principal, token, requestId }) => {
+    const body = await readJson(request);
+    if (body instanceof Response) return body;
     const authInfo: AuthInfo = {
       token,
       clientId: principal.clientId ?? '',
       scopes: principal.scopes,
       expiresAt: principal.expiresAt,
-      extra: { principal, requestId },
+      extra: { principal, requestId, tool: calledTool(body.parsedBody) },
     };
-    const body = await readJson(request);
-    if (body instanceof Response) return body;
     if (await isLegacyRequest(body.request, body.parsedBody))
       return legacy(body.request, body.parsedBody, authInfo, callOf(authInfo, request, shutdownSignal));
     return modern.fetch(body.request, { authInfo, parsedBody: body.parsedBody });

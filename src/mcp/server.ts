@@ -80,6 +80,8 @@ export interface McpDeps extends ToolDeps {
 export interface CallContext {
   principal: Principal;
   requestId: string;
+  /** The tool a single tools/call request names, if any: its server registers no other. */
+  tool?: string;
   /** Signals that end the call early: the client's disconnect, a shutdown that stops waiting. */
   endings: AbortSignal[];
 }
@@ -134,7 +136,10 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
     // confirm_rows path instead, so the SDK's in-process shim must never run.
     inputRequired: { legacyShim: false },
   });
-  for (const { tool, config } of TOOLS) {
+  // Registering a tool is most of building a server: a call gets only the tool it names (a name we
+  // do not have gets them all, so the SDK answers it as it always does).
+  const named = TOOLS.filter(({ tool }) => tool.name === call.tool);
+  for (const { tool, config } of named.length ? named : TOOLS) {
     server.registerTool(
       tool.name,
       config,

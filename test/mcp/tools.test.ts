@@ -59,6 +59,24 @@ describe('tools/list', () => {
   });
 });
 
+describe('per-request servers', () => {
+  test("two users' concurrent calls each run as their own user, whichever tool each names", async () => {
+    const as = (client: Client, i: number) =>
+      i % 2
+        ? client.callTool({ name: 'query', arguments: { sql: `select auth.uid()::text as uid, ${i} as i` } })
+        : client
+            .callTool({ name: 'get_schema', arguments: {} })
+            .then(() =>
+              client.callTool({ name: 'query', arguments: { sql: `select auth.uid()::text as uid, ${i} as i` } }),
+            );
+    const calls = Array.from({ length: 12 }, (_, i) => [as(alice, i), as(bob, i)] as const);
+    for (const [i, [fromAlice, fromBob]] of calls.entries()) {
+      assert.deepEqual(rows(await fromAlice), [{ uid: stack.users.alice.id, i }]);
+      assert.deepEqual(rows(await fromBob), [{ uid: stack.users.bob.id, i }]);
+    }
+  });
+});
+
 describe('get_schema', () => {
   test('describes every Atomic CRM table compactly, with keys and the values in effect', async () => {
     const schema = text(await alice.callTool({ name: 'get_schema', arguments: {} }));

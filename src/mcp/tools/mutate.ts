@@ -54,7 +54,7 @@ export const mutateTool: ToolDefinition<{ sql: z.ZodString; confirm_rows: z.ZodO
       const unknown = unknownValues(writes, await configurationFor(deps, principal, signal));
       if (unknown.length) return unknownValueOutcome(unknown);
     }
-    const hash = await statementHash(verdict.statement);
+    const hash = statementHash(verdict.statement);
     // The count the user agreed to. Where the client can ask the human, only their answer counts:
     // an agent steered by hostile text could pass confirm_rows itself.
     let expected: number | undefined;
