@@ -57,6 +57,7 @@ for (const runtime of RUNTIMES) {
           'mutate',
           'postpone_task',
           'query',
+          'show_tasks',
         ]);
 
         const me = rows(

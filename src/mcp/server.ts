@@ -16,6 +16,8 @@ import { DbError } from '../db/run.js';
 import { securityEvent } from '../errors.js';
 import type { Logger } from '../log.js';
 import { askingFor, type ConfirmState } from './confirm.js';
+import { APP_TOOLS } from './apps/tools.js';
+import { registerAppResources } from './apps/ui.js';
 import { failureResult } from './results.js';
 import { DOMAIN_TOOLS } from './tools/domain-tools.js';
 import { getSchemaTool } from './tools/get-schema.js';
@@ -37,15 +39,17 @@ const INSTRUCTIONS = [
 ].join(' ');
 
 // biome-ignore lint/suspicious/noExplicitAny: each tool has its own input type; one list of them must erase it.
-const TOOLS = ([getSchemaTool, queryTool, mutateTool, ...DOMAIN_TOOLS] as ToolDefinition<any>[]).map((tool) => ({
-  tool,
-  // Converted to JSON Schema once for the process, not once per request's server.
-  config: {
-    ...tool.config,
-    inputSchema: frozenSchema(tool.config.inputSchema),
-    outputSchema: tool.config.outputSchema && frozenSchema(tool.config.outputSchema, { trusted: true }),
-  },
-}));
+const TOOLS = ([getSchemaTool, queryTool, mutateTool, ...DOMAIN_TOOLS, ...APP_TOOLS] as ToolDefinition<any>[]).map(
+  (tool) => ({
+    tool,
+    // Converted to JSON Schema once for the process, not once per request's server.
+    config: {
+      ...tool.config,
+      inputSchema: frozenSchema(tool.config.inputSchema),
+      outputSchema: tool.config.outputSchema && frozenSchema(tool.config.outputSchema, { trusted: true }),
+    },
+  }),
+);
 
 /**
  * One JSON Schema validator for every request's server (it checks elicitation answers): the SDK
@@ -114,6 +118,7 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
     // confirm_rows path instead, so the SDK's in-process shim must never run.
     inputRequired: { legacyShim: false },
   });
+  registerAppResources(server);
   for (const { tool, config } of TOOLS) {
     server.registerTool(
       tool.name,

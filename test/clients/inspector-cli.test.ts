@@ -77,6 +77,7 @@ describe('MCP Inspector CLI', () => {
         'mutate',
         'postpone_task',
         'query',
+        'show_tasks',
       ]);
     });
 

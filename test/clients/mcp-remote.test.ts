@@ -93,7 +93,16 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
     const { tools } = await client.listTools(undefined, { timeout: REQUEST_TIMEOUT_MS });
     assert.deepEqual(
       tools.map((t) => t.name).sort(),
-      ['complete_task', 'create_task', 'get_schema', 'log_contact_note', 'mutate', 'postpone_task', 'query'],
+      [
+        'complete_task',
+        'create_task',
+        'get_schema',
+        'log_contact_note',
+        'mutate',
+        'postpone_task',
+        'query',
+        'show_tasks',
+      ],
       await diagnostics(),
     );
 

@@ -75,6 +75,7 @@ test('two replicas, one client, requests alternate between them: every call succ
     'mutate',
     'postpone_task',
     'query',
+    'show_tasks',
   ]);
 
   for (let i = 1; i <= 10; i++) {

@@ -85,6 +85,7 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
       'mutate',
       'postpone_task',
       'query',
+      'show_tasks',
     ]);
     assert.deepEqual(
       rows(

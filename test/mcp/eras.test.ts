@@ -77,6 +77,7 @@ describe('a 2026-07-28 client', () => {
         'mutate',
         'postpone_task',
         'query',
+        'show_tasks',
       ]);
       const result = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as one' } });
       assert.deepEqual(rows(result), [{ one: 1 }]);
@@ -107,7 +108,10 @@ describe('a 2026-07-28 client', () => {
 
   test('tools/list carries cache hints: an hour, shareable (the list is the same for every user)', async () => {
     const { result } = await (await modern('tools/list', {})).json();
-    assert.ok(result.tools.some((t: { name: string }) => t.name === 'query'), 'the tools are listed');
+    assert.ok(
+      result.tools.some((t: { name: string }) => t.name === 'query'),
+      'the tools are listed',
+    );
     assert.equal(result.ttlMs, 3_600_000);
     assert.equal(result.cacheScope, 'public');
   });

@@ -40,6 +40,7 @@ describe('tools/list', () => {
       'mutate',
       'postpone_task',
       'query',
+      'show_tasks',
     ]);
     assert.equal(byName.query!.annotations?.readOnlyHint, true);
     assert.equal(byName.get_schema!.annotations?.readOnlyHint, true);
