@@ -73,6 +73,10 @@ export const errorCodes = {
   UNKNOWN_VALUE: tool(),
   CONTACT_NOT_FOUND: tool(),
   TASK_NOT_FOUND: tool(),
+  COMPANY_NOT_FOUND: tool(),
+  DEAL_NOT_FOUND: tool(),
+  /** An archived deal is on no board column: unarchive it before moving it. */
+  DEAL_ARCHIVED: tool(),
 
   // Why a request's token was refused (TokenError, and the bearer middleware's own reasons).
   TOKEN_IN_QUERY: http(400, 'auth_failure'),

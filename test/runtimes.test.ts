@@ -50,10 +50,14 @@ for (const runtime of RUNTIMES) {
       try {
         const { tools } = await client.listTools();
         assert.deepEqual(tools.map((t) => t.name).sort(), [
+          'archive_deal',
           'complete_task',
+          'create_contact',
           'create_task',
           'get_schema',
           'log_contact_note',
+          'log_deal_note',
+          'move_deal',
           'mutate',
           'postpone_task',
           'query',

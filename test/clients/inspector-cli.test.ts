@@ -70,10 +70,14 @@ describe('MCP Inspector CLI', () => {
       );
       const { tools } = JSON.parse(stdout) as { tools: { name: string; inputSchema: unknown }[] };
       assert.deepEqual(tools.map((t) => t.name).sort(), [
+        'archive_deal',
         'complete_task',
+        'create_contact',
         'create_task',
         'get_schema',
         'log_contact_note',
+        'log_deal_note',
+        'move_deal',
         'mutate',
         'postpone_task',
         'query',

@@ -94,10 +94,14 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
     assert.deepEqual(
       tools.map((t) => t.name).sort(),
       [
+        'archive_deal',
         'complete_task',
+        'create_contact',
         'create_task',
         'get_schema',
         'log_contact_note',
+        'log_deal_note',
+        'move_deal',
         'mutate',
         'postpone_task',
         'query',

@@ -68,10 +68,14 @@ test('two replicas, one client, requests alternate between them: every call succ
 
   const tools = await client.listTools();
   assert.deepEqual(tools.tools.map((t) => t.name).sort(), [
+    'archive_deal',
     'complete_task',
+    'create_contact',
     'create_task',
     'get_schema',
     'log_contact_note',
+    'log_deal_note',
+    'move_deal',
     'mutate',
     'postpone_task',
     'query',

@@ -78,10 +78,14 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
 
     const { tools } = await alice.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), [
+      'archive_deal',
       'complete_task',
+      'create_contact',
       'create_task',
       'get_schema',
       'log_contact_note',
+      'log_deal_note',
+      'move_deal',
       'mutate',
       'postpone_task',
       'query',

@@ -126,3 +126,294 @@ test('postpone_task: a given date is midnight UTC, a date-time is kept; unknown 
     '2026-06-01T10:00:00.000Z',
   );
 });
+
+interface BoardRow {
+  id: number;
+  stage: string;
+  index: number;
+  archived: boolean;
+}
+
+/** The deals of some stages as alice's session sees them (bob's are hidden from her). */
+async function dealsOf(...stages: string[]): Promise<BoardRow[]> {
+  const found = await stack.db.admin`
+    select id::int, stage, index, archived_at is not null as archived from deals
+    where stage in ${stack.db.admin(stages)} and sales_id is distinct from ${bobId} order by stage, index, id`;
+  return found.map((d) => ({ id: d.id, stage: d.stage, index: d.index, archived: d.archived }));
+}
+
+/**
+ * deals/DealListContent.tsx's onDragEnd + updateDealStage, transcribed: the dragged deal and the
+ * deal now at the drop position (undefined after the last) on the board (unarchived, by index);
+ * the columns are refetched by stage only, and their index values shifted by one.
+ */
+function appDrop(deals: BoardRow[], dealId: number, stage: string, position: number): Map<number, [string, number]> {
+  const board = (s: string) => deals.filter((d) => d.stage === s && !d.archived).sort((a, b) => a.index - b.index);
+  const source = deals.find((d) => d.id === dealId)!;
+  const destinationDeal = board(stage)[position];
+  const after = new Map(deals.map((d) => [d.id, [d.stage, d.index] as [string, number]]));
+  const column = (s: string) => deals.filter((d) => d.stage === s);
+  if (source.stage === stage) {
+    const destinationIndex = destinationDeal?.index ?? column(stage).length + 1;
+    for (const d of column(stage)) {
+      if (source.index > destinationIndex && d.index >= destinationIndex && d.index < source.index)
+        after.set(d.id, [stage, d.index + 1]);
+      if (source.index <= destinationIndex && d.index <= destinationIndex && d.index > source.index)
+        after.set(d.id, [stage, d.index - 1]);
+    }
+    after.set(source.id, [stage, destinationIndex]);
+  } else {
+    const destinationIndex = destinationDeal?.index ?? column(stage).length + 1;
+    for (const d of column(source.stage)) if (d.index > source.index) after.set(d.id, [d.stage, d.index - 1]);
+    for (const d of column(stage)) if (d.index >= destinationIndex) after.set(d.id, [d.stage, d.index + 1]);
+    after.set(source.id, [stage, destinationIndex]);
+  }
+  return after;
+}
+
+/** The deal at a place on the board (unarchived, by index). */
+const onBoard = (deals: BoardRow[], stage: string, place: number) =>
+  deals.filter((d) => d.stage === stage && !d.archived).sort((a, b) => a.index - b.index)[place]!;
+
+const asMap = (deals: BoardRow[]) => new Map(deals.map((d) => [d.id, [d.stage, d.index] as [string, number]]));
+
+test('move_deal to another stage: the same indexes in both columns as the board drag and drop writes; updated_at = now', async () => {
+  const before = await dealsOf('opportunity', 'proposal-sent');
+  const mover = onBoard(before, 'opportunity', 1);
+  const now = await dbNow();
+  const result = await call('move_deal', { deal_id: mover.id, stage: 'proposal-sent', index: 1 });
+  const expected = appDrop(before, mover.id, 'proposal-sent', 1);
+  assert.match(text(result), new RegExp(`is in proposal-sent at index ${expected.get(mover.id)![1]}\\.`));
+  assert.deepEqual(asMap(await dealsOf('opportunity', 'proposal-sent')), expected);
+  const moved = await one(stack.db.admin`select updated_at from deals where id = ${mover.id}`);
+  assert.ok((moved.updated_at as Date) >= now, 'updated_at = now');
+  const content = result.structuredContent as { deal: { stage: string }; reindexed: unknown[] };
+  assert.equal(content.deal.stage, 'proposal-sent');
+  assert.ok(content.reindexed.length > 0, 'the renumbered deals are listed');
+});
+
+test('move_deal within a column, up and down, and to the top of a new stage by default', async () => {
+  let before = await dealsOf('proposal-sent');
+  let mover = onBoard(before, 'proposal-sent', 3);
+  await call('move_deal', { deal_id: mover.id, stage: 'proposal-sent', index: 0 });
+  assert.deepEqual(asMap(await dealsOf('proposal-sent')), appDrop(before, mover.id, 'proposal-sent', 0));
+
+  before = await dealsOf('proposal-sent');
+  mover = onBoard(before, 'proposal-sent', 0);
+  await call('move_deal', { deal_id: mover.id, stage: 'proposal-sent', index: 2 });
+  assert.deepEqual(asMap(await dealsOf('proposal-sent')), appDrop(before, mover.id, 'proposal-sent', 2));
+
+  before = await dealsOf('proposal-sent', 'in-negociation');
+  mover = onBoard(before, 'proposal-sent', 2);
+  await call('move_deal', { deal_id: mover.id, stage: 'in-negociation' });
+  assert.deepEqual(
+    asMap(await dealsOf('proposal-sent', 'in-negociation')),
+    appDrop(before, mover.id, 'in-negociation', 0),
+  );
+  assert.equal((await one(stack.db.admin`select index from deals where id = ${mover.id}`)).index, 0);
+});
+
+test('move_deal: an unknown stage is refused with the configured ones and the nearest; nothing moves', async () => {
+  const [deal] = await dealsOf('opportunity');
+  const error = toolError(await call('move_deal', { deal_id: deal!.id, stage: 'in-negotiation' }));
+  assert.equal(error.code, 'UNKNOWN_VALUE');
+  assert.equal(error.nearest, 'in-negociation');
+  assert.deepEqual(error.allowed, ['opportunity', 'proposal-sent', 'in-negociation', 'won', 'lost', 'delayed']);
+  assert.equal((await one(stack.db.admin`select stage from deals where id = ${deal!.id}`)).stage, 'opportunity');
+  const bad = await call('move_deal', { deal_id: deal!.id, stage: 'won', index: -1 });
+  assert.equal(bad.isError, true);
+  assert.match(text(bad), /index/);
+});
+
+test("move_deal: another user's private deal is not found and stays; an archived deal is refused", async () => {
+  const bobs = await one(
+    stack.db.admin`select id, stage, index from deals where sales_id = ${bobId} and archived_at is null limit 1`,
+  );
+  const error = toolError(await call('move_deal', { deal_id: Number(bobs.id), stage: 'won' }));
+  assert.equal(error.code, 'DEAL_NOT_FOUND');
+  assert.match(error.message, /nothing was written/);
+  const after = await one(stack.db.admin`select stage, index from deals where id = ${bobs.id}`);
+  assert.deepEqual([after.stage, after.index], [bobs.stage, bobs.index]);
+
+  const archived = (await dealsOf('won', 'lost')).find((d) => d.archived)!;
+  const refused = toolError(await call('move_deal', { deal_id: archived.id, stage: 'opportunity' }));
+  assert.equal(refused.code, 'DEAL_ARCHIVED');
+  assert.match(refused.message, /archive_deal/);
+});
+
+// deals/DealShow.tsx's Archive button sends { archived_at: new Date().toISOString() } and nothing else.
+// The data provider's unarchiveDeal fetches the stage's deals (filter: stage) by index and writes
+// index = place + 1 for each, 0 and archived_at = null for the unarchived one.
+test('archive_deal archives (archived_at = now, no other deal moves); archived: false puts it back as unarchiveDeal does', async () => {
+  const before = await dealsOf('delayed');
+  const deal = onBoard(before, 'delayed', 1);
+  const now = await dbNow();
+  const result = await call('archive_deal', { deal_id: deal.id });
+  assert.match(text(result), /is archived/);
+  const archived = await one(stack.db.admin`select archived_at, updated_at from deals where id = ${deal.id}`);
+  assert.ok((archived.archived_at as Date) >= now, 'archived now');
+  assert.deepEqual(asMap(await dealsOf('delayed')), asMap(before), 'no index changes');
+
+  await call('archive_deal', { deal_id: deal.id });
+  const again = await one(stack.db.admin`select archived_at from deals where id = ${deal.id}`);
+  assert.deepEqual(again.archived_at, archived.archived_at, 'archiving twice keeps the first date');
+
+  const column = await dealsOf('delayed');
+  const expected = new Map(
+    [...column]
+      .sort((a, b) => a.index - b.index || a.id - b.id)
+      .map((d, place) => [d.id, ['delayed', d.id === deal.id ? 0 : place + 1] as [string, number]]),
+  );
+  const restored = await call('archive_deal', { deal_id: deal.id, archived: false });
+  assert.match(text(restored), /on the board in delayed at index 0/);
+  assert.deepEqual(asMap(await dealsOf('delayed')), expected);
+  assert.equal((await one(stack.db.admin`select archived_at from deals where id = ${deal.id}`)).archived_at, null);
+
+  const bobs = await one(
+    stack.db.admin`select id from deals where sales_id = ${bobId} and archived_at is null limit 1`,
+  );
+  assert.equal(toolError(await call('archive_deal', { deal_id: Number(bobs.id) })).code, 'DEAL_NOT_FOUND');
+  assert.equal((await one(stack.db.admin`select archived_at from deals where id = ${bobs.id}`)).archived_at, null);
+});
+
+// notes/NoteCreate.tsx (reference "deals"): the note with deal_id, sales_id = the user, date = now
+// unless picked; then update("deals", { last_seen: undefined, status: undefined }), no field of the
+// deal's own, which the demo data provider stamps with updated_at = now.
+test("log_deal_note: the note by the user, dated now or as given; the deal's updated_at = now; hidden deals not found", async () => {
+  const deal = await one(
+    stack.db.admin`select id, updated_at from deals where sales_id is distinct from ${bobId} order by id limit 1`,
+  );
+  const now = await dbNow();
+  const result = await call('log_deal_note', { deal_id: Number(deal.id), text: 'Sent the revised quote' });
+  assert.match(text(result), /Logged note \d+ on deal/);
+  const note = await one(stack.db.admin`select * from deal_notes where deal_id = ${deal.id} order by id desc limit 1`);
+  assert.equal(note.text, 'Sent the revised quote');
+  assert.equal(Number(note.sales_id), aliceId);
+  assert.equal(note.type, null);
+  assert.ok((note.date as Date) >= now, 'dated now');
+  assert.ok(
+    ((await one(stack.db.admin`select updated_at from deals where id = ${deal.id}`)).updated_at as Date) >= now,
+  );
+
+  await call('log_deal_note', { deal_id: Number(deal.id), text: 'Kick-off call', date: '2026-03-02T15:00:00Z' });
+  const dated = await one(
+    stack.db.admin`select date from deal_notes where deal_id = ${deal.id} order by id desc limit 1`,
+  );
+  assert.equal((dated.date as Date).toISOString(), '2026-03-02T15:00:00.000Z');
+
+  const bobs = await one(stack.db.admin`select id from deals where sales_id = ${bobId} limit 1`);
+  const count = async () =>
+    Number((await one(stack.db.admin`select count(*) as n from deal_notes where deal_id = ${bobs.id}`)).n);
+  const notes = await count();
+  assert.equal(
+    toolError(await call('log_deal_note', { deal_id: Number(bobs.id), text: 'Sneaky' })).code,
+    'DEAL_NOT_FOUND',
+  );
+  assert.equal(await count(), notes, 'nothing written');
+  const bad = await call('log_deal_note', { deal_id: Number(deal.id), text: '' });
+  assert.equal(bad.isError, true);
+  assert.match(text(bad), /text/);
+});
+
+// contacts/ContactCreate.tsx: defaults sales_id = the user, one empty email and phone; the
+// transform cleanupContactForCreate sets first_seen = last_seen = now, tags = [], and drops empty
+// emails and phones (null when none is left); has_newsletter is a BooleanInput (false).
+test('create_contact: the row the web form writes, at a company; emails lower-cased by the database', async () => {
+  const company = await one(
+    stack.db.admin`select id from companies where sales_id is distinct from ${bobId} order by id limit 1`,
+  );
+  const now = await dbNow();
+  const result = await call('create_contact', {
+    first_name: 'Ada',
+    last_name: 'Lovelace',
+    company_id: Number(company.id),
+    title: 'CTO',
+    email: 'Ada.Lovelace@Example.com',
+    phone: '+44 20 7946 0000',
+    background: 'Met at the trade fair',
+    linkedin_url: 'https://www.linkedin.com/in/ada',
+  });
+  assert.match(text(result), /Created contact \d+/);
+  const id = (result.structuredContent as { contact: { id: number } }).contact.id;
+  const contact = await one(stack.db.admin`select * from contacts where id = ${id}`);
+  assert.deepEqual(
+    {
+      first_name: contact.first_name,
+      last_name: contact.last_name,
+      title: contact.title,
+      company_id: Number(contact.company_id),
+      email_jsonb: contact.email_jsonb,
+      phone_jsonb: contact.phone_jsonb,
+      background: contact.background,
+      linkedin_url: contact.linkedin_url,
+      has_newsletter: contact.has_newsletter,
+      status: contact.status,
+      tags: contact.tags,
+      sales_id: Number(contact.sales_id),
+    },
+    {
+      first_name: 'Ada',
+      last_name: 'Lovelace',
+      title: 'CTO',
+      company_id: Number(company.id),
+      email_jsonb: [{ email: 'ada.lovelace@example.com', type: 'Work' }],
+      phone_jsonb: [{ number: '+44 20 7946 0000', type: 'Work' }],
+      background: 'Met at the trade fair',
+      linkedin_url: 'https://www.linkedin.com/in/ada',
+      has_newsletter: false,
+      status: null,
+      tags: [],
+      sales_id: aliceId,
+    },
+  );
+  assert.ok((contact.first_seen as Date) >= now && (contact.last_seen as Date) >= now, 'first_seen = last_seen = now');
+});
+
+test('create_contact: without email or phone both are null; typed lists, gender and status are kept; unknown values refused', async () => {
+  const plain = await call('create_contact', { first_name: 'Grace', last_name: 'Hopper' });
+  const id = (plain.structuredContent as { contact: { id: number } }).contact.id;
+  const row = await one(
+    stack.db.admin`select email_jsonb, phone_jsonb, company_id, tags from contacts where id = ${id}`,
+  );
+  assert.deepEqual([row.email_jsonb, row.phone_jsonb, row.company_id, row.tags], [null, null, null, []]);
+
+  const typed = await call('create_contact', {
+    first_name: 'Alan',
+    last_name: 'Turing',
+    email: [
+      { email: 'alan@home.example', type: 'Home' },
+      { email: 'alan@work.example', type: 'Work' },
+    ],
+    gender: 'male',
+    status: 'warm',
+  });
+  const typedId = (typed.structuredContent as { contact: { id: number } }).contact.id;
+  const t = await one(stack.db.admin`select email_jsonb, gender, status from contacts where id = ${typedId}`);
+  assert.deepEqual(t.email_jsonb, [
+    { email: 'alan@home.example', type: 'Home' },
+    { email: 'alan@work.example', type: 'Work' },
+  ]);
+  assert.deepEqual([t.gender, t.status], ['male', 'warm']);
+
+  const count = async () => Number((await one(stack.db.admin`select count(*) as n from contacts`)).n);
+  const before = await count();
+  const unknown = toolError(await call('create_contact', { first_name: 'X', last_name: 'Y', status: 'Warm' }));
+  assert.equal(unknown.code, 'UNKNOWN_VALUE');
+  assert.equal(unknown.nearest, 'warm');
+  const badUrl = await call('create_contact', {
+    first_name: 'X',
+    last_name: 'Y',
+    linkedin_url: 'https://example.com/x',
+  });
+  assert.equal(badUrl.isError, true);
+  assert.match(text(badUrl), /linkedin/);
+  const badEmail = await call('create_contact', { first_name: 'X', last_name: 'Y', email: 'not an email' });
+  assert.equal(badEmail.isError, true);
+  const bobsCompany = await one(stack.db.admin`select id from companies where sales_id = ${bobId} limit 1`);
+  const hidden = toolError(
+    await call('create_contact', { first_name: 'X', last_name: 'Y', company_id: Number(bobsCompany.id) }),
+  );
+  assert.equal(hidden.code, 'COMPANY_NOT_FOUND');
+  assert.match(hidden.message, /nothing was written/);
+  assert.equal(await count(), before, 'nothing written');
+});

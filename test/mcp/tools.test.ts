@@ -33,10 +33,14 @@ describe('tools/list', () => {
     const { tools } = await alice.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     assert.deepEqual(Object.keys(byName).sort(), [
+      'archive_deal',
       'complete_task',
+      'create_contact',
       'create_task',
       'get_schema',
       'log_contact_note',
+      'log_deal_note',
+      'move_deal',
       'mutate',
       'postpone_task',
       'query',
