@@ -61,6 +61,8 @@ for (const runtime of RUNTIMES) {
           'mutate',
           'postpone_task',
           'query',
+          'show_pipeline',
+          'show_record',
           'show_tasks',
         ]);
 

@@ -55,6 +55,24 @@ test('every app tool names its view as registerAppTool would, passes the schema,
   }
 });
 
+test('every tool a view calls is listed and callable by an app (visibility absent, or naming "app")', async () => {
+  const { tools } = await alice.listTools();
+  const viewCalls = [
+    'complete_task',
+    'postpone_task',
+    'move_deal',
+    'archive_deal',
+    'log_contact_note',
+    ...appToolNames,
+  ];
+  for (const name of viewCalls) {
+    const tool = tools.find((t) => t.name === name);
+    assert.ok(tool, `${name} is listed`);
+    const visibility = (tool._meta as any)?.ui?.visibility as string[] | undefined;
+    assert.ok(visibility === undefined || visibility.includes('app'), `${name} is app-visible`);
+  }
+});
+
 test('every view is listed and reads as self-contained MCP App HTML with a no-network CSP', async () => {
   const { tools } = await alice.listTools();
   const uris = tools.flatMap((t) => ((t._meta as any)?.ui?.resourceUri ? [(t._meta as any).ui.resourceUri] : []));

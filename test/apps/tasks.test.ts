@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
-import { startAppHost, type AppHost } from '../support/app-host.js';
+import { auditLines, showInHost, startAppHost, type AppHost } from '../support/app-host.js';
 import { launchChromium } from '../support/browser.js';
 import { rows, startStack, type Stack } from '../support/stack.js';
 
@@ -56,16 +56,8 @@ after(async () => {
   await stack?.stop();
 });
 
-async function show(args: Record<string, unknown>, theme: 'light' | 'dark' = 'light'): Promise<Frame> {
-  await page.evaluate(([a, t]) => window.showTool('show_tasks', a as Record<string, unknown>, t as 'light'), [
-    args,
-    theme,
-  ] as const);
-  const frame = page.frames().find((f) => f !== page.mainFrame());
-  assert.ok(frame, 'the view is in an iframe');
-  await frame.getByRole('heading', { name: /^Tasks \(/ }).waitFor();
-  return frame;
-}
+const show = (args: Record<string, unknown>, theme: 'light' | 'dark' = 'light') =>
+  showInHost(page, 'show_tasks', args, /^Tasks \(/, theme);
 
 /** Alice's pending tasks as she reads them herself with the query tool, in the list's order. */
 async function alicePending(limit: number): Promise<{ id: string; text: string }[]> {
@@ -84,10 +76,7 @@ async function alicePending(limit: number): Promise<{ id: string; text: string }
 const shownIds = (frame: Frame) =>
   frame.locator('li[data-task-id]').evaluateAll((items) => items.map((li) => li.getAttribute('data-task-id')));
 
-const auditLines = (tool: string) =>
-  stack.logs
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => l.event === 'tool_call' && l.tool === tool);
+const audit = (tool: string) => auditLines(stack.logs, tool);
 
 test('alice sees her own pending tasks, as the database shows them to her', async () => {
   const frame = await show({ who: 'mine', limit: 6 });
@@ -165,11 +154,11 @@ test('ticking a task done and postponing two: the database holds it, one audit l
   );
   const sub = stack.users.alice.id;
   assert.deepEqual(
-    auditLines('complete_task').map((l) => [l.sub, l.outcome]),
+    audit('complete_task').map((l) => [l.sub, l.outcome]),
     [[sub, 'ok']],
   );
   assert.deepEqual(
-    auditLines('postpone_task').map((l) => [l.sub, l.outcome]),
+    audit('postpone_task').map((l) => [l.sub, l.outcome]),
     [
       [sub, 'ok'],
       [sub, 'ok'],

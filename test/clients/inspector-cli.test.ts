@@ -81,6 +81,8 @@ describe('MCP Inspector CLI', () => {
         'mutate',
         'postpone_task',
         'query',
+        'show_pipeline',
+        'show_record',
         'show_tasks',
       ]);
     });

@@ -105,6 +105,8 @@ test('mcp-remote signs in through the consent page and bridges tools/list and qu
         'mutate',
         'postpone_task',
         'query',
+        'show_pipeline',
+        'show_record',
         'show_tasks',
       ],
       await diagnostics(),

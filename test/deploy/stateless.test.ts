@@ -79,6 +79,8 @@ test('two replicas, one client, requests alternate between them: every call succ
     'mutate',
     'postpone_task',
     'query',
+    'show_pipeline',
+    'show_record',
     'show_tasks',
   ]);
 

@@ -89,6 +89,8 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
       'mutate',
       'postpone_task',
       'query',
+      'show_pipeline',
+      'show_record',
       'show_tasks',
     ]);
     assert.deepEqual(

@@ -81,6 +81,8 @@ describe('a 2026-07-28 client', () => {
         'mutate',
         'postpone_task',
         'query',
+        'show_pipeline',
+        'show_record',
         'show_tasks',
       ]);
       const result = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as one' } });

@@ -44,6 +44,8 @@ describe('tools/list', () => {
       'mutate',
       'postpone_task',
       'query',
+      'show_pipeline',
+      'show_record',
       'show_tasks',
     ]);
     assert.equal(byName.query!.annotations?.readOnlyHint, true);

@@ -14,6 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import type { Frame, Page } from 'playwright-core';
+import type {} from '../apps/host/host.js';
 
 const HOST_ENTRY = fileURLToPath(new URL('../apps/host/host.ts', import.meta.url));
 const HOP_BY_HOP = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'origin', 'referer']);
@@ -43,7 +45,7 @@ function hostScript(): Promise<string> {
 const PAGE =
   '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Apps test host</title>' +
   '<style>body{margin:0;padding:16px;font-family:sans-serif}body[data-theme=dark]{background:#111}' +
-  '#frame{max-width:960px;border:1px solid #8884;border-radius:8px;overflow:hidden}</style></head>' +
+  '#frame{max-width:1240px;border:1px solid #8884;border-radius:8px;overflow:hidden}</style></head>' +
   '<body><div id="frame"></div><script src="/host.js"></script></body></html>';
 
 async function body(request: IncomingMessage): Promise<Buffer> {
@@ -99,4 +101,33 @@ export async function startAppHost(options: { mcpUrl: string; token: string }): 
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * Has the host page (already at host.url) run `tool` and draw its view; resolves with the view's
+ * frame once `heading` shows.
+ */
+export async function showInHost(
+  page: Page,
+  tool: string,
+  args: Record<string, unknown>,
+  heading: RegExp,
+  theme: 'light' | 'dark' = 'light',
+): Promise<Frame> {
+  await page.evaluate(([name, a, t]) => window.showTool(name as string, a as Record<string, unknown>, t as 'light'), [
+    tool,
+    args,
+    theme,
+  ] as const);
+  const frame = page.frames().find((f) => f !== page.mainFrame());
+  if (!frame) throw new Error('the view is not in an iframe');
+  await frame.getByRole('heading', { name: heading }).waitFor();
+  return frame;
+}
+
+/** The audit lines (`tool_call`) the server logged for `tool`. */
+export function auditLines(logs: readonly string[], tool: string): Record<string, unknown>[] {
+  return logs
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.event === 'tool_call' && l.tool === tool);
 }

@@ -66,7 +66,7 @@ export function viewHtml(view: AppView): string {
 }
 
 /** The views a tool draws (tools.ts); each is served as a resource. */
-export const APP_VIEWS: readonly AppView[] = ['tasks'];
+export const APP_VIEWS: readonly AppView[] = ['tasks', 'pipeline', 'record'];
 
 /** The `ui://` resources, one per view, each served with its CSP. */
 export function registerAppResources(server: McpServer, views: readonly AppView[] = APP_VIEWS): void {

@@ -13,7 +13,7 @@ interface DealCard {
 }
 
 interface PipelineData extends ViewData {
-  stages: { stage: string; total: number; deals: DealCard[] }[];
+  stages: { stage: string; total: number; count: number; deals: DealCard[] }[];
   categories: string[];
   currency: string;
   truncated: boolean;
@@ -140,10 +140,14 @@ export function renderPipeline(raw: ViewData, context: ViewContext): Node {
           h(
             'h2',
             {},
-            h('span', {}, `${labelOf(column.stage)} (${column.deals.length})`),
+            h('span', {}, `${labelOf(column.stage)} (${column.count})`),
             h('span', { class: 'meta', 'data-total': column.total }, money(column.total, data.currency)),
           ),
-          h('ul', { class: 'list' }, ...column.deals.map((d) => card(d, column.stage, slugs, data.currency, context))),
+          h(
+            'ul',
+            { class: 'cards', 'aria-label': `Deals in ${labelOf(column.stage)}` },
+            ...column.deals.map((d) => card(d, column.stage, slugs, data.currency, context)),
+          ),
         ),
       ),
     ),

@@ -51,26 +51,23 @@ function noteForm(data: RecordData, context: ViewContext): HTMLElement {
     h('option', { value: '' }, 'Keep the status'),
     ...data.noteStatuses.map((s) => h('option', { value: s }, labelOf(s))),
   );
+  // A click, not a form submission: hosts' sandboxes may not grant allow-forms.
+  const add = () => {
+    const body = text.value.trim();
+    if (!body) return void text.focus();
+    void context.act('log_contact_note', {
+      contact_id: data.record.id,
+      text: body,
+      ...(status.value ? { status: status.value } : {}),
+    });
+  };
   return h(
     'form',
-    {
-      class: 'note',
-      'aria-label': 'Add a note',
-      onsubmit: (event) => {
-        event.preventDefault();
-        const body = text.value.trim();
-        if (!body) return;
-        void context.act('log_contact_note', {
-          contact_id: data.record.id,
-          text: body,
-          ...(status.value ? { status: status.value } : {}),
-        });
-      },
-    },
+    { class: 'note', 'aria-label': 'Add a note', onsubmit: (event) => event.preventDefault() },
     h('label', { for: 'note-text' }, 'New note'),
     text,
     h('div', { class: 'actions' }, h('label', { for: 'note-status' }, 'Status'), status),
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add note')),
+    h('div', { class: 'actions' }, h('button', { type: 'button', onclick: add }, 'Add note')),
   );
 }
 
