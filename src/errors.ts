@@ -75,6 +75,8 @@ export const errorCodes = {
   TASK_NOT_FOUND: tool(),
   COMPANY_NOT_FOUND: tool(),
   DEAL_NOT_FOUND: tool(),
+  /** show_record needs exactly one of contact_id and company_id. */
+  RECORD_NOT_CHOSEN: tool(),
   /** An archived deal is on no board column: unarchive it before moving it. */
   DEAL_ARCHIVED: tool(),
   /** fetch: the id is not `kind:number`. */

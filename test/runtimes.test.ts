@@ -63,6 +63,9 @@ for (const runtime of RUNTIMES) {
           'postpone_task',
           'query',
           'search',
+          'show_pipeline',
+          'show_record',
+          'show_tasks',
         ]);
 
         // search and fetch, as ChatGPT calls them: JSON in one text item, names without their accents.

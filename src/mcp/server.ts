@@ -17,6 +17,8 @@ import { securityEvent } from '../errors.js';
 import type { Logger } from '../log.js';
 import { askingFor, type ConfirmState } from './confirm.js';
 import { registerResourcesAndPrompts } from './resources-and-prompts.js';
+import { APP_TOOLS } from './apps/tools.js';
+import { registerAppResources } from './apps/ui.js';
 import { failureResult } from './results.js';
 import { DOMAIN_TOOLS } from './tools/domain-tools.js';
 import { fetchTool } from './tools/fetch.js';
@@ -49,6 +51,7 @@ const TOOLS = (
     queryTool,
     mutateTool,
     ...DOMAIN_TOOLS,
+    ...APP_TOOLS,
     searchTool,
     fetchTool,
     // biome-ignore lint/suspicious/noExplicitAny: each tool has its own input type; one list of them must erase it.
@@ -136,6 +139,7 @@ export function createMcpServer(deps: McpDeps, call: CallContext): McpServer {
     // confirm_rows path instead, so the SDK's in-process shim must never run.
     inputRequired: { legacyShim: false },
   });
+  registerAppResources(server);
   // Registering a tool is most of building a server: a call gets only the tool it names (a name we
   // do not have gets them all, so the SDK answers it as it always does).
   const named = TOOLS.filter(({ tool }) => tool.name === call.tool);

@@ -83,6 +83,9 @@ describe('MCP Inspector CLI', () => {
         'postpone_task',
         'query',
         'search',
+        'show_pipeline',
+        'show_record',
+        'show_tasks',
       ]);
     });
 

@@ -81,6 +81,9 @@ test('two replicas, one client, requests alternate between them: every call succ
     'postpone_task',
     'query',
     'search',
+    'show_pipeline',
+    'show_record',
+    'show_tasks',
   ]);
 
   for (let i = 1; i <= 10; i++) {

@@ -91,6 +91,9 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
       'postpone_task',
       'query',
       'search',
+      'show_pipeline',
+      'show_record',
+      'show_tasks',
     ]);
     assert.deepEqual(
       rows(

@@ -83,6 +83,9 @@ describe('a 2026-07-28 client', () => {
         'postpone_task',
         'query',
         'search',
+        'show_pipeline',
+        'show_record',
+        'show_tasks',
       ]);
       const result = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as one' } });
       assert.deepEqual(rows(result), [{ one: 1 }]);

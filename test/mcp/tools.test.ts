@@ -46,6 +46,9 @@ describe('tools/list', () => {
       'postpone_task',
       'query',
       'search',
+      'show_pipeline',
+      'show_record',
+      'show_tasks',
     ]);
     assert.equal(byName.query!.annotations?.readOnlyHint, true);
     assert.equal(byName.get_schema!.annotations?.readOnlyHint, true);

@@ -49,6 +49,8 @@ export interface ToolDefinition<Input extends z.ZodRawShape> {
     inputSchema: z.ZodObject<Input>;
     outputSchema?: z.ZodObject;
     annotations: ToolAnnotations;
+    /** MCP Apps: the view that draws the result (src/mcp/apps/ui.ts). */
+    _meta?: Record<string, unknown>;
   };
   run(input: z.infer<z.ZodObject<Input>>, context: ToolContext): Promise<ToolOutcome>;
 }
