@@ -99,8 +99,10 @@ export interface BenchReport {
 }
 
 /** Something that performs one tool call for client `i`. */
-interface Driver {
+export interface Driver {
   mode: Mode;
+  /** The MCP endpoint (spawned runtimes only). */
+  url?: string;
   call(client: number, op: Operation): Promise<string | null>;
   /** tools/list: HTTP, auth and MCP with no database work (spawned runtimes only). */
   list?(client: number): Promise<string | null>;
@@ -376,7 +378,7 @@ function command(runtime: Runtime, root: string): { argv: string[]; path: string
   return { argv: existsSync(bin) ? [bin, 'task', 'start'] : ['npx', 'deno', 'task', 'start'], path };
 }
 
-async function serverDriver(
+export async function serverDriver(
   runtime: Runtime,
   context: { databaseUrl: string; auth: CountingAuth; tokens: string[] },
   root = ROOT,
@@ -455,6 +457,7 @@ async function serverDriver(
   }
   return {
     mode: root === ROOT ? runtime : `${runtime}@before`,
+    url: `${baseUrl}/mcp`,
     async call(client, op) {
       const result = (await clients[client]!.callTool({ name: op.tool, arguments: { sql: op.sql } })) as CallToolResult;
       if (!result.isError) return null;
