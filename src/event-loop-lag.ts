@@ -29,8 +29,9 @@ export function watchEventLoop(): EventLoopLag {
     latest = Math.max(0, now - due);
     due = now + INTERVAL_MS;
   }, INTERVAL_MS);
-  // A watch never keeps the process alive (Node, Bun; Deno's timers take Deno.unrefTimer).
-  (timer as { unref?: () => void }).unref?.();
+  // A watch never keeps the process alive: Node and Bun unref the timer, Deno takes its id.
+  if (typeof timer === 'number') (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer);
+  else (timer as { unref?: () => void }).unref?.();
   // Both ticks: one long task (a start-up compile, a garbage collection) is a stall, not overload.
   return { lagMs: () => Math.min(latest, before), stop: () => clearInterval(timer) };
 }
