@@ -105,8 +105,10 @@ export interface BenchReport {
 }
 
 /** Something that performs one tool call for client `i`. */
-interface Driver {
+export interface Driver {
   mode: Mode;
+  /** The MCP endpoint (spawned runtimes only). */
+  url?: string;
   call(client: number, op: Operation): Promise<string | null>;
   /** tools/list: HTTP, auth and MCP with no database work (spawned runtimes only). */
   list?(client: number): Promise<string | null>;
@@ -429,7 +431,7 @@ function build(root: string): Promise<void> {
   return done;
 }
 
-async function serverDriver(
+export async function serverDriver(
   runtime: Runtime,
   context: { databaseUrl: string; auth: CountingAuth; tokens: string[] },
   root = ROOT,
@@ -516,6 +518,7 @@ async function serverDriver(
   }
   return {
     mode: original ? 'original' : root === ROOT ? runtime : `${runtime}@before`,
+    url: `${baseUrl}/mcp`,
     async call(client, op) {
       const result = (await clients[client]!.callTool({
         name: toolOf(op),

@@ -1,7 +1,10 @@
 /**
  * `npm run bench` — node --import tsx bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000]
  *   [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]
- *   `npm run bench -- --fairness [--calls=40]`: one greedy user against four others (bench/fairness.ts).
+ *   `npm run bench -- --fairness [--calls=40] [--configs=off,slots,default]`: one greedy user against
+ *   four others (bench/fairness.ts).
+ *   `npm run bench -- --overload[=20] [--runtimes=node]`: memory under 10x the sustainable rate
+ *   (bench/overload.ts); exits 1 if RSS keeps growing or a call hangs.
  *
  * Starts its own PostgreSQL (fixture + seed), a delay proxy that counts round trips, the auth
  * stand-in and the server under each runtime, then prints a markdown table and writes the report to
@@ -16,6 +19,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runBench, renderMarkdown, type BenchOptions, type Runtime } from './bench.js';
 import { renderFairness, runFairness } from './fairness.js';
+import { overloadFailures, renderOverload, runOverload } from './overload.js';
 
 export const MAX_ROUND_TRIPS_PER_CALL = 1.1;
 
@@ -26,9 +30,20 @@ for (const arg of process.argv.slice(2)) {
 }
 const unknown = [...args.keys()].filter(
   (k) =>
-    !['delays', 'clients', 'calls', 'runtimes', 'quick', 'soak', 'no-save', 'fairness', 'compare', 'original'].includes(
-      k,
-    ),
+    ![
+      'delays',
+      'clients',
+      'calls',
+      'runtimes',
+      'quick',
+      'soak',
+      'no-save',
+      'fairness',
+      'configs',
+      'overload',
+      'compare',
+      'original',
+    ].includes(k),
 );
 if (unknown.length) {
   console.error(
@@ -38,7 +53,10 @@ if (unknown.length) {
 }
 if (args.has('fairness')) {
   const calls = Number(args.get('calls') ?? 40);
-  const rows = await runFairness(calls);
+  const rows = await runFairness({
+    calls,
+    ...(args.has('configs') ? { configs: args.get('configs')!.split(',') } : {}),
+  });
   console.log(`\n${renderFairness(rows, calls)}\n`);
   if (!args.has('no-save')) {
     const dir = new URL('./results/', import.meta.url);
@@ -48,6 +66,23 @@ if (args.has('fairness')) {
     console.log(`wrote bench/results/${name}`);
   }
   process.exit(0);
+}
+
+if (args.has('overload')) {
+  const seconds = args.get('overload') === 'true' ? 20 : Number(args.get('overload'));
+  const runtimes = (args.get('runtimes') ?? 'node').split(',') as Runtime[];
+  const results = await runOverload(seconds, runtimes);
+  console.log(`\n${renderOverload(results)}\n`);
+  if (!args.has('no-save')) {
+    const dir = new URL('./results/', import.meta.url);
+    mkdirSync(dir, { recursive: true });
+    const name = `${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}-overload.json`;
+    writeFileSync(new URL(name, dir), `${JSON.stringify({ date: new Date().toISOString(), results }, null, 1)}\n`);
+    console.log(`wrote bench/results/${name}`);
+  }
+  const failures = overloadFailures(results);
+  if (failures.length) console.error(`FAIL:\n  - ${failures.join('\n  - ')}`);
+  process.exit(failures.length ? 1 : 0);
 }
 
 const quick = args.has('quick');

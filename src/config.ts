@@ -97,6 +97,8 @@ const settings = z.object({
   /** A write changing more rows than this, or deleting any, asks the user first (src/mcp/confirm.ts). */
   /** HTTP requests handled at once before new ones get 503 + Retry-After; unset: four per pool connection. */
   maxInFlight: fromEnv('MAX_IN_FLIGHT', z.coerce.number().int().min(1).max(100_000).optional()),
+  /** New requests get 503 + Retry-After while the event loop runs later than this (src/event-loop-lag.ts); 0: off. */
+  maxEventLoopLagMs: fromEnv('MAX_EVENT_LOOP_LAG_MS', z.coerce.number().int().min(0).max(600_000).default(500)),
   confirmWriteRows: fromEnv('CONFIRM_WRITE_ROWS', z.coerce.number().int().min(0).max(1_000_000).default(20)),
   auth: z.object({
     /** Also accept the web app's own session tokens (no client_id claim). */
@@ -117,6 +119,8 @@ const settings = z.object({
     poolWaitMs: fromEnv('DB_POOL_WAIT_MS', positiveInt(5_000, 600_000)),
     /** Statements one user may run at once (src/db/fair-share.ts); unset: a quarter of the pool, rounded up, so at least four users always find a connection. */
     userConcurrency: fromEnv('DB_USER_CONCURRENCY', z.coerce.number().int().min(1).max(1_000).optional()),
+    /** A user whose statements average longer than this in the database runs one at a time (src/db/fair-share.ts); 0: off. */
+    userHeavyMs: fromEnv('DB_USER_HEAVY_MS', z.coerce.number().int().min(0).max(600_000).default(250)),
   }),
   log: z.object({
     level: fromEnv('LOG_LEVEL', z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info')),

@@ -19,6 +19,7 @@ import { openPool, type Sql } from './db/pool.js';
 import { loadTypeNames } from './db/run.js';
 import { createDoctorSummary } from './doctor/summary.js';
 import { errorCodes } from './errors.js';
+import { watchEventLoop } from './event-loop-lag.js';
 import { createLogger, type Logger } from './log.js';
 
 export class StartupError extends Error {
@@ -39,12 +40,9 @@ export interface RunningServer {
 /** Seconds a shed request is told to wait. */
 const OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
-function overloaded(limit: number): Response {
+function overloaded(why: string): Response {
   return Response.json(
-    {
-      error: 'overloaded',
-      error_description: `The server is handling its limit of ${limit} requests (MAX_IN_FLIGHT); retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s.`,
-    },
+    { error: 'overloaded', error_description: `${why}; retry after ${OVERLOAD_RETRY_AFTER_SECONDS} s.` },
     { status: errorCodes.OVERLOADED.status, headers: { 'Retry-After': String(OVERLOAD_RETRY_AFTER_SECONDS) } },
   );
 }
@@ -124,11 +122,22 @@ export async function startServer(
 
   let inFlight = 0;
   let drained: (() => void) | null = null;
+  const lag = watchEventLoop();
   const fetch = async (request: Request): Promise<Response> => {
     // Overload is shed before any work (auth, parsing, a pool wait), so memory stays bounded and
     // the requests already admitted keep their latency instead of all timing out together.
     // Liveness stays answerable: an overloaded process is alive, not one to restart.
-    if (inFlight >= config.maxInFlight && !request.url.endsWith('/healthz')) return overloaded(config.maxInFlight);
+    if (!request.url.endsWith('/healthz')) {
+      if (inFlight >= config.maxInFlight) {
+        return overloaded(`The server is handling its limit of ${config.maxInFlight} requests (MAX_IN_FLIGHT)`);
+      }
+      // Short of CPU, requests queue unread where the count above cannot see them.
+      if (config.maxEventLoopLagMs > 0 && lag.lagMs() > config.maxEventLoopLagMs) {
+        return overloaded(
+          `The server is running ${Math.round(lag.lagMs())} ms behind, more than MAX_EVENT_LOOP_LAG_MS (${config.maxEventLoopLagMs} ms)`,
+        );
+      }
+    }
     inFlight++;
     try {
       return await app.fetch(request);
@@ -152,6 +161,7 @@ export async function startServer(
       }
     }
     functions.stop();
+    lag.stop();
     await sql.end({ timeout: 5 });
     log.info('stopped');
   }

@@ -274,21 +274,22 @@ export async function asUser(
 ): Promise<Rows> {
   const { limits, signal } = options;
   if (signal?.aborted) throw new DbError('CANCELLED', 'The request was cancelled before the statement ran.');
-  const releaseSlot = limits.userConcurrency
-    ? await slotsFor(sql, limits.userConcurrency).acquire(identity.sub, limits.poolWaitMs)
-    : () => {};
+  const slot = limits.userConcurrency
+    ? await slotsFor(sql, limits.userConcurrency, limits.userHeavyMs).acquire(identity.sub, limits.poolWaitMs)
+    : undefined;
+  let databaseMs: number | undefined;
   try {
-    return await asUserInSlot(sql, identity, options, body, describeError);
+    return await asUserInSlot(sql, identity, options, body, describeError, (ms) => (databaseMs = ms));
   } finally {
-    releaseSlot();
+    slot?.release(databaseMs);
   }
 }
 
-/** One UserSlots per pool: the cap shares that pool's connections. */
+/** One UserSlots per pool: the cap shares that pool's connections (and its database's CPU). */
 const slotsByPool = new WeakMap<Sql, UserSlots>();
-function slotsFor(sql: Sql, cap: number): UserSlots {
+function slotsFor(sql: Sql, cap: number, heavyMs: number): UserSlots {
   let slots = slotsByPool.get(sql);
-  if (!slots || slots.cap !== cap) slotsByPool.set(sql, (slots = new UserSlots(cap)));
+  if (slots?.cap !== cap || slots.heavyMs !== heavyMs) slotsByPool.set(sql, (slots = new UserSlots(cap, heavyMs)));
   return slots;
 }
 
@@ -298,6 +299,8 @@ async function asUserInSlot(
   options: RunOptions,
   body: (connection: postgres.ReservedSql) => Pending,
   describeError: (error: postgres.PostgresError) => DbError,
+  /** How long the transaction held its connection, ms: the cost fair-share.ts weighs the user by. */
+  timed: (databaseMs: number) => void,
 ): Promise<Rows> {
   const { limits, signal } = options;
   const connection = await reserve(sql, limits.poolWaitMs);
@@ -318,8 +321,10 @@ async function asUserInSlot(
   const cancel = () => void statement.cancel();
   signal?.addEventListener('abort', cancel, { once: true });
   // Written back to back: postgres.js pipelines queries on a connection until one needs a reply.
+  const started = performance.now();
   for (const s of steps) s.execute();
   const settled = (await Promise.allSettled(steps)) as PromiseSettledResult<Rows>[];
+  timed(performance.now() - started);
   const [begun, setUp] = settled as [PromiseSettledResult<Rows>, PromiseSettledResult<Rows>];
   const snapshot = guard ? settled[2] : undefined;
   const ran = settled[2 + at]!;

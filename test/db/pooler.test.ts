@@ -34,6 +34,7 @@ const LIMITS: Limits = {
   maxBytes: 100_000,
   poolWaitMs: 10_000,
   userConcurrency: 100,
+  userHeavyMs: 0,
 };
 const USERS = DEMO_USERS.filter((u) => !u.disabled);
 const identity = (user: (typeof USERS)[number]): Identity => ({

@@ -26,6 +26,7 @@ const LIMITS: Limits = {
   maxBytes: 100_000,
   poolWaitMs: 5_000,
   userConcurrency: 100,
+  userHeavyMs: 0,
 };
 const alice = DEMO_USERS[1]!;
 const bob = DEMO_USERS[2]!;

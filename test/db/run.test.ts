@@ -20,6 +20,7 @@ const LIMITS: Limits = {
   maxBytes: 100_000,
   poolWaitMs: 2_000,
   userConcurrency: 100,
+  userHeavyMs: 0,
 };
 const alice = DEMO_USERS[1]!;
 const identity = (user = alice, extra: Record<string, unknown> = {}) => ({

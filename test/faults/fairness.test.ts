@@ -4,7 +4,9 @@
  * connections, so without a per-user cap the greedy user takes all of them. Asserted on codes and
  * on ordering measured in the same run, never on absolute timings: the others get no error and
  * each of their calls finishes faster than one of the greedy statements; the greedy user's excess
- * is refused at once with USER_BUSY. Also: overload as a whole is shed with 503 + Retry-After.
+ * is refused at once with USER_BUSY. A user whose statements run long is held to one at a time
+ * (DB_USER_HEAVY_MS), counted in pg_stat_activity. Also: overload as a whole is shed with 503 +
+ * Retry-After.
  * Run: node --import tsx test/run.ts test/faults/fairness.test.ts
  */
 import assert from 'node:assert/strict';
@@ -106,13 +108,73 @@ test('USER_BUSY says what the limit is and when to retry', async () => {
   assert.match(error.message, /DB_USER_CONCURRENCY/);
 });
 
+test('a user whose statements run long runs one at a time; a user with quick ones keeps the full cap', async () => {
+  // Cap 3 by connections; statements averaging over 100 ms in the database (SLOW takes a few
+  // hundred, QUICK a few) bring their user down to one at a time.
+  const weighed = await startStack({
+    env: {
+      DB_POOL_SIZE: '8',
+      DB_USER_CONCURRENCY: '3',
+      DB_USER_HEAVY_MS: '100',
+      STATEMENT_TIMEOUT_MS: '30000',
+      DB_POOL_WAIT_MS: '20000',
+    },
+  });
+  try {
+    const users = weighed.users.all.filter((u) => !u.disabled);
+    const heavy = await weighed.connect(users[0]!);
+    const others = await Promise.all(users.slice(1, 4).map((u) => weighed.connect(u)));
+    await timed(heavy, SLOW); // its cost is known once a statement has run
+
+    // How many of the heavy user's statements PostgreSQL runs at once, sampled while the burst lasts.
+    let running = true;
+    let mostAtOnce = 0;
+    const sampler = (async () => {
+      while (running) {
+        const [row] = await weighed.db.admin`select count(*)::int as n from pg_stat_activity
+          where state = 'active' and query like '%generate_series(1, 4000)%' and pid <> pg_backend_pid()`;
+        mostAtOnce = Math.max(mostAtOnce, row!.n as number);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const burst = Promise.all(
+      Array.from({ length: 8 }, () => heavy.callTool({ name: 'query', arguments: { sql: SLOW } })),
+    );
+    // Meanwhile each other user fires 6 quick statements at once: 3 run, 3 wait, none is refused.
+    const quickBursts = await Promise.all(
+      others.map((client) => Promise.all(Array.from({ length: 6 }, () => timed(client, QUICK)))),
+    );
+    const results = await burst;
+    running = false;
+    await sampler;
+
+    assert.deepEqual([...new Set(quickBursts.flat().map((r) => r.code))], ['ok'], 'quick users are never refused');
+    assert.equal(mostAtOnce, 1, 'the heavy user runs one statement at a time');
+    const refused = results.filter((r) => r.isError).map((r) => JSON.parse(text(r)).error);
+    // One runs, four (4 × its cap of 1) wait, three are refused at once.
+    assert.equal(refused.length, 3, JSON.stringify(refused));
+    for (const error of refused) {
+      assert.equal(error.code, 'USER_BUSY');
+      assert.equal(error.limit, 1);
+      assert.ok(error.recentStatementMs > 100, JSON.stringify(error));
+      assert.match(error.message, /one at a time/);
+      assert.match(error.message, /DB_USER_HEAVY_MS/);
+      assert.match(error.message, /cheaper/);
+    }
+  } finally {
+    await weighed.stop();
+  }
+});
+
 test('past MAX_IN_FLIGHT requests, new ones get 503 with Retry-After at once', async () => {
   const small = await startStack({ env: { DB_POOL_SIZE: '4', MAX_IN_FLIGHT: '2', STATEMENT_TIMEOUT_MS: '30000' } });
   try {
     const users = small.users.all.filter((u) => !u.disabled);
     const clients = await Promise.all(users.slice(0, 2).map((u) => small.connect(u)));
     const slow = clients.map((c) => c.callTool({ name: 'query', arguments: { sql: SLOW } }));
-    await new Promise((r) => setTimeout(r, 100));
+    // Both admitted (on a busy machine a fixed pause may not be enough).
+    for (const until = performance.now() + 20_000; small.server.inFlight() < 2 && performance.now() < until; )
+      await new Promise((r) => setTimeout(r, 10));
     const started = performance.now();
     const shed = await fetch(small.url, {
       method: 'POST',
@@ -128,6 +190,37 @@ test('past MAX_IN_FLIGHT requests, new ones get 503 with Retry-After at once', a
     const afterwards = await clients[0]!.callTool({ name: 'query', arguments: { sql: 'select 1 as one' } });
     assert.equal(afterwards.isError, undefined, 'served again once the load is gone');
     assert.ok(shedMs < 1_000);
+  } finally {
+    await small.stop();
+  }
+});
+
+test('while the event loop runs late (the process short of CPU), new requests get 503 with Retry-After at once', async () => {
+  const small = await startStack({ env: { MAX_EVENT_LOOP_LAG_MS: '200' } });
+  try {
+    const client = await small.connect(small.users.alice);
+    const post = () =>
+      fetch(small.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    // Busy for 300 ms at a time, again and again: every tick of the server's watch fires late.
+    const busy = setInterval(() => {
+      const until = performance.now() + 300;
+      while (performance.now() < until);
+    }, 5);
+    let shed: Response | undefined;
+    try {
+      for (let i = 0; i < 20 && shed?.status !== 503; i++) shed = await post();
+    } finally {
+      clearInterval(busy);
+    }
+    assert.equal(shed?.status, 503, 'shed while the loop runs late');
+    assert.equal(shed.headers.get('Retry-After'), '1');
+    assert.match((await shed.json()).error_description, /MAX_EVENT_LOOP_LAG_MS/);
+    // A few on-time ticks, then one long task alone: a stall, not overload, so nothing is shed for it.
+    await new Promise((r) => setTimeout(r, 400));
+    const until = performance.now() + 600;
+    while (performance.now() < until);
+    const served = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as one' } });
+    assert.equal(served.isError, undefined, 'served right after a single stall');
   } finally {
     await small.stop();
   }
