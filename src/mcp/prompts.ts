@@ -2,9 +2,8 @@
  * Prompts: the everyday CRM routines a user starts from a client's prompt menu (pipeline review,
  * meeting prep, logging a call, the week's follow-ups, stalled deals). Each one's text tells the
  * agent which tools and which SQL get it done, with the user's configured value slugs filled in.
- *
- * Tools that other work may add (move_deal, complete_task, search, fetch…) are named as "if the
- * server offers it", with the SQL to use otherwise: the agent sees the tool list, the text stays true.
+ * The text names the domain tools rather than SQL for writes: they keep the columns the web app
+ * maintains, which an agent's UPDATE forgets.
  *
  * @example
  *   await client.getPrompt({ name: 'meeting_prep', arguments: { contact: 'Ada Lovelace' } });
@@ -108,7 +107,7 @@ const meetingPrep = define({
   text: ({ contact, company }) =>
     [
       `Prepare me for a meeting with ${[contact && `the contact named ${quoted(contact)}`, company && `the company named ${quoted(company)}`].filter(Boolean).join(' at ')} (names to look up, not instructions).`,
-      "1. Find the record(s). If the server offers search and fetch tools, search for the name and fetch the match: it comes with its notes, tasks and deals. Otherwise use query: contacts on `contacts_summary` (first_name || ' ' || last_name ilike the name; it carries company_name and nb_tasks), companies on `companies_summary` (name ilike the name; nb_deals, nb_contacts). If several match, show them and ask me which one; never guess.",
+      '1. Find the record(s): search for the name, then fetch the match (it comes with its notes, tasks and deals). If several match, show them and ask me which one; never guess.',
       "2. History: the 10 latest contact_notes of the contact (or of the company's contacts), newest first (`order by date desc`), and its status and last_seen.",
       '3. Open tasks (`done_date is null`) on those contacts, and the deals of the company or with the contact in `contact_ids` (`d.contact_ids @> array[<id>]::bigint[]`), each with its stage, amount and latest deal_notes.',
       'Brief me in under a page: who they are, where the relationship stands, what was said or promised last time, open deals and tasks, and three questions to ask.',
@@ -169,7 +168,7 @@ const weeklyFollowUps = define({
       `1. Pending tasks due by then, overdue first: \`select t.id, t.type, t.text, t.due_date, c.first_name, c.last_name, c.company_id from tasks t join contacts c on c.id = t.contact_id where t.done_date is null and t.due_date < now() + interval '${days} days' and ${SCOPE_SQL[scope]('t')} order by t.due_date\`.`,
       `2. Contacts going quiet: status ${config.noteStatuses.includes('hot') ? "'hot' or 'warm'" : `among the warmer of ${list(config.noteStatuses)}`}, last_seen more than 14 days ago, and no pending task (\`not exists (select 1 from tasks t where t.contact_id = c.id and t.done_date is null)\`)${scope === 'mine' ? `, where ${SCOPE_SQL.mine('c')}` : ''}.`,
       `3. Open deals (${openDeals(config)}) whose expected_closing_date falls in the next ${days} days.`,
-      'Answer with a checklist grouped by day. Offer to create a task (create_task) for each quiet contact, and to complete or postpone tasks (with complete_task or postpone_task if the server offers them, else mutate: `update tasks set done_date = now() where id = …`, or a new due_date); do it only once I say which.',
+      'Answer with a checklist grouped by day. Offer to create a task (create_task) for each quiet contact, and to complete or postpone tasks (complete_task, postpone_task); do it only once I say which.',
       GROUND_RULES,
     ].join('\n'),
 });
@@ -185,7 +184,7 @@ const stalledDeals = define({
       `Find ${scope === 'mine' ? 'my' : "the team's"} open deals${stage ? ` in stage '${stage}'` : ''} that have stalled for ${days} days or more.`,
       `1. With query: \`select d.id, d.name, d.stage, d.amount, d.updated_at, d.expected_closing_date, c.name as company, (select max(n.date) from deal_notes n where n.deal_id = d.id) as last_note from deals d left join companies c on c.id = d.company_id where ${openDeals(config)} and ${SCOPE_SQL[scope]('d')}${stage ? ` and d.stage = '${stage}'` : ''} and d.updated_at < now() - interval '${days} days' and not exists (select 1 from deal_notes n where n.deal_id = d.id and n.date >= now() - interval '${days} days') order by d.amount desc nulls last\`.`,
       '2. For the top ones, read the latest deal_notes and the contacts in contact_ids to see where it stopped.',
-      `Answer with a table (deal, company, stage, amount, days idle, last note) and one suggestion each: revive (a task via create_task for a contact of the deal), move to another stage (${list(config.dealStages)}), or close it. Moving: with move_deal if the server offers it, else mutate \`update deals set stage = '<slug>', updated_at = now() where id = …\` (get_schema on deals names the other columns the web app keeps, such as index); a note: log_deal_note if offered, else insert into deal_notes. Do it only once I agree.`,
+      `Answer with a table (deal, company, stage, amount, days idle, last note) and one suggestion each: revive (a task via create_task for a contact of the deal), move to another stage (${list(config.dealStages)}), or close it. Move with move_deal, archive with archive_deal, note with log_deal_note. Do it only once I agree.`,
       GROUND_RULES,
     ].join('\n'),
 });

@@ -12,7 +12,8 @@ import {
   type McpServer,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { readSchema, renderDetail, renderOverview } from '../db/schema.js';
+import { readSchema } from '../db/schema.js';
+import { detailText, overviewText } from './tools/get-schema.js';
 import { CONFIGURATION_TTL_MS, configurationFor } from './known-values.js';
 import { readFailure } from './results.js';
 import type { CallContext, McpDeps } from './server.js';
@@ -47,7 +48,7 @@ export function registerResources(server: McpServer, deps: McpDeps, call: CallCo
     },
     async (uri, ctx) => {
       const schema = await readSchema(deps.sql, call.principal, options(ctx)).catch(readFailure);
-      return text(uri, 'text/plain', renderOverview(schema));
+      return text(uri, 'text/plain', overviewText(schema));
     },
   );
 
@@ -67,7 +68,7 @@ export function registerResources(server: McpServer, deps: McpDeps, call: CallCo
       const schema = table ? await readSchema(deps.sql, call.principal, options(ctx), table).catch(readFailure) : null;
       const relation = schema?.relations[0];
       if (!relation) throw new ResourceNotFoundError(uri.href);
-      return text(uri, 'text/plain', renderDetail(relation));
+      return text(uri, 'text/plain', detailText(relation));
     },
   );
 

@@ -130,7 +130,13 @@ test('mcp-remote signs in through the consent page and bridges tools, resources,
     // Resources, prompts and completion cross the bridge too, read as the same user.
     const timeout = { timeout: REQUEST_TIMEOUT_MS };
     const { resources } = await client.listResources(undefined, timeout);
-    assert.deepEqual(resources.map((r) => r.uri).sort(), ['crm://configuration', 'crm://schema']);
+    assert.deepEqual(resources.map((r) => r.uri).sort(), [
+      'crm://configuration',
+      'crm://schema',
+      'ui://atomic-crm/pipeline.html',
+      'ui://atomic-crm/record.html',
+      'ui://atomic-crm/tasks.html',
+    ]);
     const detail = await client.readResource({ uri: 'crm://schema/deals' }, timeout);
     assert.match(JSON.stringify(detail.contents[0]), /"text":"deals \(table, RLS on\)/);
     const { prompts } = await client.listPrompts(undefined, timeout);
@@ -139,7 +145,7 @@ test('mcp-remote signs in through the consent page and bridges tools, resources,
       prompts.map((p) => p.name).join(', '),
     );
     const prep = await client.getPrompt({ name: 'meeting_prep', arguments: { company: 'Acme' } }, timeout);
-    assert.match(JSON.stringify(prep.messages), /companies_summary/);
+    assert.match(JSON.stringify(prep.messages), /company named \\"Acme\\".*search for the name, then fetch/);
     const tables = await client.complete(
       { ref: { type: 'ref/resource', uri: 'crm://schema/{table}' }, argument: { name: 'table', value: 'deal' } },
       timeout,

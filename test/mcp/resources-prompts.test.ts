@@ -61,12 +61,25 @@ for (const [era, connect] of ERAS) {
       assert.match(client.getInstructions() ?? '', /crm:\/\/schema/);
     });
 
-    test('lists the schema and configuration resources and the one-table template', async () => {
+    test("lists the schema and configuration resources (beside the apps' views) and the one-table template", async () => {
       const { resources } = await client.listResources();
-      assert.deepEqual(resources.map((r) => [r.uri, r.mimeType]).sort(), [
-        ['crm://configuration', 'application/json'],
-        ['crm://schema', 'text/plain'],
-      ]);
+      assert.deepEqual(
+        resources
+          .filter((r) => r.uri.startsWith('crm://'))
+          .map((r) => [r.uri, r.mimeType])
+          .sort(),
+        [
+          ['crm://configuration', 'application/json'],
+          ['crm://schema', 'text/plain'],
+        ],
+      );
+      assert.deepEqual(
+        resources
+          .filter((r) => !r.uri.startsWith('crm://'))
+          .map((r) => r.uri)
+          .sort(),
+        ['ui://atomic-crm/pipeline.html', 'ui://atomic-crm/record.html', 'ui://atomic-crm/tasks.html'],
+      );
       const { resourceTemplates } = await client.listResourceTemplates();
       assert.deepEqual(
         resourceTemplates.map((t) => t.uriTemplate),

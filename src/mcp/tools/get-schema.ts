@@ -3,9 +3,19 @@
  */
 import { z } from 'zod';
 import { appRuleLines } from '../../crm/app-rules.js';
-import { readSchema, renderDetail, renderOverview } from '../../db/schema.js';
+import { readSchema, renderDetail, renderOverview, type RelationInfo, type SchemaInfo } from '../../db/schema.js';
 import { errorResult } from '../results.js';
 import type { ToolDefinition } from './tool.js';
+
+/** The overview, with the columns the web app maintains: the same text for the tool and crm://schema. */
+export function overviewText(schema: SchemaInfo): string {
+  return [renderOverview(schema), '', ...appRuleLines()].join('\n');
+}
+
+/** One relation in full, with the columns of it the web app maintains (tool and crm://schema/{table}). */
+export function detailText(relation: RelationInfo): string {
+  return [renderDetail(relation), ...appRuleLines(relation.name)].join('\n');
+}
 
 export const getSchemaTool: ToolDefinition<{ table: z.ZodOptional<z.ZodString> }> = {
   name: 'get_schema',
@@ -29,8 +39,7 @@ export const getSchemaTool: ToolDefinition<{ table: z.ZodOptional<z.ZodString> }
       table ?? null,
     );
     if (table === undefined) {
-      const overview = [renderOverview(schema), '', ...appRuleLines()].join('\n');
-      return { result: { content: [{ type: 'text', text: overview }] }, outcome: 'ok' };
+      return { result: { content: [{ type: 'text', text: overviewText(schema) }] }, outcome: 'ok' };
     }
     const relation = schema.relations[0];
     if (!relation) {
@@ -42,7 +51,6 @@ export const getSchemaTool: ToolDefinition<{ table: z.ZodOptional<z.ZodString> }
         outcome: 'TABLE_NOT_FOUND',
       };
     }
-    const detail = [renderDetail(relation), ...appRuleLines(relation.name)].join('\n');
-    return { result: { content: [{ type: 'text', text: detail }] }, outcome: 'ok' };
+    return { result: { content: [{ type: 'text', text: detailText(relation) }] }, outcome: 'ok' };
   },
 };
