@@ -36,7 +36,7 @@ export const APP_RULES: readonly AppRule[] = [
   {
     table: 'tags',
     rule:
-      'id: before deleting a tag, array_remove it from every contacts.tags (the app never deletes tags); color = one of ' +
+      "id: before deleting a tag, array_remove it from every contacts.tags (the app never deletes tags); color = hex, the picker's: " +
       '#eddcd2 #fff1e6 #fde2e4 #fad2e1 #c5dedd #dbe7e4 #f0efeb #d6e2e9 #bcd4e6 #99c1de',
   },
   {
