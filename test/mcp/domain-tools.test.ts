@@ -447,3 +447,149 @@ test('get_schema and mutate tell the agent which columns the web app maintains, 
   assert.match(mutate, /deals\.index/);
   assert.match(mutate, /move_deal/);
 });
+
+test('get_schema names the rules for tags, merges, ids without a foreign key and free-text revenue on their tables', async () => {
+  const overview = text(await call('get_schema', {}));
+  assert.match(overview, /^ {2}contacts\.tags = array of tags\.id/m);
+  assert.match(
+    overview,
+    /^ {2}contacts\.id on a merge .*tasks and contact_notes .*deals\.contact_ids .*delete the loser$/m,
+  );
+  assert.match(overview, /^ {2}tags\.id: before deleting a tag, array_remove it from every contacts\.tags/m);
+  assert.match(overview, /^ {2}companies\.revenue is free text .*convert it before comparing or sorting/m);
+  assert.match(overview, /^ {2}deals\.contact_ids = array of contacts\.id/m);
+  const companies = text(await call('get_schema', { table: 'companies' }));
+  assert.match(companies, /companies\.revenue is free text/);
+  assert.doesNotMatch(companies, /contacts\.tags|deals\.contact_ids/, "one table's detail carries only its own rules");
+  assert.match(text(await call('get_schema', { table: 'tags' })), /tags\.id: before deleting a tag/);
+  const { tools } = await alice.listTools();
+  const mutate = tools.find((t) => t.name === 'mutate')!.description!;
+  assert.match(mutate, /merging two contacts or deleting a tag takes several calls/);
+  assert.match(mutate, /companies\.revenue is free text/);
+});
+
+// The web app merges through the merge_contacts Edge Function (supabase/functions/merge_contacts/
+// index.ts, called by the Supabase data provider's mergeContacts). mutate refuses the database's
+// merge_contacts(), so the agent follows get_schema's contacts.id rule, one call per write; the
+// expected rows are the Edge Function's, read from its source.
+test("merging contacts with mutate as get_schema's rule says leaves what the app's merge leaves", async () => {
+  const company = Number(
+    (await one(stack.db.admin`select id from companies where sales_id is distinct from ${bobId} limit 1`)).id,
+  );
+  const contact = async (fields: Record<string, unknown>) =>
+    Number(
+      (
+        await one(stack.db
+          .admin`insert into contacts ${stack.db.admin({ last_name: 'Merged', sales_id: aliceId, ...fields })}
+        returning id`)
+      ).id,
+    );
+  const w = await contact({
+    first_name: 'Win',
+    background: 'winner',
+    email_jsonb: [{ email: 'shared@merge.test', type: 'Work' }],
+    tags: [1],
+    status: 'warm',
+    first_seen: '2026-01-05T00:00:00Z',
+    last_seen: '2026-01-10T00:00:00Z',
+  });
+  const l = await contact({
+    first_name: 'Lose',
+    title: 'CTO',
+    background: 'loser',
+    company_id: company,
+    email_jsonb: [
+      { email: 'shared@merge.test', type: 'Home' },
+      { email: 'other@merge.test', type: 'Work' },
+    ],
+    phone_jsonb: [{ number: '+33 1 23', type: 'Work' }],
+    tags: [1, 2],
+    status: 'hot',
+    first_seen: '2026-01-01T00:00:00Z',
+    last_seen: '2026-02-01T00:00:00Z',
+  });
+  await stack.db.admin`insert into tasks (contact_id, type, text, due_date, sales_id)
+    values (${l}, 'call', 'Merged task', '2026-03-01T00:00:00Z', ${aliceId})`;
+  await stack.db.admin`insert into contact_notes (contact_id, text, date, sales_id)
+    values (${l}, 'Merged note', '2026-01-02T00:00:00Z', ${aliceId})`;
+  for (const ids of [[l, w], [l]]) {
+    await stack.db.admin`insert into deals (name, stage, company_id, contact_ids, sales_id)
+      values ('Merged deal', 'opportunity', ${company}, ${ids}, ${aliceId})`;
+  }
+
+  const refused = toolError(
+    await call('mutate', { sql: `update contacts set title = title where id = merge_contacts(${l}, ${w})` }),
+  );
+  assert.equal(refused.code, 'FUNCTION_NOT_ALLOWED', 'as the rule says, merge_contacts() is refused');
+  const mutate = async (sql: string) => {
+    const result = await call('mutate', { sql });
+    if (!result.isError) return result;
+    const held = toolError(result);
+    assert.equal(held.code, 'CONFIRMATION_REQUIRED', text(result));
+    return call('mutate', { sql, confirm_rows: held.rows });
+  };
+  const union = (column: string, key: string) =>
+    `${column} = coalesce(w.${column}, '[]') || coalesce((select jsonb_agg(x) from jsonb_array_elements(l.${column}) x
+      where not coalesce(w.${column}, '[]') @> jsonb_build_array(jsonb_build_object('${key}', x->'${key}'))), '[]')`;
+  const fill = ['gender', 'first_name', 'last_name', 'title', 'company_id', 'linkedin_url', 'background']
+    .concat(['has_newsletter', 'first_seen', 'sales_id'])
+    .map((c) => `${c} = coalesce(w.${c}, l.${c})`);
+  const merge = [
+    `update tasks set contact_id = ${w} where contact_id = ${l}`,
+    `update contact_notes set contact_id = ${w} where contact_id = ${l}`,
+    `update deals set contact_ids = array(select distinct unnest(array_remove(contact_ids, ${l}) || ${w}::bigint))
+      where contact_ids @> array[${l}::bigint]`,
+    `update contacts w set ${fill.join(', ')}, avatar = coalesce(w.avatar, l.avatar),
+      ${union('email_jsonb', 'email')}, ${union('phone_jsonb', 'number')},
+      tags = array(select distinct unnest(coalesce(w.tags, '{}') || coalesce(l.tags, '{}'))),
+      last_seen = greatest(w.last_seen, l.last_seen) from contacts l where w.id = ${w} and l.id = ${l}`,
+    `delete from contacts where id = ${l}`,
+  ];
+  for (const sql of merge) assert.equal((await mutate(sql)).isError, undefined, sql);
+
+  const winner = await one(stack.db.admin`select * from contacts where id = ${w}`);
+  assert.deepEqual(
+    {
+      first_name: winner.first_name,
+      title: winner.title,
+      background: winner.background,
+      company_id: Number(winner.company_id),
+      status: winner.status,
+      tags: (winner.tags as string[]).map(Number).sort(),
+      first_seen: winner.first_seen,
+      last_seen: winner.last_seen,
+      emails: (winner.email_jsonb as { email: string }[]).sort((a, b) => a.email.localeCompare(b.email)),
+      phones: winner.phone_jsonb,
+    },
+    {
+      first_name: 'Win', // the winner's own values win…
+      title: 'CTO', // …and its nulls take the loser's
+      background: 'winner',
+      company_id: company,
+      status: 'warm', // the merge leaves status alone
+      tags: [1, 2],
+      first_seen: new Date('2026-01-05T00:00:00Z'), // winner ?? loser
+      last_seen: new Date('2026-02-01T00:00:00Z'), // the later one
+      emails: [
+        { email: 'other@merge.test', type: 'Work' },
+        { email: 'shared@merge.test', type: 'Work' }, // one per address, the winner's first
+      ],
+      phones: [{ number: '+33 1 23', type: 'Work' }],
+    },
+  );
+  assert.equal((await stack.db.admin`select id from contacts where id = ${l}`).length, 0, 'the loser is gone');
+  assert.deepEqual(
+    (await stack.db.admin`select text from tasks where contact_id = ${w}`).map((r) => r.text),
+    ['Merged task'],
+  );
+  const notes = await stack.db.admin`select text from contact_notes where contact_id = ${w}`;
+  assert.deepEqual(
+    notes.map((r) => r.text),
+    ['Merged note'],
+  );
+  const deals = await stack.db.admin`select contact_ids from deals where name = 'Merged deal' order by id`;
+  assert.deepEqual(
+    deals.map((d) => (d.contact_ids as string[]).map(Number)),
+    [[w], [w]],
+  );
+});
