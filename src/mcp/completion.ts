@@ -9,7 +9,7 @@
 import { ProtocolError, ProtocolErrorCode, type CompleteResult, type McpServer } from '@modelcontextprotocol/server';
 import type { Principal } from '../auth/verify.js';
 import { EXTENDED } from '../db/pool.js';
-import { asUser, DbError } from '../db/run.js';
+import { asUser, DbError, inlineParameters } from '../db/run.js';
 import { configurationFor } from './known-values.js';
 import { PROMPT_COMPLETIONS, type Completion } from './prompts.js';
 import { TABLE_URI_TEMPLATE } from './resources.js';
@@ -55,7 +55,7 @@ async function names(
   const parameters = company === undefined ? [typed.toLowerCase()] : [typed.toLowerCase(), company];
   try {
     const rows = await asUser(deps.sql, principal, { access: 'read', limits: deps.limits, signal }, (c) =>
-      c.unsafe(NAME_SQL[kind](company !== undefined), parameters, EXTENDED),
+      c.unsafe(inlineParameters(NAME_SQL[kind](company !== undefined), parameters), [], EXTENDED),
     );
     return rows.map((row) => String(row.name));
   } catch (error) {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { archiveDealSql, type DealChange, unarchiveDealSql } from '../../crm/deal.js';
 import { EXTENDED } from '../../db/pool.js';
-import { asUser } from '../../db/run.js';
+import { asUser, inlineParameters } from '../../db/run.js';
 import { dealChangeOutcome } from './deal-change.js';
 import type { ToolDefinition } from './tool.js';
 
@@ -29,7 +29,7 @@ export const archiveDealTool: ToolDefinition<typeof input> = {
   async run({ deal_id, archived }, { deps, principal, signal }) {
     const statement = archived ? archiveDealSql(deal_id) : unarchiveDealSql(deal_id);
     const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(statement.text, statement.parameters, EXTENDED),
+      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
     );
     return dealChangeOutcome(row!.change as DealChange, deal_id, (deal) =>
       deal.archived_at

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { completeTaskSql, type ChangedTask } from '../../crm/task.js';
 import { EXTENDED } from '../../db/pool.js';
-import { asUser } from '../../db/run.js';
+import { asUser, inlineParameters } from '../../db/run.js';
 import { errorResult, untrusted } from '../results.js';
 import type { ToolDefinition } from './tool.js';
 
@@ -28,7 +28,7 @@ export const completeTaskTool: ToolDefinition<typeof input> = {
   async run({ task_id, done }, { deps, principal, signal }) {
     const statement = completeTaskSql(task_id, done);
     const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(statement.text, statement.parameters, EXTENDED),
+      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
     );
     const task = row?.task as ChangedTask | undefined;
     if (!task) {

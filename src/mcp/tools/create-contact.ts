@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { createContactSql } from '../../crm/contact.js';
 import { nearestValue } from '../../crm/known-values.js';
 import { EXTENDED } from '../../db/pool.js';
-import { asUser } from '../../db/run.js';
+import { asUser, inlineParameters } from '../../db/run.js';
 import { configurationFor, unknownValueOutcome } from '../known-values.js';
 import { errorResult, untrusted } from '../results.js';
 import type { ToolDefinition } from './tool.js';
@@ -91,7 +91,7 @@ export const createContactTool: ToolDefinition<typeof input> = {
       hasNewsletter: args.has_newsletter,
     });
     const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(statement.text, statement.parameters, EXTENDED),
+      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
     );
     const contact = row?.contact as { id: number } | undefined;
     if (!contact) {

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { nearestValue } from '../../crm/known-values.js';
 import { createTaskSql, DEFAULT_TASK_TYPE, type CreatedTask } from '../../crm/task.js';
 import { EXTENDED } from '../../db/pool.js';
-import { asUser } from '../../db/run.js';
+import { asUser, inlineParameters } from '../../db/run.js';
 import { configurationFor, unknownValueOutcome } from '../known-values.js';
 import { errorResult, untrusted } from '../results.js';
 import type { ToolDefinition } from './tool.js';
@@ -61,7 +61,7 @@ export const createTaskTool: ToolDefinition<typeof input> = {
     const dueDate = due_date && due_date.length === 10 ? `${due_date}T00:00:00Z` : due_date;
     const statement = createTaskSql({ contactId: contact_id, text, type, dueDate });
     const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(statement.text, statement.parameters, EXTENDED),
+      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
     );
     const created = row!.created as { task: CreatedTask['task'] | null; contact: CreatedTask['contact'] | null };
     if (!created.task || !created.contact) {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { type LoggedDealNote, logDealNoteSql } from '../../crm/deal-note.js';
 import { EXTENDED } from '../../db/pool.js';
-import { asUser } from '../../db/run.js';
+import { asUser, inlineParameters } from '../../db/run.js';
 import { untrusted } from '../results.js';
 import { dealNotFoundOutcome } from './deal-change.js';
 import type { ToolDefinition } from './tool.js';
@@ -31,7 +31,7 @@ export const logDealNoteTool: ToolDefinition<typeof input> = {
   async run({ deal_id, text, date }, { deps, principal, signal }) {
     const statement = logDealNoteSql({ dealId: deal_id, text, date });
     const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(statement.text, statement.parameters, EXTENDED),
+      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
     );
     const logged = row!.logged as { note: LoggedDealNote['note'] | null; deal: LoggedDealNote['deal'] | null };
     if (!logged.note || !logged.deal) return dealNotFoundOutcome(deal_id);

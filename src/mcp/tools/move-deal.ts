@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { type DealChange, moveDealSql } from '../../crm/deal.js';
 import { nearestValue } from '../../crm/known-values.js';
 import { EXTENDED } from '../../db/pool.js';
-import { asUser } from '../../db/run.js';
+import { asUser, inlineParameters } from '../../db/run.js';
 import { configurationFor, unknownValueOutcome } from '../known-values.js';
 import { errorResult } from '../results.js';
 import { dealChangeOutcome } from './deal-change.js';
@@ -59,7 +59,7 @@ export const moveDealTool: ToolDefinition<typeof input> = {
     }
     const statement = moveDealSql({ dealId: deal_id, stage, position: index });
     const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(statement.text, statement.parameters, EXTENDED),
+      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
     );
     const change = row!.change as DealChange;
     if (change.found && change.archived) {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { POSTPONE_DAYS, postponeTaskSql, type ChangedTask } from '../../crm/task.js';
 import { EXTENDED } from '../../db/pool.js';
-import { asUser } from '../../db/run.js';
+import { asUser, inlineParameters } from '../../db/run.js';
 import { errorResult, untrusted } from '../results.js';
 import type { ToolDefinition } from './tool.js';
 
@@ -38,7 +38,7 @@ export const postponeTaskTool: ToolDefinition<typeof input> = {
           { dueDate: until.length === 10 ? `${until}T00:00:00Z` : until },
     );
     const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(statement.text, statement.parameters, EXTENDED),
+      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
     );
     const task = row?.task as ChangedTask | undefined;
     if (!task) {

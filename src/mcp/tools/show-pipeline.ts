@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { recordUrl } from '../../crm/links.js';
 import { EXTENDED } from '../../db/pool.js';
-import { asUser } from '../../db/run.js';
+import { asUser, inlineParameters } from '../../db/run.js';
 import { appToolMeta } from '../apps/ui.js';
 import { configurationFor } from '../known-values.js';
 import { untrusted } from '../results.js';
@@ -80,7 +80,11 @@ export const showPipelineTool: ToolDefinition<typeof input> = {
     const [config, [row]] = await Promise.all([
       configurationFor(deps, principal, signal),
       asUser(deps.sql, principal, { access: 'read', limits: deps.limits, signal }, (c) =>
-        c.unsafe(PIPELINE_SQL, [args.mine, args.category ?? null, args.closing_this_quarter], EXTENDED),
+        c.unsafe(
+          inlineParameters(PIPELINE_SQL, [args.mine, args.category ?? null, args.closing_this_quarter]),
+          [],
+          EXTENDED,
+        ),
       ),
     ]);
     const all = row!.deals as BoardDeal[];

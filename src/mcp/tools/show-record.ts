@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { recordUrl } from '../../crm/links.js';
 import { EXTENDED } from '../../db/pool.js';
-import { asUser } from '../../db/run.js';
+import { asUser, inlineParameters } from '../../db/run.js';
 import { appToolMeta } from '../apps/ui.js';
 import { configurationFor } from '../known-values.js';
 import { errorResult, untrusted } from '../results.js';
@@ -127,7 +127,7 @@ export const showRecordTool: ToolDefinition<typeof input> = {
     const [config, [row]] = await Promise.all([
       configurationFor(deps, principal, signal),
       asUser(deps.sql, principal, { access: 'read', limits: deps.limits, signal }, (c) =>
-        c.unsafe(kind === 'contact' ? CONTACT_SQL : COMPANY_SQL, [id], EXTENDED),
+        c.unsafe(inlineParameters(kind === 'contact' ? CONTACT_SQL : COMPANY_SQL, [id]), [], EXTENDED),
       ),
     ]);
     const card = row!.card as Card;

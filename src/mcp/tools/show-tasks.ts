@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { recordUrl } from '../../crm/links.js';
 import { EXTENDED } from '../../db/pool.js';
-import { asUser } from '../../db/run.js';
+import { asUser, inlineParameters } from '../../db/run.js';
 import { appToolMeta } from '../apps/ui.js';
 import { untrusted } from '../results.js';
 import type { ToolDefinition } from './tool.js';
@@ -92,8 +92,7 @@ export const showTasksTool: ToolDefinition<typeof input> = {
   async run(args, { deps, principal, signal }) {
     const [row] = await asUser(deps.sql, principal, { access: 'read', limits: deps.limits, signal }, (c) =>
       c.unsafe(
-        TASKS_SQL,
-        [
+        inlineParameters(TASKS_SQL, [
           args.who,
           args.include_done,
           args.due,
@@ -103,7 +102,8 @@ export const showTasksTool: ToolDefinition<typeof input> = {
           args.company_id ?? null,
           args.deal_id ?? null,
           args.limit,
-        ],
+        ]),
+        [],
         EXTENDED,
       ),
     );
