@@ -10,6 +10,7 @@ import { DEMO_USERS } from '../dev/seed.js';
 import { asMintUser, connectWithToken, rows, text } from './support/stack.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { RUNTIMES, startServerProcess, type ServerProcess } from './support/runtimes.js';
+import { TOOL_NAMES } from './support/tool-names.js';
 
 let db: TestDatabase;
 let auth: RunningAuthServer;
@@ -49,24 +50,7 @@ for (const runtime of RUNTIMES) {
       const client = await connectWithToken(`${server.baseUrl}/mcp`, token, `runtime-${runtime}`);
       try {
         const { tools } = await client.listTools();
-        assert.deepEqual(tools.map((t) => t.name).sort(), [
-          'archive_deal',
-          'complete_task',
-          'create_contact',
-          'create_task',
-          'fetch',
-          'get_schema',
-          'log_contact_note',
-          'log_deal_note',
-          'move_deal',
-          'mutate',
-          'postpone_task',
-          'query',
-          'search',
-          'show_pipeline',
-          'show_record',
-          'show_tasks',
-        ]);
+        assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
 
         // search and fetch, as ChatGPT calls them: JSON in one text item, names without their accents.
         const found = await client.callTool({ name: 'search', arguments: { query: 'zoe muller' } });

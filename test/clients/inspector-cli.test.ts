@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { startStack, type Stack } from '../support/stack.js';
 import { freePort } from '../../dev/ports.js';
+import { TOOL_NAMES } from '../support/tool-names.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -69,24 +70,7 @@ describe('MCP Inspector CLI', () => {
         'tools/list',
       );
       const { tools } = JSON.parse(stdout) as { tools: { name: string; inputSchema: unknown }[] };
-      assert.deepEqual(tools.map((t) => t.name).sort(), [
-        'archive_deal',
-        'complete_task',
-        'create_contact',
-        'create_task',
-        'fetch',
-        'get_schema',
-        'log_contact_note',
-        'log_deal_note',
-        'move_deal',
-        'mutate',
-        'postpone_task',
-        'query',
-        'search',
-        'show_pipeline',
-        'show_record',
-        'show_tasks',
-      ]);
+      assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
     });
 
     test(`${era} era: tools/call query runs as the token’s user`, async () => {

@@ -15,6 +15,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { rows, startStack, type Stack } from '../support/stack.js';
 import { freePort } from '../../dev/ports.js';
+import { TOOL_NAMES } from '../support/tool-names.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROXY = path.join(ROOT, 'node_modules/mcp-remote/dist/proxy.js');
@@ -91,28 +92,7 @@ test('mcp-remote signs in through the consent page and bridges tools, resources,
       assert.fail(`connecting through mcp-remote failed: ${(error as Error).message}${await diagnostics()}`);
     }
     const { tools } = await client.listTools(undefined, { timeout: REQUEST_TIMEOUT_MS });
-    assert.deepEqual(
-      tools.map((t) => t.name).sort(),
-      [
-        'archive_deal',
-        'complete_task',
-        'create_contact',
-        'create_task',
-        'fetch',
-        'get_schema',
-        'log_contact_note',
-        'log_deal_note',
-        'move_deal',
-        'mutate',
-        'postpone_task',
-        'query',
-        'search',
-        'show_pipeline',
-        'show_record',
-        'show_tasks',
-      ],
-      await diagnostics(),
-    );
+    assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES, await diagnostics());
 
     const result = await client.callTool(
       { name: 'query', arguments: { sql: 'select email from sales where user_id = auth.uid()' } },

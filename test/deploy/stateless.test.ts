@@ -13,6 +13,7 @@ import { DEMO_USERS } from '../../dev/seed.js';
 import { asMintUser, connectModern, rows, text } from '../support/stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startServerProcess, type ServerProcess } from '../support/runtimes.js';
+import { TOOL_NAMES } from '../support/tool-names.js';
 
 /** The public URL both replicas advertise, as behind one load balancer. */
 const PUBLIC_URL = 'http://mcp.lb.test';
@@ -67,24 +68,7 @@ test('two replicas, one client, requests alternate between them: every call succ
   assert.equal(client.getServerVersion()?.name, 'atomic-crm-mcp');
 
   const tools = await client.listTools();
-  assert.deepEqual(tools.tools.map((t) => t.name).sort(), [
-    'archive_deal',
-    'complete_task',
-    'create_contact',
-    'create_task',
-    'fetch',
-    'get_schema',
-    'log_contact_note',
-    'log_deal_note',
-    'move_deal',
-    'mutate',
-    'postpone_task',
-    'query',
-    'search',
-    'show_pipeline',
-    'show_record',
-    'show_tasks',
-  ]);
+  assert.deepEqual(tools.tools.map((t) => t.name).sort(), TOOL_NAMES);
 
   for (let i = 1; i <= 10; i++) {
     const result = await client.callTool({

@@ -14,6 +14,7 @@ import { attacks } from '../security/statements.js';
 import { connectWithOAuth, HeadlessOAuthProvider } from '../support/oauth-client.js';
 import { startEdgeStack, type EdgeStack } from '../support/edge.js';
 import { connectWithToken, rows, text, toolError } from '../support/stack.js';
+import { TOOL_NAMES } from '../support/tool-names.js';
 
 const WHO_AM_I = "select auth.uid() as uid, current_user as role, current_setting('statement_timeout') as timeout";
 
@@ -77,24 +78,7 @@ describe('the Edge Function under Deno, behind a Supabase-like gateway', () => {
     assert.equal(provider.authorizationUrls[0]?.searchParams.get('resource'), edge.url);
 
     const { tools } = await alice.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), [
-      'archive_deal',
-      'complete_task',
-      'create_contact',
-      'create_task',
-      'fetch',
-      'get_schema',
-      'log_contact_note',
-      'log_deal_note',
-      'move_deal',
-      'mutate',
-      'postpone_task',
-      'query',
-      'search',
-      'show_pipeline',
-      'show_record',
-      'show_tasks',
-    ]);
+    assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
     assert.deepEqual(
       rows(
         await alice.callTool({

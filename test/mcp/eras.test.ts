@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connectModern, rows, startStack, type Stack } from '../support/stack.js';
+import { TOOL_NAMES } from '../support/tool-names.js';
 
 let stack: Stack;
 let token: string;
@@ -69,24 +70,7 @@ describe('a 2026-07-28 client', () => {
       assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
       assert.equal(client.getProtocolEra(), 'modern');
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), [
-        'archive_deal',
-        'complete_task',
-        'create_contact',
-        'create_task',
-        'fetch',
-        'get_schema',
-        'log_contact_note',
-        'log_deal_note',
-        'move_deal',
-        'mutate',
-        'postpone_task',
-        'query',
-        'search',
-        'show_pipeline',
-        'show_record',
-        'show_tasks',
-      ]);
+      assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
       const result = await client.callTool({ name: 'query', arguments: { sql: 'select 1 as one' } });
       assert.deepEqual(rows(result), [{ one: 1 }]);
     } finally {

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { PROMPT_INJECTIONS, SEED_COUNTS } from '../../dev/seed.js';
 import { rows, startStack, text, toolError, type Stack } from '../support/stack.js';
+import { TOOL_NAMES } from '../support/tool-names.js';
 
 let stack: Stack;
 let admin: Client;
@@ -32,24 +33,7 @@ describe('tools/list', () => {
   test('lists get_schema, query, mutate and the domain tools with annotations, and output schemas for SQL', async () => {
     const { tools } = await alice.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    assert.deepEqual(Object.keys(byName).sort(), [
-      'archive_deal',
-      'complete_task',
-      'create_contact',
-      'create_task',
-      'fetch',
-      'get_schema',
-      'log_contact_note',
-      'log_deal_note',
-      'move_deal',
-      'mutate',
-      'postpone_task',
-      'query',
-      'search',
-      'show_pipeline',
-      'show_record',
-      'show_tasks',
-    ]);
+    assert.deepEqual(Object.keys(byName).sort(), TOOL_NAMES);
     assert.equal(byName.query!.annotations?.readOnlyHint, true);
     assert.equal(byName.get_schema!.annotations?.readOnlyHint, true);
     assert.equal(byName.mutate!.annotations?.readOnlyHint, false);
