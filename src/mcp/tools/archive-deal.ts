@@ -4,10 +4,8 @@
  */
 import { z } from 'zod';
 import { archiveDealSql, type DealChange, unarchiveDealSql } from '../../crm/deal.js';
-import { EXTENDED } from '../../db/pool.js';
-import { asUser, inlineParameters } from '../../db/run.js';
 import { dealChangeOutcome } from './deal-change.js';
-import type { ToolDefinition } from './tool.js';
+import { runWrite, type ToolDefinition } from './tool.js';
 
 const input = {
   deal_id: z.number().int().positive().describe('deals.id of the deal.'),
@@ -28,9 +26,7 @@ export const archiveDealTool: ToolDefinition<typeof input> = {
   },
   async run({ deal_id, archived }, { deps, principal, signal }) {
     const statement = archived ? archiveDealSql(deal_id) : unarchiveDealSql(deal_id);
-    const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
-    );
+    const [row] = await runWrite({ deps, principal, signal }, statement);
     return dealChangeOutcome(row!.change as DealChange, deal_id, (deal) =>
       deal.archived_at
         ? `Deal ${deal.id} is archived (${deal.archived_at}).`

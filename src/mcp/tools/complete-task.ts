@@ -4,10 +4,8 @@
  */
 import { z } from 'zod';
 import { completeTaskSql, type ChangedTask } from '../../crm/task.js';
-import { EXTENDED } from '../../db/pool.js';
-import { asUser, inlineParameters } from '../../db/run.js';
 import { errorResult, untrusted } from '../results.js';
-import type { ToolDefinition } from './tool.js';
+import { runWrite, type ToolDefinition } from './tool.js';
 
 const input = {
   task_id: z.number().int().positive().describe('tasks.id of the task.'),
@@ -27,9 +25,7 @@ export const completeTaskTool: ToolDefinition<typeof input> = {
   },
   async run({ task_id, done }, { deps, principal, signal }) {
     const statement = completeTaskSql(task_id, done);
-    const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
-    );
+    const [row] = await runWrite({ deps, principal, signal }, statement);
     const task = row?.task as ChangedTask | undefined;
     if (!task) {
       return {

@@ -5,11 +5,9 @@
 import { z } from 'zod';
 import { createContactSql } from '../../crm/contact.js';
 import { nearestValue } from '../../crm/known-values.js';
-import { EXTENDED } from '../../db/pool.js';
-import { asUser, inlineParameters } from '../../db/run.js';
 import { configurationFor, unknownValueOutcome } from '../known-values.js';
 import { errorResult, untrusted } from '../results.js';
-import type { ToolDefinition } from './tool.js';
+import { runWrite, type ToolDefinition } from './tool.js';
 
 const POINT_TYPE = z.enum(['Work', 'Home', 'Other']);
 const name = (what: string) => z.string().trim().min(1).max(200).describe(what);
@@ -90,9 +88,7 @@ export const createContactTool: ToolDefinition<typeof input> = {
       linkedinUrl: args.linkedin_url,
       hasNewsletter: args.has_newsletter,
     });
-    const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
-    );
+    const [row] = await runWrite({ deps, principal, signal }, statement);
     const contact = row?.contact as { id: number } | undefined;
     if (!contact) {
       return {

@@ -5,11 +5,9 @@
 import { z } from 'zod';
 import { nearestValue } from '../../crm/known-values.js';
 import { createTaskSql, DEFAULT_TASK_TYPE, type CreatedTask } from '../../crm/task.js';
-import { EXTENDED } from '../../db/pool.js';
-import { asUser, inlineParameters } from '../../db/run.js';
 import { configurationFor, unknownValueOutcome } from '../known-values.js';
 import { errorResult, untrusted } from '../results.js';
-import type { ToolDefinition } from './tool.js';
+import { runWrite, type ToolDefinition } from './tool.js';
 
 const input = {
   contact_id: z.number().int().positive().describe('contacts.id of the person the task is about.'),
@@ -60,9 +58,7 @@ export const createTaskTool: ToolDefinition<typeof input> = {
     // A bare date is midnight UTC whatever the session's time zone.
     const dueDate = due_date && due_date.length === 10 ? `${due_date}T00:00:00Z` : due_date;
     const statement = createTaskSql({ contactId: contact_id, text, type, dueDate });
-    const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
-    );
+    const [row] = await runWrite({ deps, principal, signal }, statement);
     const created = row!.created as { task: CreatedTask['task'] | null; contact: CreatedTask['contact'] | null };
     if (!created.task || !created.contact) {
       return {

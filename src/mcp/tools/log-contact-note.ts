@@ -5,11 +5,9 @@
 import { z } from 'zod';
 import { logContactNoteSql, type LoggedNote } from '../../crm/contact-note.js';
 import { nearestValue } from '../../crm/known-values.js';
-import { EXTENDED } from '../../db/pool.js';
-import { asUser, inlineParameters } from '../../db/run.js';
 import { configurationFor, unknownValueOutcome } from '../known-values.js';
 import { errorResult, untrusted } from '../results.js';
-import type { ToolDefinition } from './tool.js';
+import { runWrite, type ToolDefinition } from './tool.js';
 
 const input = {
   contact_id: z.number().int().positive().describe('contacts.id of the person the note is about.'),
@@ -56,9 +54,7 @@ export const logContactNoteTool: ToolDefinition<typeof input> = {
       }
     }
     const statement = logContactNoteSql({ contactId: contact_id, text, status, date });
-    const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
-    );
+    const [row] = await runWrite({ deps, principal, signal }, statement);
     const logged = row!.logged as { note: LoggedNote['note'] | null; contact: LoggedNote['contact'] | null };
     if (!logged.note || !logged.contact) {
       return {

@@ -4,11 +4,9 @@
  */
 import { z } from 'zod';
 import { type LoggedDealNote, logDealNoteSql } from '../../crm/deal-note.js';
-import { EXTENDED } from '../../db/pool.js';
-import { asUser, inlineParameters } from '../../db/run.js';
 import { untrusted } from '../results.js';
 import { dealNotFoundOutcome } from './deal-change.js';
-import type { ToolDefinition } from './tool.js';
+import { runWrite, type ToolDefinition } from './tool.js';
 
 const input = {
   deal_id: z.number().int().positive().describe('deals.id of the deal the note is about.'),
@@ -30,9 +28,7 @@ export const logDealNoteTool: ToolDefinition<typeof input> = {
   },
   async run({ deal_id, text, date }, { deps, principal, signal }) {
     const statement = logDealNoteSql({ dealId: deal_id, text, date });
-    const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
-    );
+    const [row] = await runWrite({ deps, principal, signal }, statement);
     const logged = row!.logged as { note: LoggedDealNote['note'] | null; deal: LoggedDealNote['deal'] | null };
     if (!logged.note || !logged.deal) return dealNotFoundOutcome(deal_id);
     return {

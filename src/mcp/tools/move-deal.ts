@@ -5,12 +5,10 @@
 import { z } from 'zod';
 import { type DealChange, moveDealSql } from '../../crm/deal.js';
 import { nearestValue } from '../../crm/known-values.js';
-import { EXTENDED } from '../../db/pool.js';
-import { asUser, inlineParameters } from '../../db/run.js';
 import { configurationFor, unknownValueOutcome } from '../known-values.js';
 import { errorResult } from '../results.js';
 import { dealChangeOutcome } from './deal-change.js';
-import type { ToolDefinition } from './tool.js';
+import { runWrite, type ToolDefinition } from './tool.js';
 
 const input = {
   deal_id: z.number().int().positive().describe('deals.id of the deal.'),
@@ -58,9 +56,7 @@ export const moveDealTool: ToolDefinition<typeof input> = {
       ]);
     }
     const statement = moveDealSql({ dealId: deal_id, stage, position: index });
-    const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
-    );
+    const [row] = await runWrite({ deps, principal, signal }, statement);
     const change = row!.change as DealChange;
     if (change.found && change.archived) {
       return {

@@ -4,10 +4,8 @@
  */
 import { z } from 'zod';
 import { POSTPONE_DAYS, postponeTaskSql, type ChangedTask } from '../../crm/task.js';
-import { EXTENDED } from '../../db/pool.js';
-import { asUser, inlineParameters } from '../../db/run.js';
 import { errorResult, untrusted } from '../results.js';
-import type { ToolDefinition } from './tool.js';
+import { runWrite, type ToolDefinition } from './tool.js';
 
 const input = {
   task_id: z.number().int().positive().describe('tasks.id of the task.'),
@@ -37,9 +35,7 @@ export const postponeTaskTool: ToolDefinition<typeof input> = {
         : // A bare date is midnight UTC whatever the session's time zone.
           { dueDate: until.length === 10 ? `${until}T00:00:00Z` : until },
     );
-    const [row] = await asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
-      c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
-    );
+    const [row] = await runWrite({ deps, principal, signal }, statement);
     const task = row?.task as ChangedTask | undefined;
     if (!task) {
       return {

@@ -5,9 +5,9 @@
 import type { CallToolResult, InputRequiredResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Principal } from '../../auth/verify.js';
-import type { Sql } from '../../db/pool.js';
+import { EXTENDED, type Sql } from '../../db/pool.js';
 import type { Refusal } from '../../db/policy.js';
-import type { Limits } from '../../db/run.js';
+import { asUser, inlineParameters, type Limits } from '../../db/run.js';
 import type { Asking } from '../confirm.js';
 import { errorResult } from '../results.js';
 
@@ -69,3 +69,22 @@ export const statementOutput = z.object({
   notice: z.string().optional().describe('How to narrow the statement when the result was truncated.'),
   notices: z.array(z.string()).optional().describe('Values compared with that the CRM configuration does not know.'),
 });
+
+/** A domain tool's own statement: a template from src/crm/ and its values. */
+export interface OwnStatement {
+  text: string;
+  parameters: readonly (string | number | boolean | null)[];
+}
+
+/**
+ * Runs a domain tool's statement as the user in one write transaction, its values inlined
+ * (inlineParameters) so the call stays one round trip.
+ */
+export function runWrite(
+  { deps, principal, signal }: Pick<ToolContext, 'deps' | 'principal' | 'signal'>,
+  statement: OwnStatement,
+) {
+  return asUser(deps.sql, principal, { access: 'write', limits: deps.limits, signal }, (c) =>
+    c.unsafe(inlineParameters(statement.text, statement.parameters), [], EXTENDED),
+  );
+}
