@@ -6,10 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
 import { inlineParameters } from '../../src/db/run.js';
-import { testEnvironment } from '../support/database.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { startCountedStack, type CountedStack } from '../support/stack.js';
 
 describe('inlineParameters', () => {
   test('binds each placeholder as a literal PostgreSQL reads back unchanged', () => {
@@ -38,31 +36,12 @@ describe('inlineParameters', () => {
 });
 
 describe('domain and app tools through a round-trip counting proxy', () => {
-  let stack: Stack;
-  let proxy: DelayProxy;
+  let stack: CountedStack;
   let alice: Client;
-  /** The function catalogue's change check runs on a timer; its turns are not the call's. */
-  let background = 0;
   const ids = { contact: 0, task: 0, deal: 0, company: 0 };
 
   before(async () => {
-    const target = new URL(testEnvironment().adminUrl);
-    proxy = await startDelayProxy({
-      targetHost: target.hostname,
-      targetPort: Number(target.port),
-      delayMs: 3,
-      trace: (_connection, direction, data, newRoundTrip) => {
-        if (direction === 'client' && newRoundTrip && data.includes('md5(coalesce(string_agg(k')) background++;
-      },
-    });
-    stack = await startStack({
-      databaseUrl: (url) => {
-        const u = new URL(url);
-        u.hostname = proxy.host;
-        u.port = String(proxy.port);
-        return u.toString();
-      },
-    });
+    stack = await startCountedStack();
     alice = await stack.connect(stack.users.alice);
     const db = stack.db.admin;
     const [row] = await db`select
@@ -79,7 +58,6 @@ describe('domain and app tools through a round-trip counting proxy', () => {
   });
   after(async () => {
     await stack?.stop();
-    await proxy?.close();
   });
 
   test('each call is one round trip on a warm connection', async () => {
@@ -100,12 +78,11 @@ describe('domain and app tools through a round-trip counting proxy', () => {
       const first = await alice.callTool({ name, arguments: args });
       assert.ok(!first.isError, `${name}: ${JSON.stringify(first.content)}`);
       for (let i = 0; i < 2; i++) {
-        proxy.reset();
-        background = 0;
+        stack.resetCounts();
         const result = await alice.callTool({ name, arguments: args });
         assert.ok(!result.isError, `${name}: ${JSON.stringify(result.content)}`);
-        assert.equal(proxy.stats().connections, 0, `${name}: no new connection`);
-        assert.equal(proxy.stats().roundTrips - background, 1, name);
+        assert.equal(stack.proxy.stats().connections, 0, `${name}: no new connection`);
+        assert.equal(stack.callRoundTrips(), 1, name);
       }
     }
   });

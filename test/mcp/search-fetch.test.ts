@@ -7,14 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
 import { PROMPT_INJECTIONS } from '../../dev/seed.js';
 import { recordSql } from '../../src/crm/record-document.js';
 import { RECORD_KINDS } from '../../src/crm/record-ids.js';
 import { parseQuery, searchSql } from '../../src/crm/search.js';
 import { checkStatement, loadPolicy } from '../../src/db/policy.js';
-import { testEnvironment } from '../support/database.js';
-import { startStack, text, toolError, type Stack } from '../support/stack.js';
+import { startCountedStack, startStack, text, toolError, type CountedStack, type Stack } from '../support/stack.js';
 
 const CRM = 'https://crm.example.test';
 
@@ -307,33 +305,14 @@ describe('with ATOMIC_CRM_URL', () => {
  * hidden unless they are yours. Without ATOMIC_CRM_URL, through a delay proxy that counts round trips.
  */
 describe('under per-owner RLS, without ATOMIC_CRM_URL', () => {
-  let stack: Stack;
-  let proxy: DelayProxy;
+  let stack: CountedStack;
   let alice: Client;
   let bob: Client;
-  /** Catalogue checks run on a timer; their turns are not the call's. */
-  let background = 0;
   const hidden: Record<string, string> = {};
   let sharedContact: string;
 
   before(async () => {
-    const target = new URL(testEnvironment().adminUrl);
-    proxy = await startDelayProxy({
-      targetHost: target.hostname,
-      targetPort: Number(target.port),
-      delayMs: 3,
-      trace: (_connection, direction, data, newRoundTrip) => {
-        if (direction === 'client' && newRoundTrip && data.includes('md5(coalesce(string_agg(k')) background++;
-      },
-    });
-    stack = await startStack({
-      databaseUrl: (url) => {
-        const u = new URL(url);
-        u.hostname = proxy.host;
-        u.port = String(proxy.port);
-        return u.toString();
-      },
-    });
+    stack = await startCountedStack();
     [alice, bob] = await Promise.all([stack.connect(stack.users.alice), stack.connect(stack.users.bob)]);
     const db = stack.db.admin;
     const [{ id: bobId }] = (await db`select id from sales where user_id = ${stack.users.bob.id}`) as unknown as [
@@ -369,7 +348,6 @@ describe('under per-owner RLS, without ATOMIC_CRM_URL', () => {
   });
   after(async () => {
     await stack?.stop();
-    await proxy?.close();
   });
 
   test('the owner finds every one of their records; the other user finds none', async () => {
@@ -414,11 +392,10 @@ describe('under per-owner RLS, without ATOMIC_CRM_URL', () => {
     ];
     for (const [name, call] of calls) {
       for (let i = 0; i < 3; i++) {
-        proxy.reset();
-        background = 0;
+        stack.resetCounts();
         await call();
-        assert.equal(proxy.stats().connections, 0, 'no new connection');
-        assert.equal(proxy.stats().roundTrips - background, 1, name);
+        assert.equal(stack.proxy.stats().connections, 0, 'no new connection');
+        assert.equal(stack.callRoundTrips(), 1, name);
       }
     }
   });

@@ -20,10 +20,11 @@ import {
   StreamableHTTPClientTransport as ModernTransport,
   type ClientCapabilities,
 } from '@modelcontextprotocol/client';
+import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
 import { startAuthServer, type MintOverrides, type RunningAuthServer } from '../../dev/auth/server.js';
 import { asMintUser, DEMO_USERS, type DemoUser } from '../../dev/seed.js';
 import { startServer, type RunningServer } from '../../src/main.js';
-import { createTestDatabase, type TestDatabase } from './database.js';
+import { createTestDatabase, testEnvironment, type TestDatabase } from './database.js';
 
 export interface StackOptions {
   /** Extra environment for the MCP server (limits, flags). */
@@ -183,4 +184,53 @@ export function rows(result: unknown): Record<string, unknown>[] {
   const r = result as CallToolResult;
   if (r.isError) throw new Error(`expected rows, got error: ${text(r).slice(0, 500)}`);
   return (r.structuredContent as { rows: Record<string, unknown>[] }).rows;
+}
+
+/** A stack whose database traffic crosses the bench's delay proxy, which counts round trips. */
+export interface CountedStack extends Stack {
+  proxy: DelayProxy;
+  /** Round trips since `resetCounts`, less the function catalogue's checks (they run on a timer). */
+  callRoundTrips(): number;
+  resetCounts(): void;
+}
+
+export async function startCountedStack(options: StackOptions = {}): Promise<CountedStack> {
+  const target = new URL(testEnvironment().adminUrl);
+  let background = 0;
+  const proxy = await startDelayProxy({
+    targetHost: target.hostname,
+    targetPort: Number(target.port),
+    delayMs: 3,
+    trace: (_connection, direction, data, newRoundTrip) => {
+      if (direction === 'client' && newRoundTrip && data.includes('md5(coalesce(string_agg(k')) background++;
+    },
+  });
+  const stack = await startStack({
+    ...options,
+    databaseUrl: (url) => {
+      const u = new URL(url);
+      u.hostname = proxy.host;
+      u.port = String(proxy.port);
+      return u.toString();
+    },
+  }).catch(async (error) => {
+    await proxy.close();
+    throw error;
+  });
+  const stopStack = stack.stop.bind(stack);
+  return Object.assign(stack, {
+    proxy,
+    callRoundTrips: () => proxy.stats().roundTrips - background,
+    resetCounts: () => {
+      proxy.reset();
+      background = 0;
+    },
+    stop: async () => {
+      try {
+        await stopStack();
+      } finally {
+        await proxy.close();
+      }
+    },
+  });
 }
