@@ -116,6 +116,8 @@ export interface Driver {
   rssMb?(): number | undefined;
   /** CPU time the server process has used, ms (spawned runtimes only). */
   cpuMs?(): number | undefined;
+  /** How the server process ended, with its last output, if it has (spawned runtimes only). */
+  exited?(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -534,6 +536,10 @@ export async function serverDriver(
     },
     rssMb: () => serverRssMb(child.pid!),
     cpuMs: () => serverCpuMs(child.pid!),
+    exited: () =>
+      child.exitCode === null && child.signalCode === null
+        ? undefined
+        : `exited (${child.exitCode ?? child.signalCode}): ${output.join('').slice(-2000)}`,
     async stop() {
       await Promise.allSettled(clients.map((c) => c.close()));
       await stop();

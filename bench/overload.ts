@@ -45,6 +45,8 @@ export interface OverloadResult {
   firstHalfPeakMb: number;
   secondHalfPeakMb: number;
   plateau: boolean;
+  /** How the server process ended during the run, if it did: it must not. */
+  exited?: string;
 }
 
 type Call = (n: number) => Promise<{ outcome: string; ms: number }>;
@@ -206,10 +208,11 @@ export async function runOverload(
           firstHalfPeakMb,
           secondHalfPeakMb,
           plateau: secondHalfPeakMb - firstHalfPeakMb <= PLATEAU_TOLERANCE_MB,
+          exited: driver.exited?.(),
         };
         log(
           `  ${runtime}: ${result.calls} calls at ${arrivedPerSecond}/s: ${JSON.stringify(tally)}; ` +
-            `RSS ${rssMb.join(' ')} MB; plateau ${result.plateau}`,
+            `RSS ${rssMb.join(' ')} MB; plateau ${result.plateau}${result.exited ? `; the server ${result.exited}` : ''}`,
         );
         results.push(result);
       } finally {
@@ -226,6 +229,7 @@ export async function runOverload(
 /** Failures a run should exit non-zero for: growth past the plateau, hung calls, a 503 without Retry-After. */
 export function overloadFailures(results: OverloadResult[]): string[] {
   return results.flatMap((r) => [
+    ...(r.exited ? [`${r.runtime}: the server ${r.exited}`] : []),
     ...(r.plateau
       ? []
       : [`${r.runtime}: RSS kept growing (${r.firstHalfPeakMb} → ${r.secondHalfPeakMb} MB between the halves)`]),
