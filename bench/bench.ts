@@ -11,7 +11,7 @@
  * proxy's round-trip count per call compares them exactly.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import os from 'node:os';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -116,6 +116,8 @@ export interface Driver {
   rssMb?(): number | undefined;
   /** CPU time the server process has used, ms (spawned runtimes only). */
   cpuMs?(): number | undefined;
+  /** Sockets the server process holds open: clients' connections and the pool's (spawned runtimes only). */
+  sockets?(): number | undefined;
   /** How the server process ended, with its last output, if it has (spawned runtimes only). */
   exited?(): string | undefined;
   stop(): Promise<void>;
@@ -435,7 +437,12 @@ function build(root: string): Promise<void> {
 
 export async function serverDriver(
   runtime: Runtime,
-  context: { databaseUrl: string; auth: CountingAuth; tokens: string[] },
+  context: {
+    databaseUrl: string;
+    auth: CountingAuth;
+    tokens: string[] /** taskset's CPU list for the server. */;
+    cpus?: string;
+  },
   root = ROOT,
   kind: 'ours' | 'original' = 'ours',
 ): Promise<Driver> {
@@ -450,7 +457,8 @@ export async function serverDriver(
   const healthPath = original ? '/.well-known/oauth-protected-resource' : '/healthz';
   const toolOf = (op: Operation) => (original ? 'query' : op.tool);
   const output: string[] = [];
-  const child = spawn(argv[0]!, argv.slice(1), {
+  const pinned = context.cpus ? ['taskset', '-c', context.cpus, ...argv] : argv;
+  const child = spawn(pinned[0]!, pinned.slice(1), {
     cwd: root,
     // Own process group, so stop() can end the runtime and anything npx started under it.
     detached: true,
@@ -536,6 +544,7 @@ export async function serverDriver(
     },
     rssMb: () => serverRssMb(child.pid!),
     cpuMs: () => serverCpuMs(child.pid!),
+    sockets: () => serverSockets(child.pid!),
     exited: () =>
       child.exitCode === null && child.signalCode === null
         ? undefined
@@ -580,6 +589,22 @@ export function serverRssMb(rootPid: number): number | undefined {
   const pid = serverPid(rootPid);
   const kb = pid === undefined ? undefined : rssKb(pid);
   return kb === undefined ? undefined : round(kb / 1024, 1);
+}
+
+/** Open sockets of the server process (see serverPid): its file descriptors that are sockets. */
+function serverSockets(rootPid: number): number | undefined {
+  const pid = serverPid(rootPid);
+  try {
+    let n = 0;
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+      } catch {}
+    }
+    return n;
+  } catch {
+    return undefined;
+  }
 }
 
 function childrenOf(pid: number): number[] {

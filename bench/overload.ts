@@ -11,7 +11,10 @@
  * every second through the run and the drain after it, and whether RSS plateaued: its peak over the
  * second half of the run exceeds the first half's by at most PLATEAU_TOLERANCE_MB.
  */
+import { execFileSync } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
+import { availableParallelism } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { asMintUser } from '../dev/seed.js';
 import { type Runtime, serverDriver } from './bench.js';
@@ -41,12 +44,35 @@ export interface OverloadResult {
   okP95Ms: number;
   /** Server RSS, MB: before the overload, then once a second during it and through the drain. */
   rssMb: number[];
+  /** The server's open sockets at the same moments. */
+  sockets: number[];
   peakMb: number;
   firstHalfPeakMb: number;
   secondHalfPeakMb: number;
   plateau: boolean;
   /** How the server process ended during the run, if it did: it must not. */
   exited?: string;
+  /** CPU the server used from the first arrival until every call settled, seconds. */
+  serverCpuSeconds: number;
+  /** How late this load generator's own event loop ran (p99, ms): when high, it was the bottleneck. */
+  generatorLagP99Ms: number;
+}
+
+/**
+ * On two or more CPUs the server gets its own (the last) and everything else the rest, so what the
+ * run shows is the server's behaviour rather than its fight with the load generator and PostgreSQL
+ * for the same cores. Child processes inherit the affinity set here.
+ */
+function pinCores(): { server: string; rest: string } | undefined {
+  const n = availableParallelism();
+  if (n < 2) return undefined;
+  const rest = n === 2 ? '0' : `0-${n - 2}`;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', rest, String(process.pid)], { stdio: 'ignore' });
+    return { server: String(n - 1), rest };
+  } catch {
+    return undefined;
+  }
 }
 
 type Call = (n: number) => Promise<{ outcome: string; ms: number }>;
@@ -58,26 +84,35 @@ function post(
   body: string,
 ): Promise<{ status: number; retryAfter?: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(
-      url,
-      { method: 'POST', headers, agent: AGENT, timeout: CALL_TIMEOUT_MS },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'], body: text }),
-        );
-        response.on('error', reject);
-      },
+    const request = httpRequest(url, { method: 'POST', headers, agent: AGENT }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'], body: text }),
+      );
+      response.on('error', reject);
+    });
+    // From the call's arrival, waiting for a connection included (a socket timeout would start later).
+    const timer = setTimeout(
+      () => request.destroy(Object.assign(new Error('no answer'), { name: 'TimeoutError' })),
+      CALL_TIMEOUT_MS,
     );
-    request.on('timeout', () => request.destroy(Object.assign(new Error('no answer'), { name: 'TimeoutError' })));
+    request.on('close', () => clearTimeout(timer));
     request.on('error', reject);
     request.end(body);
   });
 }
 
-const AGENT = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+/**
+ * The crowd's connections: each agent keeps one open, as MCP clients do. A new connection per
+ * arrival instead measures the two cores' TCP set-up: on the 2-core machine a Node load generator
+ * opening 800 a second fell behind reading its own answers, and a server's accept queue filled
+ * whatever the server did. Calls beyond these wait in the generator and count against the server
+ * if their answer (a 503 included) takes longer than CALL_TIMEOUT_MS.
+ */
+const CONNECTIONS = 256;
+const AGENT = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
 
 function rawCaller(url: string, tokens: string[]): Call {
   const target = new URL(url);
@@ -128,6 +163,12 @@ export async function runOverload(
   runtimes: Runtime[],
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<OverloadResult[]> {
+  const cpus = pinCores();
+  log(
+    cpus
+      ? `the server runs on CPU ${cpus.server}; this load generator, PostgreSQL and the auth stand-in on CPU ${cpus.rest}`
+      : 'one CPU (or no taskset): the server shares it with the load generator and PostgreSQL',
+  );
   const db = await startBenchDatabase();
   const auth = await startCountingAuth(db.admin);
   const tokens = await Promise.all(
@@ -137,7 +178,12 @@ export async function runOverload(
   try {
     for (const runtime of runtimes) {
       log(`starting the server under ${runtime}…`);
-      const driver = await serverDriver(runtime, { databaseUrl: db.loginUrlVia(db.host, db.port), auth, tokens });
+      const driver = await serverDriver(runtime, {
+        databaseUrl: db.loginUrlVia(db.host, db.port),
+        auth,
+        tokens,
+        cpus: cpus?.server,
+      });
       try {
         const call = rawCaller(driver.url!, tokens);
         let n = 0;
@@ -161,7 +207,15 @@ export async function runOverload(
         log(`  ${runtime}: sustains ${sustainedPerSecond} calls/s; offering ${offeredPerSecond}/s for ${seconds} s`);
 
         // Open loop: arrivals on a clock, never waiting for answers.
+        const generatorDelay = monitorEventLoopDelay({ resolution: 10 });
+        generatorDelay.enable();
+        const cpuBefore = driver.cpuMs?.() ?? 0;
         const rssMb = [driver.rssMb?.() ?? 0];
+        const sockets = [driver.sockets?.() ?? 0];
+        const sample = () => {
+          rssMb.push(driver.rssMb?.() ?? 0);
+          sockets.push(driver.sockets?.() ?? 0);
+        };
         const pending: Promise<{ outcome: string; ms: number }>[] = [];
         const started = performance.now();
         let nextSample = started + 1000;
@@ -171,7 +225,7 @@ export async function runOverload(
           const due = Math.floor((elapsed / 1000) * offeredPerSecond);
           while (pending.length < due) pending.push(call(n++));
           if (performance.now() >= nextSample) {
-            rssMb.push(driver.rssMb?.() ?? 0);
+            sample();
             nextSample += 1000;
           }
           await sleep(5);
@@ -182,9 +236,11 @@ export async function runOverload(
         const all = Promise.all(pending).finally(() => (settled = true));
         while (!settled) {
           await Promise.race([all, sleep(1000)]);
-          rssMb.push(driver.rssMb?.() ?? 0);
+          sample();
         }
         const outcomes = await all;
+        generatorDelay.disable();
+        const serverCpuSeconds = ((driver.cpuMs?.() ?? 0) - cpuBefore) / 1000;
         const totalSeconds = (performance.now() - started) / 1000;
         const tally: Record<string, number> = {};
         for (const o of outcomes) tally[o.outcome] = (tally[o.outcome] ?? 0) + 1;
@@ -204,15 +260,19 @@ export async function runOverload(
           okPerSecond: Math.round(ok.length / totalSeconds),
           okP95Ms: pct(ok, 0.95),
           rssMb,
+          sockets,
           peakMb: Math.max(...rssMb),
           firstHalfPeakMb,
           secondHalfPeakMb,
           plateau: secondHalfPeakMb - firstHalfPeakMb <= PLATEAU_TOLERANCE_MB,
           exited: driver.exited?.(),
+          serverCpuSeconds: Math.round(serverCpuSeconds * 10) / 10,
+          generatorLagP99Ms: Math.round(generatorDelay.percentile(99) / 1e6),
         };
         log(
           `  ${runtime}: ${result.calls} calls at ${arrivedPerSecond}/s: ${JSON.stringify(tally)}; ` +
-            `RSS ${rssMb.join(' ')} MB; plateau ${result.plateau}${result.exited ? `; the server ${result.exited}` : ''}`,
+            `server CPU ${result.serverCpuSeconds} s; generator lag p99 ${result.generatorLagP99Ms} ms; ` +
+            `RSS ${rssMb.join(' ')} MB; sockets ${sockets.join(' ')}; plateau ${result.plateau}${result.exited ? `; the server ${result.exited}` : ''}`,
         );
         results.push(result);
       } finally {
@@ -241,7 +301,7 @@ export function overloadFailures(results: OverloadResult[]): string[] {
 
 export function renderOverload(results: OverloadResult[]): string {
   const lines = [
-    `Open-loop arrivals at ${OVERLOAD_FACTOR}× the closed-loop sustained rate; pool of 10; MAX_IN_FLIGHT default (40).`,
+    `Open-loop arrivals at ${OVERLOAD_FACTOR}× the closed-loop sustained rate over ${CONNECTIONS} keep-alive connections; pool of 10; MAX_IN_FLIGHT default (40).`,
     '',
     '| runtime | sustained calls/s | offered / arrived per s | seconds | outcomes | ok/s until all settled (p95) | RSS MB before → peak → end | plateau |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
