@@ -82,9 +82,10 @@ function post(
   url: URL,
   headers: Record<string, string>,
   body: string,
+  method = 'POST',
 ): Promise<{ status: number; retryAfter?: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { method: 'POST', headers, agent: AGENT }, (response) => {
+    const request = httpRequest(url, { method, headers, agent: AGENT }, (response) => {
       let text = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (text += chunk));
@@ -206,6 +207,11 @@ export async function runOverload(
         const offeredPerSecond = sustainedPerSecond * OVERLOAD_FACTOR;
         log(`  ${runtime}: sustains ${sustainedPerSecond} calls/s; offering ${offeredPerSecond}/s for ${seconds} s`);
 
+        // The crowd connects right before the surge (idle ones would be closed
+        // by the server's keep-alive timeout), as MCP clients hold their connections: a busy Node
+        // process accepts about one new connection per event-loop iteration (docs/overload.md).
+        const health = new URL('/healthz', driver.url!);
+        await Promise.all(Array.from({ length: CONNECTIONS }, () => post(health, {}, '', 'GET')));
         // Open loop: arrivals on a clock, never waiting for answers.
         const generatorDelay = monitorEventLoopDelay({ resolution: 10 });
         generatorDelay.enable();
