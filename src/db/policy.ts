@@ -142,8 +142,8 @@ interface Seen {
 }
 type Parsed = { stmts: readonly RawStmt[] } | { invalid: Refusal };
 
-const SEEN_MAX_CHARS = 256 * 1024;
-const SEEN_MAX_ENTRIES = 1_000;
+const SEEN_MAX_CHARS = 128 * 1024;
+const SEEN_MAX_ENTRIES = 256;
 const seen = new Map<string, Seen>();
 let seenChars = 0;
 
