@@ -71,6 +71,7 @@ import {
   statementReasons,
 } from './policy-rules.js';
 import { allowedBuiltins, deniedBuiltins } from './builtin-functions.js';
+import { treeFingerprint } from './fingerprint.js';
 import type { FunctionCatalogue, FunctionVerdict } from './functions.js';
 import type { Codes } from '../errors.js';
 
@@ -120,6 +121,62 @@ let catalogue: FunctionCatalogue | undefined;
 /** Installs a new analysis of the database's functions; later calls of checkStatement use it. */
 export function useFunctionCatalogue(next: FunctionCatalogue | undefined): void {
   catalogue = next;
+  // Verdicts were judged against the old catalogue.
+  seen.clear();
+  seenChars = 0;
+}
+
+/**
+ * Statements met lately, by their exact text: the parse, the audit fingerprint, and each tool's
+ * verdict. All three are functions of the text alone, except that a verdict also depends on the
+ * function catalogue, which empties this on every change. So a statement sent again (a held write
+ * confirmed, a list read again) is not parsed and judged again, and the audit line's fingerprint,
+ * taken just before the tool runs, parses for the policy too. Bounded by the text it holds (a
+ * tree is a few tens of times its text), oldest first out.
+ */
+interface Seen {
+  parsed: Parsed;
+  fingerprint?: string;
+  query?: Verdict;
+  mutate?: Verdict;
+}
+type Parsed = { stmts: readonly RawStmt[] } | { invalid: Refusal };
+
+const SEEN_MAX_CHARS = 128 * 1024;
+const SEEN_MAX_ENTRIES = 256;
+const seen = new Map<string, Seen>();
+let seenChars = 0;
+
+function remembered(sql: string): Seen {
+  const hit = seen.get(sql);
+  if (hit) {
+    // Most recently used last: eviction takes the first.
+    seen.delete(sql);
+    seen.set(sql, hit);
+    return hit;
+  }
+  const entry: Seen = { parsed: parse(sql) };
+  if (sql.length > SEEN_MAX_CHARS) return entry;
+  seen.set(sql, entry);
+  seenChars += sql.length;
+  for (const [text] of seen) {
+    if (seenChars <= SEEN_MAX_CHARS && seen.size <= SEEN_MAX_ENTRIES) break;
+    seen.delete(text);
+    seenChars -= text.length;
+  }
+  return entry;
+}
+
+/**
+ * The audit line's fingerprint of a statement (fingerprint.ts), from the parse the policy uses;
+ * undefined when it is not a string or does not parse.
+ */
+export function statementFingerprint(sql: unknown): string | undefined {
+  if (typeof sql !== 'string') return undefined;
+  const entry = remembered(sql);
+  if (!('stmts' in entry.parsed) || entry.parsed.stmts.length === 0) return undefined;
+  entry.fingerprint ??= treeFingerprint(entry.parsed.stmts);
+  return entry.fingerprint;
 }
 
 /** What one statement of a function body does, for functions.ts. */
@@ -261,25 +318,39 @@ export async function loadPolicy(): Promise<void> {
   checkStatement('select 1', 'query');
 }
 
-/** Decides whether `sql` may run through `tool`. Synchronous; call loadPolicy() first. */
+/**
+ * Decides whether `sql` may run through `tool`. Synchronous; call loadPolicy() first. The verdict
+ * may be one given before for the same text (see `seen`): it is shared, so read it, never change it.
+ */
 export function checkStatement(sql: string, tool: Tool): Verdict {
-  const invalid = invalidText(sql);
-  if (invalid) return refuse(invalid);
-  if (sql === '') return refuse(emptyRefusal());
+  const entry = remembered(sql);
+  entry[tool] ??= Object.freeze(judge(sql, tool, entry.parsed));
+  return entry[tool];
+}
 
-  let stmts: readonly RawStmt[];
+/** The text, parsed; or why it cannot be (invalid text, a syntax error). */
+function parse(sql: string): Parsed {
+  const invalid = invalidText(sql);
+  if (invalid) return { invalid };
+  if (sql === '') return { invalid: emptyRefusal() };
   try {
-    stmts = (parseSync(sql) as unknown as ParseTree).stmts ?? [];
+    return { stmts: (parseSync(sql) as unknown as ParseTree).stmts ?? [] };
   } catch (error) {
     if (!hasSqlDetails(error)) throw error;
-    return refuse({
-      code: 'SYNTAX_ERROR',
-      message: `${error.message}. Fix the SQL and try again.`,
-      construct: error.message,
-      position: (error.sqlDetails?.cursorPosition ?? 0) + 1,
-    });
+    return {
+      invalid: {
+        code: 'SYNTAX_ERROR',
+        message: `${error.message}. Fix the SQL and try again.`,
+        construct: error.message,
+        position: (error.sqlDetails?.cursorPosition ?? 0) + 1,
+      },
+    };
   }
+}
 
+function judge(sql: string, tool: Tool, parsed: Parsed): Verdict {
+  if ('invalid' in parsed) return refuse(parsed.invalid);
+  const { stmts } = parsed;
   const [first, second] = stmts;
   if (!first) return refuse(emptyRefusal());
   if (second) {

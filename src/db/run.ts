@@ -39,6 +39,8 @@ export interface StatementResult {
   command: string;
   columns: Column[];
   rows: Record<string, unknown>[];
+  /** The same rows as arrays in the columns' order: the text table is written from these. */
+  values: unknown[][];
   /** Rows returned to the caller (after caps); for writes, rows the statement affected. */
   rowCount: number;
   /** Why the rows were cut short, or null when every row is here. */
@@ -578,27 +580,33 @@ export async function runStatement(
       (e) => fromPostgres(e, capped.offset, statement.length),
     );
     const columns = result.columns.slice(0, -HELPER_COLUMNS);
-    const first = result[0] as unknown[] | undefined;
+    const all = result as unknown as unknown[][];
+    const first = all[0];
     const seen = Number(first?.at(-2) ?? 0);
     const over = first?.at(-1) === true;
-    const dataRows = (result as unknown as unknown[][]).filter((row) => row.at(-HELPER_COLUMNS) !== null);
-    const rows = dataRows.slice(0, limits.maxRows).map((row) => row.slice(0, columns.length));
+    // Within the budget, the helper row number is set; the one row without it only carries `seen`.
+    const kept = all.filter((row) => row[columns.length] !== null).slice(0, limits.maxRows);
+    const shaped = shape(columns, kept, options.typeNames);
     return {
       command: 'SELECT',
-      ...shape(columns, rows, options.typeNames),
-      rowCount: rows.length,
+      ...shaped,
+      rowCount: shaped.rows.length,
       // The byte budget cut first when fewer rows arrived than were seen (up to the row cap).
-      truncated: over && rows.length < Math.min(seen, limits.maxRows) ? 'bytes' : seen > limits.maxRows ? 'rows' : null,
+      truncated:
+        over && shaped.rows.length < Math.min(seen, limits.maxRows) ? 'bytes' : seen > limits.maxRows ? 'rows' : null,
     };
   }
 
   const write = (result: Rows): StatementResult => {
     const all = result as unknown as unknown[][];
-    const { rows, truncated } = capInMemory(all, limits);
+    // A write without RETURNING has no row description at all.
+    const shaped = shape(result.columns ?? [], all, options.typeNames);
+    const { count, truncated } = capInMemory(shaped.values, limits);
     return {
       command: result.command,
-      // A write without RETURNING has no row description at all.
-      ...shape(result.columns ?? [], rows, options.typeNames),
+      columns: shaped.columns,
+      rows: shaped.rows.slice(0, count),
+      values: shaped.values.slice(0, count),
       rowCount: result.count ?? all.length,
       truncated,
     };
@@ -620,6 +628,7 @@ export async function runStatement(
       command: statement.trim().split(/\s+/, 1)[0]!.toUpperCase(),
       columns: [],
       rows: [],
+      values: [],
       rowCount: 0,
       truncated: null,
       notice:
@@ -630,23 +639,36 @@ export async function runStatement(
   }
 }
 
-/** RETURNING rows of a write arrive whole; cap what is passed on by rows, then bytes. */
+/**
+ * RETURNING rows of a write arrive whole; how many are passed on, capped by rows, then by bytes
+ * (each row as the JSON array the text table shows).
+ */
 function capInMemory(
-  rows: unknown[][],
+  rows: readonly unknown[][],
   limits: Limits,
-): { rows: unknown[][]; truncated: StatementResult['truncated'] } {
+): { count: number; truncated: StatementResult['truncated'] } {
   let bytes = 0;
-  const kept: unknown[][] = [];
-  for (const row of rows) {
-    if (kept.length === limits.maxRows) return { rows: kept, truncated: 'rows' };
-    bytes += JSON.stringify(row, jsonReplacer).length;
-    if (bytes > limits.maxBytes) return { rows: kept, truncated: 'bytes' };
-    kept.push(row);
+  for (const [i, row] of rows.entries()) {
+    if (i === limits.maxRows) return { count: i, truncated: 'rows' };
+    bytes += jsonText(row).length;
+    if (bytes > limits.maxBytes) return { count: i, truncated: 'bytes' };
   }
-  return { rows: kept, truncated: null };
+  return { count: rows.length, truncated: null };
 }
 
-const jsonReplacer = (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);
+/**
+ * JSON of a value from a result. The driver returns no BigInt (int8 arrives as text, see
+ * bigintValue), so the replacer, which makes JSON.stringify several times slower, runs only if a
+ * custom type parser ever returns one.
+ */
+export function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  }
+}
 
 const BIGINT = 20;
 const BIGINT_ARRAY = 1016;
@@ -658,11 +680,15 @@ function bigintValue(value: unknown): unknown {
   return Number.isSafeInteger(n) ? n : value;
 }
 
+/**
+ * Rows as objects for structuredContent and as arrays for the text table, built in one pass: the
+ * arrays are the driver's own, converted in place, and each object takes its values from them.
+ */
 function shape(
   columns: readonly postgres.ColumnList<string>[number][],
   rows: unknown[][],
   typeNames: ReadonlyMap<number, string> = new Map(),
-): { columns: Column[]; rows: Record<string, unknown>[] } {
+): { columns: Column[]; rows: Record<string, unknown>[]; values: unknown[][] } {
   // Duplicate names (`select a.id, b.id`) get a suffix so no value is silently dropped.
   const used = new Map<string, number>();
   const names = columns.map((c) => {
@@ -670,19 +696,30 @@ function shape(
     used.set(c.name, count + 1);
     return count === 0 ? c.name : `${c.name}_${count + 1}`;
   });
+  const types = columns.map((c) => c.type);
+  const objects: Record<string, unknown>[] = new Array(rows.length);
+  const values: unknown[][] = new Array(rows.length);
+  for (const [r, source] of rows.entries()) {
+    // Only the data columns: a capped read's rows end in the helper columns.
+    const row = source.length === names.length ? source : source.slice(0, names.length);
+    const object: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) {
+      let value = row[i];
+      if (types[i] === BIGINT) value = bigintValue(value);
+      else if (types[i] === BIGINT_ARRAY && Array.isArray(value)) value = value.map(bigintValue);
+      row[i] = value;
+      // A column named __proto__ must stay a column, not become the object's prototype.
+      if (names[i] === '__proto__')
+        Object.defineProperty(object, '__proto__', { value, enumerable: true, writable: true });
+      else object[names[i]!] = value;
+    }
+    objects[r] = object;
+    values[r] = row;
+  }
   return {
     columns: columns.map((c, i) => ({ name: names[i]!, type: typeNames.get(c.type) ?? `oid:${c.type}` })),
-    rows: rows.map((row) =>
-      Object.fromEntries(
-        names.map((name, i) => {
-          const type = columns[i]!.type;
-          const value = row[i];
-          if (type === BIGINT) return [name, bigintValue(value)];
-          if (type === BIGINT_ARRAY && Array.isArray(value)) return [name, value.map(bigintValue)];
-          return [name, value];
-        }),
-      ),
-    ),
+    rows: objects,
+    values,
   };
 }
 

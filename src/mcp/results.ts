@@ -6,7 +6,7 @@
  * fields (SQLSTATE, message, detail, hint, position), so the agent can fix its statement.
  */
 import { type CallToolResult, ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
-import { DbError, type StatementResult } from '../db/run.js';
+import { DbError, jsonText, type StatementResult } from '../db/run.js';
 import type { ToolErrorCode } from '../errors.js';
 
 export interface ToolErrorBody {
@@ -49,19 +49,15 @@ export function truncationAdvice(
   return null;
 }
 
-const jsonValue = (value: unknown) =>
-  JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-
 /**
  * Rows as a compact table: the column names once, then one JSON array of values per row. Column
  * names are not repeated per row (a wide `select *` costs about half the characters of an object
  * per row), and JSON keeps every value unambiguous: a newline or a bracket inside text stays quoted.
  */
-export function compactTable(result: Pick<StatementResult, 'columns' | 'rows'>): string {
-  const names = result.columns.map((c) => c.name);
-  // Rows come keyed by the same names (duplicates already suffixed), so the order is the columns'.
-  const lines = result.rows.map((row) => jsonValue(names.map((name) => row[name] ?? null)));
-  return [jsonValue(names), ...lines].join('\n');
+export function compactTable(result: Pick<StatementResult, 'columns' | 'values'>): string {
+  const lines = [jsonText(result.columns.map((c) => c.name))];
+  for (const row of result.values) lines.push(jsonText(row));
+  return lines.join('\n');
 }
 
 /** A successful statement: rows framed as data in text (a compact table), plain in structuredContent. */

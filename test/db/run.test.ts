@@ -55,6 +55,19 @@ describe('runStatement', () => {
     assert.deepEqual(next.rows, [{ uid: alice.id }]);
   });
 
+  test('a column named __proto__ stays a column of the row', async () => {
+    const result = await runStatement(sql, identity(), `select 1 as "__proto__", 2::bigint as n`, {
+      access: 'read',
+      limits: LIMITS,
+    });
+    assert.deepEqual(Object.entries(result.rows[0]!), [
+      ['__proto__', 1],
+      ['n', 2],
+    ]);
+    assert.equal(Object.getPrototypeOf(result.rows[0]), Object.prototype);
+    assert.deepEqual(result.values, [[1, 2]]);
+  });
+
   test('several statements are a syntax error in PostgreSQL itself (extended protocol), even past the policy', async () => {
     await assert.rejects(
       runStatement(sql, identity(), "insert into tags (name, color) values ('two', '#000'); delete from tags", {
