@@ -21,8 +21,16 @@ const server = await startServer(Deno.env.toObject(), Deno.args).catch((error: u
   throw error;
 });
 
+let stopping = false;
 let http: Deno.HttpServer;
-try {
+
+/**
+ * Deno.serve stops for good when accepting a connection fails (out of file descriptors under a
+ * connection flood, os error 24) and rejects `finished`; left unhandled, that rejection ends the
+ * process. Node and Bun keep listening through it. So the listener is opened again, a little
+ * later each time it fails, while the process and its calls in flight carry on.
+ */
+function listen(): void {
   http = Deno.serve(
     {
       port: server.config.port,
@@ -37,6 +45,24 @@ try {
     },
     server.fetch,
   );
+  http.finished.catch((error: unknown) => listenAgain(error, 250));
+}
+
+function listenAgain(error: unknown, afterMs: number): void {
+  if (stopping) return;
+  server.log.error('listener_failed', { error: String(error), retryMs: afterMs });
+  setTimeout(() => {
+    if (stopping) return;
+    try {
+      listen();
+    } catch (again) {
+      listenAgain(again, Math.min(afterMs * 2, 5_000));
+    }
+  }, afterMs);
+}
+
+try {
+  listen();
 } catch (error) {
   console.error(
     `Cannot listen on ${server.config.host}:${server.config.port}: ${(error as Error).message}. Set PORT to a free port.`,
@@ -44,7 +70,6 @@ try {
   Deno.exit(1);
 }
 
-let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   Deno.addSignalListener(signal, async () => {
     if (stopping) return;

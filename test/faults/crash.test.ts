@@ -2,11 +2,15 @@
  * Network faults between the server and PostgreSQL must never kill the server process, on every
  * runtime as users start it. A fault-injection proxy (bench/proxy.ts) sits between them and cuts a
  * connection right after COMMIT left (before its answer), cuts every connection at once, and
- * refuses connects for a while; after each fault the process is still alive and the next call
- * through the real HTTP endpoint succeeds.
+ * refuses connects for a while; a flood of connections also takes the process past its file
+ * descriptor limit. After each fault the process is still alive and the next call through the real
+ * HTTP endpoint succeeds.
  * Run: node --import tsx test/run.ts test/faults/crash.test.ts
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startAuthServer, type RunningAuthServer } from '../../dev/auth/server.js';
@@ -102,5 +106,45 @@ for (const runtime of (process.env.FAULT_RUNTIMES?.split(',') ?? RUNTIMES) as ty
       await nextCallSucceeds();
       alive();
     });
+
+    test('out of file descriptors under a connection flood: the process lives and serves again once they close', async () => {
+      // The server's limit set just above what it holds, then more connections than fit.
+      const pids = processTree(server.child.pid!);
+      const held = Math.max(...pids.map(openFiles));
+      for (const pid of pids) execFileSync('prlimit', ['--pid', String(pid), `--nofile=${held + 40}:${held + 40}`]);
+      const flood = Array.from({ length: 200 }, () => connect(server.port, '127.0.0.1').on('error', () => {}));
+      await new Promise((r) => setTimeout(r, 1_500));
+      for (const socket of flood) socket.destroy();
+      await settle();
+      alive();
+      const deadline = Date.now() + 10_000;
+      let health: number | string = 'no answer';
+      while (Date.now() < deadline && health !== 200) {
+        health = await fetch(`${server.baseUrl}/healthz`).then(
+          (r) => r.status,
+          (e: Error) => e.message,
+        );
+        if (health !== 200) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(
+        health,
+        200,
+        `/healthz after the flood; the ${runtime} server printed:\n${server.output().slice(-3000)}`,
+      );
+      await nextCallSucceeds();
+      alive();
+    });
   });
+}
+
+/** The process and its descendants (`deno task` runs the server as its child). */
+function processTree(root: number): number[] {
+  const children = readdirSync(`/proc/${root}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${root}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
+  return [root, ...children.flatMap(processTree)];
+}
+
+function openFiles(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }
