@@ -69,7 +69,13 @@ function isPlainMeta(meta: unknown): boolean {
   return !('progressToken' in meta) || isId(meta.progressToken);
 }
 
-/** A request the lean exchange may answer, or undefined: the checks the SDK's transport makes first. */
+/**
+ * A request the lean exchange may answer, or undefined: the checks the SDK's transport makes
+ * first. Whatever passes is one the SDK's classifier routes to its 2025 leg (`isLegacyRequest`),
+ * so the handler asks this before it: a plain JSON-RPC request that is not `initialize`, with no
+ * `_meta` envelope claim (no `_meta` key but a progress token) and no modern protocol version in
+ * its header (only the SDK's 2025-era versions pass).
+ */
 function hotRequest(request: Request, body: unknown): { id: Id; method: string; params: Params } | undefined {
   if (request.method !== 'POST') return undefined;
   const accept = request.headers.get('accept');

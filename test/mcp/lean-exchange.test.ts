@@ -4,11 +4,12 @@
  * request through the SDK (`sdkOnly`), each over its own clone of the seeded database so writes
  * get the same ids. Status, headers and body must be the same byte for byte (the random fence
  * tokens and the clock aside), and so must the audit lines. Counting the SDK servers each side
- * connects proves which requests the lean exchange answered itself.
+ * connects proves which requests the lean exchange answered itself; the SDK's classifier must
+ * route each of those to its 2025 leg, since the handler asks the lean exchange first.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { McpServer } from '@modelcontextprotocol/server';
+import { isLegacyRequest, McpServer } from '@modelcontextprotocol/server';
 import { startAuthServer, type RunningAuthServer } from '../../dev/auth/server.js';
 import { asMintUser, DEMO_USERS } from '../../dev/seed.js';
 import { createTokenVerifier } from '../../src/auth/verify.js';
@@ -243,6 +244,18 @@ const CORPUS: Case[] = [
     headers: { 'MCP-Protocol-Version': '1999-01-01' },
     lean: false,
   },
+  {
+    name: 'a 2026-07-28 header without the envelope',
+    body: call('query', { sql: 'select 1' }),
+    headers: { 'MCP-Protocol-Version': '2026-07-28' },
+    lean: false,
+  },
+  {
+    name: 'a 2026-07-28 envelope',
+    body: call('query', { sql: 'select 1' }, { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } }),
+    headers: { 'MCP-Protocol-Version': '2026-07-28' },
+    lean: false,
+  },
   { name: 'a batch', body: [rpc('tools/list'), rpc('ping', undefined, 2)], lean: false },
   { name: 'a notification', body: { jsonrpc: '2.0', method: 'notifications/initialized' }, lean: false },
   {
@@ -267,6 +280,10 @@ describe('the lean exchange answers as the SDK does', () => {
       for (const [name, value] of Object.entries(c.headers ?? {})) {
         if (value === null) delete headers[name];
         else headers[name] = value;
+      }
+      if (c.lean) {
+        const request = new Request('http://127.0.0.1/mcp', { method: 'POST', headers, body });
+        assert.ok(await isLegacyRequest(request, JSON.parse(body)), 'the SDK classifies it 2025-era');
       }
       const fromSdk = await send(sdk, body, headers);
       const fromLean = await send(lean, body, headers);
