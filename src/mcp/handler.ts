@@ -9,7 +9,9 @@
  * - 2025-11-25 and older (`initialize` first): the SDK's stateless Streamable HTTP transport with
  *   JSON responses. The SDK's own stateless fallback answers these over SSE and its `close()`
  *   cannot reach them, so this leg is wired here, routed by the SDK's own classifier
- *   (`isLegacyRequest`) so the two never disagree on which era a request belongs to.
+ *   (`isLegacyRequest`) so the two never disagree on which era a request belongs to. A single
+ *   `tools/call`, `tools/list` or `ping` is answered by the lean exchange (lean-exchange.ts)
+ *   instead when it can be, without a server and a transport per request.
  */
 import {
   createMcpHandler as createModernHandler,
@@ -21,6 +23,7 @@ import {
   type McpRequestContext,
 } from '@modelcontextprotocol/server';
 import type { Principal } from '../auth/verify.js';
+import { createLeanExchange } from './lean-exchange.js';
 import { createMcpServer, type CallContext, type McpDeps } from './server.js';
 
 export interface McpRequest {
@@ -33,6 +36,11 @@ export interface McpRequest {
 export interface HandlerDeps extends McpDeps {
   /** Aborted when a shutdown stops waiting: running calls are then cancelled. */
   shutdownSignal?: AbortSignal;
+  /**
+   * Serve every 2025-era request through the SDK, without the lean exchange: what the
+   * differential test (test/mcp/lean-exchange.test.ts) and the measurements compare it with.
+   */
+  sdkOnly?: boolean;
 }
 
 /** What the SDK hands back to the factory: the call's identity rides in `authInfo.extra`. */
@@ -64,12 +72,17 @@ function endingsOf(request: Request, shutdownSignal?: AbortSignal): AbortSignal[
   return shutdownSignal ? [request.signal, shutdownSignal] : [request.signal];
 }
 
-export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (call: McpRequest) => Promise<Response> {
+export function createMcpHandler({
+  shutdownSignal,
+  sdkOnly = false,
+  ...deps
+}: HandlerDeps): (call: McpRequest) => Promise<Response> {
   const modern = createModernHandler(
     ({ authInfo, requestInfo }: McpRequestContext) =>
       createMcpServer(deps, callOf(authInfo, requestInfo, shutdownSignal)),
     { legacy: 'reject', onerror: (error) => deps.log.debug('mcp_rejected', { error: error.message }) },
   );
+  const lean = sdkOnly ? undefined : createLeanExchange(deps);
 
   async function legacy(
     request: Request,
@@ -113,8 +126,13 @@ export function createMcpHandler({ shutdownSignal, ...deps }: HandlerDeps): (cal
       expiresAt: principal.expiresAt,
       extra: { principal, requestId, tool: calledTool(body.parsedBody) },
     };
-    if (await isLegacyRequest(body.request, body.parsedBody))
-      return legacy(body.request, body.parsedBody, authInfo, callOf(authInfo, request, shutdownSignal));
+    const call = callOf(authInfo, request, shutdownSignal);
+    const sdk = () => legacy(body.request, body.parsedBody, authInfo, call);
+    // Before the classifier, whose zod checks cost more than the lean exchange's own: it takes only
+    // requests the classifier routes to the 2025 leg (lean-exchange.ts says why).
+    const answered = await lean?.(body.request, body.parsedBody, call, sdk);
+    if (answered) return answered;
+    if (await isLegacyRequest(body.request, body.parsedBody)) return sdk();
     return modern.fetch(body.request, { authInfo, parsedBody: body.parsedBody });
   };
 }
