@@ -7,8 +7,6 @@
  *   const server = await startServer(process.env, process.argv.slice(2));
  *   Bun.serve({ fetch: server.fetch, port: server.config.port, hostname: server.config.host });
  */
-// First: libpg-query's WebAssembly must not be compiled before this flag is set.
-import './db/parser-compiler.js';
 import { setMaxListeners } from 'node:events';
 import { createApp } from './app.js';
 import { cachedVerifier } from './auth/verified-cache.js';

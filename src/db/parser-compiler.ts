@@ -9,8 +9,9 @@
  * reading the tree. docs/performance.md (Memory) has the figures.
  *
  * The flag is read when a function is compiled, so this module must be evaluated before
- * libpg-query is imported: main.ts imports it first. On Bun (JavaScriptCore) it does nothing;
- * Deno ignores flags set at run time, so its start task passes the same flag with --v8-flags.
+ * libpg-query is imported: the Node entrypoint (runtimes/node.ts) imports it first. Deno ignores
+ * flags set at run time, so its start task passes the same flag with --v8-flags; Bun runs
+ * JavaScriptCore, where the question does not arise.
  */
 import { setFlagsFromString } from 'node:v8';
 
