@@ -14,8 +14,8 @@
  *   are promoted while it waits on the database; with the default factor they piled up to ≈ 65 MB
  *   of old space over a live set of ≈ 20 MB. Collections stay cheap because the live set is small.
  *
- * Deno ignores flags set at run time: its start task passes --v8-flags=--liftoff-only. Bun runs
- * JavaScriptCore, where neither applies.
+ * Deno ignores flags set at run time: its start task (deno.json) passes the same two with
+ * --v8-flags. Bun runs JavaScriptCore, where neither applies.
  */
 import { setFlagsFromString } from 'node:v8';
 
