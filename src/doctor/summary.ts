@@ -8,7 +8,7 @@
  */
 import type { Config } from '../config.js';
 import type { Sql } from '../db/pool.js';
-import { checkRunningServer, type CheckStatus } from './index.js';
+import type { CheckStatus } from './index.js';
 
 export interface DoctorSummary {
   checkedAt: string;
@@ -25,7 +25,9 @@ export function createDoctorSummary(
   let cached: { at: number; value: Promise<DoctorSummary> } | null = null;
   return () => {
     if (cached && Date.now() - cached.at < CACHE_MS) return cached.value;
-    const value = checkRunningServer(config, sql)
+    // The doctor loads on the first request for details: a server that is never asked never holds it.
+    const value = import('./index.js')
+      .then(({ checkRunningServer }) => checkRunningServer(config, sql))
       .then((report) => ({
         checkedAt: new Date().toISOString(),
         ok: report.ok,
