@@ -27,6 +27,8 @@ const SUSTAIN_SECONDS = 5;
 /** A call unanswered this long counts as hung. */
 const CALL_TIMEOUT_MS = 30_000;
 const PLATEAU_TOLERANCE_MB = 16;
+/** Past this p99 delay of its own event loop, the generator rather than the server may hold calls. */
+const GENERATOR_LAG_LIMIT_MS = 500;
 
 export interface OverloadResult {
   runtime: Runtime;
@@ -301,7 +303,13 @@ export function overloadFailures(results: OverloadResult[]): string[] {
       : [`${r.runtime}: RSS kept growing (${r.firstHalfPeakMb} → ${r.secondHalfPeakMb} MB between the halves)`]),
     ...Object.entries(r.outcomes)
       .filter(([k]) => k === 'no answer' || k === '503 without Retry-After' || k.startsWith('failed'))
-      .map(([k, v]) => `${r.runtime}: ${v} calls got ${k}`),
+      .map(
+        ([k, v]) =>
+          `${r.runtime}: ${v} calls got ${k}` +
+          (k === 'no answer' && r.generatorLagP99Ms > GENERATOR_LAG_LIMIT_MS
+            ? ` (this load generator ran ${r.generatorLagP99Ms} ms late at p99 and fell behind, so the calls may have waited in it)`
+            : ''),
+      ),
   ]);
 }
 
@@ -309,8 +317,8 @@ export function renderOverload(results: OverloadResult[]): string {
   const lines = [
     `Open-loop arrivals at ${OVERLOAD_FACTOR}× the closed-loop sustained rate over ${CONNECTIONS} keep-alive connections; pool of 10; MAX_IN_FLIGHT default (40).`,
     '',
-    '| runtime | sustained calls/s | offered / arrived per s | seconds | outcomes | ok/s until all settled (p95) | RSS MB before → peak → end | plateau |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| runtime | sustained calls/s | offered / arrived per s | seconds | outcomes | ok/s until all settled (p95) | RSS MB before → peak → end | plateau | server CPU s | generator lag p99 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     const outcomes = Object.entries(r.outcomes)
@@ -318,7 +326,7 @@ export function renderOverload(results: OverloadResult[]): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
     lines.push(
-      `| ${r.runtime} | ${r.sustainedPerSecond} | ${r.offeredPerSecond} / ${r.arrivedPerSecond} | ${r.seconds} | ${outcomes} | ${r.okPerSecond} (${r.okP95Ms} ms) | ${r.rssMb[0]} → ${r.peakMb} → ${r.rssMb.at(-1)} | ${r.plateau ? 'yes' : 'no'} |`,
+      `| ${r.runtime} | ${r.sustainedPerSecond} | ${r.offeredPerSecond} / ${r.arrivedPerSecond} | ${r.seconds} | ${outcomes} | ${r.okPerSecond} (${r.okP95Ms} ms) | ${r.rssMb[0]} → ${r.peakMb} → ${r.rssMb.at(-1)} | ${r.plateau ? 'yes' : 'no'} | ${r.serverCpuSeconds} | ${r.generatorLagP99Ms} |`,
     );
   }
   return lines.join('\n');
