@@ -392,10 +392,12 @@ function command(runtime: Runtime, root: string): { argv: string[]; path: string
   }
   if (runtime === 'bun') {
     const bin = join(root, 'node_modules/.bin/bun');
+    // BENCH_BUN_FLAGS="--smol": Bun as a user may start it, e.g. with eager garbage collection.
+    const bunFlags = process.env.BENCH_BUN_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
     return {
       argv: existsSync(bin)
-        ? [bin, ...profile, 'run', 'runtimes/bun.ts']
-        : ['npx', 'bun', ...profile, 'run', 'runtimes/bun.ts'],
+        ? [bin, ...profile, ...bunFlags, 'run', 'runtimes/bun.ts']
+        : ['npx', 'bun', ...profile, ...bunFlags, 'run', 'runtimes/bun.ts'],
       path,
     };
   }
