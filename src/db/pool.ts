@@ -81,6 +81,11 @@ function noDelaySocket(): (options: SocketOptions) => net.Socket {
     const socket = options.path
       ? net.connect(options.path)
       : net.connect({ host: options.host[i] ?? options.host[0], port: options.port[i] ?? options.port[0]! });
+    // A connect that fails at once (out of file descriptors: EMFILE) emits 'error' on the next
+    // tick, before postgres.js has awaited this factory and added its own listener; an 'error'
+    // with no listener ends the process. postgres.js still learns of the dead socket: writing its
+    // start-up message to it fails under its listener, and connect_timeout bounds the rest.
+    socket.on('error', () => {});
     // Set again once connected: not every runtime keeps a setting made before the handle exists.
     socket.setNoDelay(true);
     socket.once('connect', () => socket.setNoDelay(true));
