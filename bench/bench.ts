@@ -609,7 +609,8 @@ function serverSockets(rootPid: number): number | undefined {
   }
 }
 
-function childrenOf(pid: number): number[] {
+/** The process' direct children, from /proc (none once it has ended). */
+export function childrenOf(pid: number): number[] {
   const out: number[] = [];
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {

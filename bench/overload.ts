@@ -12,13 +12,13 @@
  * second half of the run exceeds the first half's by at most PLATEAU_TOLERANCE_MB.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { asMintUser } from '../dev/seed.js';
-import { type Runtime, serverDriver } from './bench.js';
+import { childrenOf, type Runtime, serverDriver } from './bench.js';
 import { ACTIVE_USERS, startBenchDatabase, startCountingAuth } from './setup.js';
 import { operation } from './workload.js';
 
@@ -83,23 +83,13 @@ function pinCores(): { server: string; generator: string } | undefined {
 
 /** Moves this process' PostgreSQL (its descendants named postgres) to `cpus`; later backends inherit it. */
 function pinDatabase(cpus: string, root = process.pid): void {
-  for (const child of childPids(root)) {
+  for (const child of childrenOf(root)) {
     let name = '';
     try {
       name = readFileSync(`/proc/${child}/comm`, 'utf8').trim();
     } catch {}
     if (name === 'postgres') execFileSync('taskset', ['-a', '-p', '-c', cpus, String(child)], { stdio: 'ignore' });
     pinDatabase(cpus, child);
-  }
-}
-
-function childPids(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
-    );
-  } catch {
-    return [];
   }
 }
 

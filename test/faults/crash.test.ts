@@ -9,12 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startAuthServer, type RunningAuthServer } from '../../dev/auth/server.js';
 import { DEMO_USERS } from '../../dev/seed.js';
+import { childrenOf } from '../../bench/bench.js';
 import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
 import { asMintUser, connectWithToken, rows, text } from '../support/stack.js';
 import { RUNTIMES, startServerProcess, type ServerProcess } from '../support/runtimes.js';
@@ -139,10 +140,7 @@ for (const runtime of (process.env.FAULT_RUNTIMES?.split(',') ?? RUNTIMES) as ty
 
 /** The process and its descendants (`deno task` runs the server as its child). */
 function processTree(root: number): number[] {
-  const children = readdirSync(`/proc/${root}/task`).flatMap((tid) =>
-    readFileSync(`/proc/${root}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
-  );
-  return [root, ...children.flatMap(processTree)];
+  return [root, ...childrenOf(root).flatMap(processTree)];
 }
 
 function openFiles(pid: number): number {
