@@ -15,9 +15,22 @@ export interface ToolErrorBody {
   [field: string]: unknown;
 }
 
+/**
+ * Random bytes drawn 512 at a time: one CSPRNG call per 64 responses instead of one each (a few µs
+ * per call). Every token still comes from bytes used once.
+ */
+const randomPool = new Uint8Array(512);
+let poolOffset = randomPool.length;
+
 function boundary(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  if (poolOffset === randomPool.length) {
+    crypto.getRandomValues(randomPool);
+    poolOffset = 0;
+  }
+  let token = '';
+  for (const end = poolOffset + 8; poolOffset < end; poolOffset++)
+    token += randomPool[poolOffset]!.toString(16).padStart(2, '0');
+  return token;
 }
 
 /** Frames untrusted text: the markers' token is fresh for every response. */
