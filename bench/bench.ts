@@ -3,8 +3,7 @@
  * quick check). One PostgreSQL, one delay proxy, one auth stand-in; then, side by side at each
  * round-trip time:
  *   (a) the server as built, spawned under each runtime, driven by N concurrent MCP SDK clients
- *       over HTTP with bearer tokens (each lists the tools once on connecting, as an agent does,
- *       so it validates every result against the tool's output schema);
+ *       over HTTP with bearer tokens;
  *   (b) the floor: the same statements through raw postgres.js in one pipelined transaction,
  *       in-process, no HTTP (bench/naive.ts floorCall);
  *   (c) the naive anchor: BEGIN, role, claims, statement, COMMIT each awaited (naiveCall);
@@ -18,7 +17,9 @@
  *
  * Each spawned server (and each in-process mode) is first warmed up once (`serverWarmup` workload
  * calls and a fifth as many tools/list), so its rows measure the steady state a deployed server
- * runs in, not the JIT's first minutes; each row then warms up again briefly at its own RTT. Each
+ * runs in, not the JIT's first minutes; each row then warms up again briefly at its own RTT. The
+ * warm-up lists the tools from every client first, as an agent does, so from then on each client
+ * validates every result against the tool's output schema. Each
  * row reports the CPU per call of every process involved, from /proc and process.cpuUsage(): the
  * server (user and system), the load generator (this process: the SDK clients, or postgres.js for
  * (b) and (c)), the PostgreSQL cluster and the proxy. At 0 ms RTT the closed loop is bound by
@@ -296,6 +297,7 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
     const calls = options.serverWarmup ?? 0;
     if (!calls) return;
     await proxy.setDelay(0);
+    // At least one per client (drive's first round gives each client one), listed before any call.
     const lists = driver.list ? Math.max(options.clients, Math.round(calls / 5)) : 0;
     const started = performance.now();
     const cpuBefore = driver.cpuMs?.();
@@ -680,8 +682,6 @@ export async function serverDriver(
           requestInit: { headers: { Authorization: `Bearer ${token}` } },
         }),
       );
-      // As an agent does: the tools first, whose output schemas the client then checks each result against.
-      await client.listTools();
       clients.push(client);
     }
   } catch (error) {
