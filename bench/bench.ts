@@ -889,7 +889,9 @@ export function renderMarkdown(report: BenchReport): string {
   );
   lines.push(
     `${report.options.clients} concurrent clients; ${report.options.calls} measured calls per row (4 reads : 1 write); round-trip time simulated by the proxy.`,
-    `Each driver warmed up once first with ${report.options.serverWarmup ?? 0} calls and a fifth as many tools/list. ` +
+    (report.options.serverWarmup
+      ? `Each driver warmed up once first with ${report.options.serverWarmup} calls and a fifth as many tools/list. `
+      : "No warm-up but each row's own few calls per client: CPU figures include the JIT's start. ") +
       'CPU is ms per call of each process: the server (user + system), the load generator (the bench process: ' +
       'the MCP SDK clients, or postgres.js for b and c), the PostgreSQL cluster, the delay proxy, and all of them.',
   );
