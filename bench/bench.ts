@@ -6,9 +6,25 @@
  *       over HTTP with bearer tokens;
  *   (b) the floor: the same statements through raw postgres.js in one pipelined transaction,
  *       in-process, no HTTP (bench/naive.ts floorCall);
- *   (c) the naive anchor: BEGIN, role, claims, statement, COMMIT each awaited (naiveCall).
+ *   (c) the naive anchor: BEGIN, role, claims, statement, COMMIT each awaited (naiveCall);
+ *   (d) per server, tools/list: the HTTP + auth + MCP stack without the database;
+ *   (e) optionally, the original Express server on Node;
+ *   (f) the floor server on each runtime (bench/floor-server.ts): Hono answering the same MCP
+ *       exchange with (b)'s transaction and a result of the same size and shape, and no token
+ *       check, statement policy or SDK: what any MCP server on this stack pays for the same call.
  * Every mode reaches the database through the proxy as the least-privilege login role, so the
  * proxy's round-trip count per call compares them exactly.
+ *
+ * Each spawned server (and each in-process mode) is first warmed up once (`serverWarmup` workload
+ * calls and a fifth as many tools/list), so its rows measure the steady state a deployed server
+ * runs in, not the JIT's first minutes; each row then warms up again briefly at its own RTT. The
+ * warm-up lists the tools from every client first, as an agent does, so from then on each client
+ * validates every result against the tool's output schema. Each
+ * row reports the CPU per call of every process involved, from /proc and process.cpuUsage(): the
+ * server (user and system), the load generator (this process: the SDK clients, or postgres.js for
+ * (b) and (c)), the PostgreSQL cluster and the proxy. At 0 ms RTT the closed loop is bound by
+ * their sum on a small machine, so a row's latency there reflects everyone's CPU, not only the
+ * server's.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
@@ -29,7 +45,8 @@ import { operation, type Operation } from './workload.js';
 export type Runtime = 'node' | 'bun' | 'deno';
 /** `node@before`: the same runtime serving another checkout (`compare`), for before/after figures. */
 /** `original`: the server this one replaces (marmelab/atomic-crm-mcp, Express, built), on Node. */
-export type Mode = 'floor' | 'naive' | Runtime | `${Runtime}@before` | 'original';
+/** `node@floor`: the floor server (bench/floor-server.ts) on that runtime. */
+export type Mode = 'floor' | 'naive' | Runtime | `${Runtime}@before` | 'original' | `${Runtime}@floor`;
 
 export interface BenchOptions {
   /** Round-trip times to simulate, ms (each direction gets half). */
@@ -51,6 +68,13 @@ export interface BenchOptions {
   original?: string;
   /** Soak: this many measured calls per runtime at the first delay, RSS sampled along the way. */
   soak?: number;
+  /**
+   * Workload calls each driver gets once before its first measured row, plus a fifth as many
+   * tools/list (default 0: the quick check measures round trips, not CPU).
+   */
+  serverWarmup?: number;
+  /** Also run the floor server (row f) on each runtime (default false). */
+  floorServer?: boolean;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
 }
@@ -73,8 +97,18 @@ export interface PhaseResult {
   roundTripsPerCall: number;
   /** Connections the mode opened during the measured window (0 after a proper warm-up). */
   newConnections: number;
-  /** CPU the server process spent per call (user + system). */
+  /** CPU the server process spent per call (user + system), and its two parts. */
   serverCpuMsPerCall?: number;
+  serverUserMsPerCall?: number;
+  serverSystemMsPerCall?: number;
+  /** CPU of the load generator (this process: the MCP SDK clients, or postgres.js in-process) per call. */
+  loadCpuMsPerCall: number;
+  /** CPU of the PostgreSQL cluster (postmaster, backends, background processes) per call. */
+  postgresCpuMsPerCall?: number;
+  /** CPU of the delay proxy's process per call (none when BENCH_TRACE runs it in-process). */
+  proxyCpuMsPerCall?: number;
+  /** The sum of the above: at 0 ms RTT, what bounds the closed loop on a small machine. */
+  totalCpuMsPerCall: number;
   rssBeforeMb?: number;
   rssAfterMb?: number;
 }
@@ -97,8 +131,18 @@ export interface BenchReport {
   options: Omit<BenchOptions, 'log'>;
   phases: PhaseResult[];
   soak: SoakResult[];
-  /** p50 ratios per delay and runtime: server / floor and server / naive. */
-  ratios: { rttMs: number; runtime: Mode; vsFloor: number; vsNaive: number }[];
+  /**
+   * p50 ratios per delay and runtime: server / floor and server / naive; and, beside the floor
+   * server on the same runtime, p50 and server CPU per call / the floor server's.
+   */
+  ratios: {
+    rttMs: number;
+    runtime: Mode;
+    vsFloor: number;
+    vsNaive: number;
+    vsFloorServer?: number;
+    serverCpuVsFloorServer?: number;
+  }[];
   /** Runtimes that could not be measured, and why. */
   failures: string[];
   maxRoundTripsPerCall: number;
@@ -114,13 +158,18 @@ export interface Driver {
   list?(client: number): Promise<string | null>;
   /** The server process' RSS in MB (spawned runtimes only). */
   rssMb?(): number | undefined;
-  /** CPU time the server process has used, ms (spawned runtimes only). */
-  cpuMs?(): number | undefined;
+  /** CPU time the server process has used, ms, user and system (spawned runtimes only). */
+  cpuMs?(): CpuMs | undefined;
   /** Sockets the server process holds open: clients' connections and the pool's (spawned runtimes only). */
   sockets?(): number | undefined;
   /** How the server process ended, with its last output, if it has (spawned runtimes only). */
   exited?(): string | undefined;
   stop(): Promise<void>;
+}
+
+export interface CpuMs {
+  user: number;
+  system: number;
 }
 
 const WARMUP_PER_CLIENT = Number(process.env.BENCH_WARMUP ?? 8);
@@ -154,24 +203,46 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
     ),
   );
   const identities = tokens.map(claimsOf);
+  const postmaster = await postmasterPid(db.admin);
   const phases: PhaseResult[] = [];
   const soak: SoakResult[] = [];
   const failures: string[] = [];
   let n = 0;
   const nextOp = () => operation(n++);
 
+  /** Every process' CPU so far, ms: the driver's server, this process, PostgreSQL, the proxy. */
+  const sampleCpu = (driver: Driver) => {
+    const load = process.cpuUsage();
+    return {
+      server: driver.cpuMs?.(),
+      load: (load.user + load.system) / 1000,
+      postgres: postmaster === undefined ? undefined : clusterCpuMs(postmaster),
+      proxy: proxy.pid === undefined ? undefined : processCpuMs(proxy.pid)?.total,
+    };
+  };
+
   const runPhase = async (driver: Driver, rttMs: number, request: Request = 'tools/call'): Promise<PhaseResult> => {
     await proxy.setDelay(rttMs / 2);
     const perform = request === 'tools/list' ? (client: number) => driver.list!(client) : driver.call.bind(driver);
     await drive(perform, options.clients, options.clients * WARMUP_PER_CLIENT, nextOp);
     const rssBefore = driver.rssMb?.();
-    const cpuBefore = driver.cpuMs?.();
     await proxy.reset();
     openers.clear();
+    const before = sampleCpu(driver);
     const run = await drive(perform, options.clients, options.calls, nextOp);
+    const after = sampleCpu(driver);
     const stats = await proxy.stats();
     const rssAfter = driver.rssMb?.();
-    const cpuAfter = driver.cpuMs?.();
+    const perCall = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined ? undefined : round((b - a) / options.calls);
+    const server = before.server &&
+      after.server && {
+        user: perCall(before.server.user, after.server.user)!,
+        system: perCall(before.server.system, after.server.system)!,
+      };
+    const load = perCall(before.load, after.load)!;
+    const postgresCpu = perCall(before.postgres, after.postgres);
+    const proxyCpu = perCall(before.proxy, after.proxy);
     const sorted = run.latencies.sort((a, b) => a - b);
     const result: PhaseResult = {
       mode: driver.mode,
@@ -187,15 +258,26 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
       callsPerSecond: round((options.calls / run.ms) * 1000, 1),
       roundTripsPerCall: round(stats.roundTrips / options.calls, 3),
       newConnections: stats.connections,
-      ...(cpuBefore !== undefined && cpuAfter !== undefined
-        ? { serverCpuMsPerCall: round((cpuAfter - cpuBefore) / options.calls) }
+      ...(server
+        ? {
+            serverCpuMsPerCall: round(server.user + server.system),
+            serverUserMsPerCall: server.user,
+            serverSystemMsPerCall: server.system,
+          }
         : {}),
+      loadCpuMsPerCall: load,
+      ...(postgresCpu !== undefined ? { postgresCpuMsPerCall: postgresCpu } : {}),
+      ...(proxyCpu !== undefined ? { proxyCpuMsPerCall: proxyCpu } : {}),
+      totalCpuMsPerCall: round(
+        (server ? server.user + server.system : 0) + load + (postgresCpu ?? 0) + (proxyCpu ?? 0),
+      ),
       ...(rssBefore !== undefined ? { rssBeforeMb: rssBefore } : {}),
       ...(rssAfter !== undefined ? { rssAfterMb: rssAfter } : {}),
     };
     log(
       `  ${driver.mode.padEnd(5)} ${request} rtt ${String(rttMs).padStart(3)} ms: p50 ${result.p50} ms, p95 ${result.p95} ms, ` +
-        `${result.callsPerSecond} calls/s, ${result.roundTripsPerCall} round trips/call, ${result.errors} errors`,
+        `${result.callsPerSecond} calls/s, ${result.roundTripsPerCall} round trips/call, ${result.errors} errors, ` +
+        `CPU ms/call: server ${result.serverCpuMsPerCall ?? '—'}, load ${load}, PostgreSQL ${postgresCpu ?? '—'}, proxy ${proxyCpu ?? '—'}`,
     );
     phases.push(result);
     if (openers.size) {
@@ -210,11 +292,34 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
     return result;
   };
 
+  /** Once per driver, before its first row: the steady state a deployed server runs in. */
+  const warmUp = async (driver: Driver) => {
+    const calls = options.serverWarmup ?? 0;
+    if (!calls) return;
+    await proxy.setDelay(0);
+    // At least one per client (drive's first round gives each client one), listed before any call.
+    const lists = driver.list ? Math.max(options.clients, Math.round(calls / 5)) : 0;
+    const started = performance.now();
+    const cpuBefore = driver.cpuMs?.();
+    let errors = 0;
+    if (lists) errors += (await drive((client) => driver.list!(client), options.clients, lists, nextOp)).errors.length;
+    errors += (await drive(driver.call.bind(driver), options.clients, calls, nextOp)).errors.length;
+    const cpuAfter = driver.cpuMs?.();
+    const cpu =
+      cpuBefore && cpuAfter
+        ? `, server CPU ${round((cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / (lists + calls))} ms/request`
+        : '';
+    log(
+      `  warm-up ${driver.mode}: ${lists} tools/list + ${calls} calls in ${round((performance.now() - started) / 1000, 1)} s${cpu}, ${errors} errors`,
+    );
+  };
+
   try {
     if (options.anchors ?? true) {
       for (const mode of ['floor', 'naive'] as const) {
         const driver = inProcessDriver(mode, databaseUrl, identities);
         try {
+          await warmUp(driver);
           for (const rtt of options.delays) await runPhase(driver, rtt);
         } finally {
           await driver.stop();
@@ -229,6 +334,11 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
         if (options.compare) drivers.push(await serverDriver(runtime, { databaseUrl, auth, tokens }, options.compare));
         if (options.original && runtime === 'node')
           drivers.push(await serverDriver(runtime, { databaseUrl, auth, tokens }, options.original, 'original'));
+        if (options.floorServer) {
+          // Our tool list, as our server answers it: the floor server answers the same.
+          const env = { FLOOR_TOOLS_LIST: await toolsListOf(drivers[0]!.url!, tokens[0]!) };
+          drivers.push(await serverDriver(runtime, { databaseUrl, auth, tokens, env }, ROOT, 'floor'));
+        }
       } catch (error) {
         log(`  ${runtime}: ${(error as Error).message}`);
         failures.push(`${runtime} did not start: ${(error as Error).message.slice(0, 500)}`);
@@ -236,6 +346,7 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
         continue;
       }
       try {
+        for (const driver of drivers) await warmUp(driver);
         // Interleaved, so a neighbour's load on a shared machine falls on both sides alike.
         for (const rtt of options.delays) for (const driver of drivers) await runPhase(driver, rtt);
         // The baseline: the same HTTP + auth + MCP stack answering tools/list, no database.
@@ -255,16 +366,29 @@ export async function runBench(options: BenchOptions, existing?: { db?: BenchDat
   for (const rtt of options.delays) {
     const floor = phases.find((p) => p.mode === 'floor' && p.rttMs === rtt);
     const naive = phases.find((p) => p.mode === 'naive' && p.rttMs === rtt);
-    const modes = options.runtimes.flatMap((r): Mode[] => (options.compare ? [r, `${r}@before`] : [r]));
-    if (options.original && options.runtimes.includes('node')) modes.push('original');
+    const modes = options.runtimes.flatMap((r): Mode[] => [
+      r,
+      ...(options.compare ? [`${r}@before` as const] : []),
+      ...(r === 'node' && options.original ? ['original' as const] : []),
+      ...(options.floorServer ? [`${r}@floor` as const] : []),
+    ]);
+    const callRow = (mode: Mode) =>
+      phases.find((p) => p.mode === mode && p.request === 'tools/call' && p.rttMs === rtt);
     for (const runtime of modes) {
-      const server = phases.find((p) => p.mode === runtime && p.request === 'tools/call' && p.rttMs === rtt);
+      const server = callRow(runtime);
+      const floorServer = runtime.endsWith('@floor')
+        ? undefined
+        : callRow(`${runtime === 'original' ? 'node' : (runtime.split('@')[0] as Runtime)}@floor`);
       if (server && floor && naive) {
         ratios.push({
           rttMs: rtt,
           runtime,
           vsFloor: round(server.p50 / floor.p50, 2),
           vsNaive: round(server.p50 / naive.p50, 2),
+          ...(floorServer ? { vsFloorServer: round(server.p50 / floorServer.p50, 2) } : {}),
+          ...(floorServer?.serverCpuMsPerCall && server.serverCpuMsPerCall
+            ? { serverCpuVsFloorServer: round(server.serverCpuMsPerCall / floorServer.serverCpuMsPerCall, 2) }
+            : {}),
         });
       }
     }
@@ -378,8 +502,12 @@ const ROOT = new URL('..', import.meta.url).pathname;
  * npm installed called directly rather than through npx: npx adds a process (and ~50 MB of RSS that
  * is not the server's) and cannot run deno when npm did not link node_modules/.bin/deno. Deno's task
  * runner starts `deno run …` itself, so the package's folder goes on PATH.
+ *
+ * The floor server starts the same way: on Node as built JavaScript (its esbuild bundle, ES2022 as
+ * tsc builds ours), on Bun from TypeScript as ours does, on Deno with the start task's own
+ * command and flags (run directly: the task runner's process is not the server's either way).
  */
-function command(runtime: Runtime, root: string): { argv: string[]; path: string } {
+function command(runtime: Runtime, root: string, server: 'ours' | 'floor'): { argv: string[]; path: string } {
   const path = [join(root, 'node_modules/.bin'), join(root, 'node_modules/deno'), process.env.PATH ?? ''].join(
     delimiter,
   );
@@ -388,21 +516,45 @@ function command(runtime: Runtime, root: string): { argv: string[]; path: string
   if (runtime === 'node') {
     // The built JavaScript, as `npm start` and the container run it (serverDriver builds it first):
     // under tsx the process also carries the loader, its esbuild helper and source maps.
-    return { argv: [process.execPath, ...profile, 'dist/runtimes/node.js'], path };
+    return { argv: [process.execPath, ...profile, server === 'floor' ? FLOOR_BUNDLE : 'dist/runtimes/node.js'], path };
   }
+  const entry = server === 'floor' ? 'bench/floor-server.ts' : 'runtimes/bun.ts';
   if (runtime === 'bun') {
     const bin = join(root, 'node_modules/.bin/bun');
     // BENCH_BUN_FLAGS="--smol": Bun as a user may start it, e.g. with eager garbage collection.
     const bunFlags = process.env.BENCH_BUN_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
     return {
       argv: existsSync(bin)
-        ? [bin, ...profile, ...bunFlags, 'run', 'runtimes/bun.ts']
-        : ['npx', 'bun', ...profile, ...bunFlags, 'run', 'runtimes/bun.ts'],
+        ? [bin, ...profile, ...bunFlags, 'run', entry]
+        : ['npx', 'bun', ...profile, ...bunFlags, 'run', entry],
       path,
     };
   }
   const bin = join(root, 'node_modules/deno/deno');
-  return { argv: existsSync(bin) ? [bin, 'task', 'start'] : ['npx', 'deno', 'task', 'start'], path };
+  const deno = existsSync(bin) ? [bin] : ['npx', 'deno'];
+  if (server === 'ours') return { argv: [...deno, 'task', 'start'], path };
+  const task = (JSON.parse(readFileSync(join(root, 'deno.json'), 'utf8')) as { tasks: { start: string } }).tasks.start;
+  const [, ...args] = task.replace('runtimes/deno.ts', 'bench/floor-server.ts').split(/\s+/);
+  return { argv: [...deno, ...args], path };
+}
+
+/** The floor server for Node, bundled (packages left to node_modules), relative to the checkout. */
+const FLOOR_BUNDLE = 'node_modules/.cache/atomic-crm-mcp-bench/floor-server.mjs';
+let floorBundle: Promise<unknown> | undefined;
+function bundleFloorServer(): Promise<unknown> {
+  floorBundle ??= import('esbuild').then(({ build }) =>
+    build({
+      entryPoints: [join(ROOT, 'bench/floor-server.ts')],
+      outfile: join(ROOT, FLOOR_BUNDLE),
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      format: 'esm',
+      target: 'es2022',
+      logLevel: 'error',
+    }),
+  );
+  return floorBundle;
 }
 
 /** The newest modification time of the files under `dir`, ms. */
@@ -437,6 +589,10 @@ function build(root: string): Promise<void> {
   return done;
 }
 
+/**
+ * A spawned server driven by one MCP SDK client per token: ours (from `root`), the original, or
+ * the floor server (bench/floor-server.ts, this checkout's).
+ */
 export async function serverDriver(
   runtime: Runtime,
   context: {
@@ -444,9 +600,11 @@ export async function serverDriver(
     auth: CountingAuth;
     tokens: string[] /** taskset's CPU list for the server. */;
     cpus?: string;
+    /** More environment for the server (the floor server's tool list). */
+    env?: Record<string, string>;
   },
   root = ROOT,
-  kind: 'ours' | 'original' = 'ours',
+  kind: 'ours' | 'original' | 'floor' = 'ours',
 ): Promise<Driver> {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -454,8 +612,9 @@ export async function serverDriver(
   const original = kind === 'original';
   const { argv, path } = original
     ? { argv: [process.execPath, 'dist/index.js'], path: process.env.PATH ?? '' }
-    : command(runtime, root);
-  if (runtime === 'node' && !original) await build(root);
+    : command(runtime, root, kind === 'floor' ? 'floor' : 'ours');
+  if (runtime === 'node' && kind === 'ours') await build(root);
+  if (runtime === 'node' && kind === 'floor') await bundleFloorServer();
   const healthPath = original ? '/.well-known/oauth-protected-resource' : '/healthz';
   const toolOf = (op: Operation) => (original ? 'query' : op.tool);
   const output: string[] = [];
@@ -475,6 +634,7 @@ export async function serverDriver(
       MCP_SERVER_URL: baseUrl,
       LOG_LEVEL: 'warn',
       DB_POOL_SIZE: '10',
+      ...context.env,
     },
   });
   const keep = (chunk: Buffer) => {
@@ -529,7 +689,7 @@ export async function serverDriver(
     throw error;
   }
   return {
-    mode: original ? 'original' : root === ROOT ? runtime : `${runtime}@before`,
+    mode: original ? 'original' : kind === 'floor' ? `${runtime}@floor` : root === ROOT ? runtime : `${runtime}@before`,
     url: `${baseUrl}/mcp`,
     async call(client, op) {
       const result = (await clients[client]!.callTool({
@@ -575,15 +735,67 @@ function serverPid(rootPid: number): number | undefined {
   return best;
 }
 
-/** utime + stime of the server process, ms (clock ticks are 100 Hz on Linux). */
-function serverCpuMs(rootPid: number): number | undefined {
+/** utime and stime of the server process (see serverPid), ms. */
+function serverCpuMs(rootPid: number): CpuMs | undefined {
   const pid = serverPid(rootPid);
+  return pid === undefined ? undefined : processCpuMs(pid);
+}
+
+/**
+ * A process' CPU time from /proc, ms (clock ticks are 100 Hz on Linux): its own user and system
+ * time, and what its children that have ended and been waited for used.
+ */
+export function processCpuMs(pid: number): (CpuMs & { children: number; total: number }) | undefined {
   try {
+    // "pid (comm) state ppid …": comm may contain spaces, so the fields are counted after ") ".
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    const [user, system, children] = [
+      Number(fields[11]) * 10,
+      Number(fields[12]) * 10,
+      (Number(fields[13]) + Number(fields[14])) * 10,
+    ];
+    return { user, system, children, total: user + system };
   } catch {
     return undefined;
   }
+}
+
+/** The PostgreSQL cluster's postmaster: the parent of one of its backends. */
+async function postmasterPid(sql: postgres.Sql): Promise<number | undefined> {
+  const [row] = await sql`select pg_backend_pid() as pid`;
+  try {
+    return Number(readFileSync(`/proc/${row!.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU the PostgreSQL cluster has used, ms: the postmaster, every process it runs now (backends,
+ * WAL writer, checkpointer, autovacuum), and those that have ended (its children's time).
+ */
+function clusterCpuMs(postmaster: number): number | undefined {
+  const own = processCpuMs(postmaster);
+  if (!own) return undefined;
+  let total = own.total + own.children;
+  for (const pid of childrenOf(postmaster)) total += processCpuMs(pid)?.total ?? 0;
+  return total;
+}
+
+/** A server's tools/list result as JSON, asked as one stateless 2025-era request. */
+async function toolsListOf(url: string, token: string): Promise<string> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${token}`,
+      Accept: 'application/json, text/event-stream',
+      'Content-Type': 'application/json',
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+  });
+  const body = (await response.json()) as { result?: unknown };
+  if (!response.ok || body.result === undefined) throw new Error(`tools/list answered ${response.status}`);
+  return JSON.stringify(body.result);
 }
 
 /** RSS of the server process (see serverPid), MB. */
@@ -677,17 +889,23 @@ export function renderMarkdown(report: BenchReport): string {
   );
   lines.push(
     `${report.options.clients} concurrent clients; ${report.options.calls} measured calls per row (4 reads : 1 write); round-trip time simulated by the proxy.`,
+    (report.options.serverWarmup
+      ? `Each driver warmed up once first with ${report.options.serverWarmup} calls and a fifth as many tools/list. `
+      : "No warm-up but each row's own few calls per client: CPU figures include the JIT's start. ") +
+      'CPU is ms per call of each process: the server (user + system), the load generator (the bench process: ' +
+      'the MCP SDK clients, or postgres.js for b and c), the PostgreSQL cluster, the delay proxy, and all of them.',
   );
   lines.push('');
   lines.push(
-    '| RTT ms | mode | p50 ms | p95 ms | p99 ms | calls/s | DB round trips/call | new conns | errors | server CPU ms/call | calls / server CPU-s | server RSS MB before → after |',
+    '| RTT ms | mode | p50 ms | p95 ms | calls/s | DB round trips/call | new conns / errors | CPU: server (user + sys) | load gen. | PostgreSQL | proxy | all | server RSS MB before → after |',
   );
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   const label: Record<string, string> = {
     floor: '(b) floor: raw postgres.js, 1 pipelined tx',
     naive: '(c) naive: 5 awaited steps',
     original: '(e) the original Express server on node (marmelab/atomic-crm-mcp)',
   };
+  const cell = (x: number | undefined) => (x === undefined ? '—' : String(x));
   for (const p of [...report.phases].sort(
     (a, b) => a.rttMs - b.rttMs || Number(a.request === 'tools/list') - Number(b.request === 'tools/list'),
   )) {
@@ -695,15 +913,28 @@ export function renderMarkdown(report: BenchReport): string {
     const mode =
       p.request === 'tools/list'
         ? `(d) baseline on ${p.mode}: tools/list, no database`
-        : (label[p.mode] ?? `(a) server on ${p.mode}`);
-    const perCpuSecond = p.serverCpuMsPerCall ? Math.round(1000 / p.serverCpuMsPerCall) : '—';
+        : (label[p.mode] ??
+          (p.mode.endsWith('@floor')
+            ? `(f) floor server on ${p.mode.split('@')[0]}: Hono, no checks, no SDK`
+            : `(a) server on ${p.mode}`));
+    const server =
+      p.serverCpuMsPerCall === undefined
+        ? '—'
+        : `${p.serverCpuMsPerCall} (${p.serverUserMsPerCall} + ${p.serverSystemMsPerCall})`;
     lines.push(
-      `| ${p.rttMs} | ${mode} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.callsPerSecond} | ${p.roundTripsPerCall} | ${p.newConnections} | ${p.errors} | ${p.serverCpuMsPerCall ?? '—'} | ${perCpuSecond} | ${rss} |`,
+      `| ${p.rttMs} | ${mode} | ${p.p50} | ${p.p95} | ${p.callsPerSecond} | ${p.roundTripsPerCall} | ${p.newConnections} / ${p.errors} | ${server} | ${p.loadCpuMsPerCall} | ${cell(p.postgresCpuMsPerCall)} | ${cell(p.proxyCpuMsPerCall)} | ${p.totalCpuMsPerCall} | ${rss} |`,
     );
   }
   if (report.ratios.length) {
-    lines.push('', '| RTT ms | runtime | p50(a) / p50(b) floor | p50(a) / p50(c) naive |', '|---:|---|---:|---:|');
-    for (const r of report.ratios) lines.push(`| ${r.rttMs} | ${r.runtime} | ${r.vsFloor} | ${r.vsNaive} |`);
+    lines.push(
+      '',
+      '| RTT ms | runtime | p50 / (b) floor | p50 / (c) naive | p50 / (f) floor server | server CPU / (f) floor server |',
+      '|---:|---|---:|---:|---:|---:|',
+    );
+    for (const r of report.ratios)
+      lines.push(
+        `| ${r.rttMs} | ${r.runtime} | ${r.vsFloor} | ${r.vsNaive} | ${cell(r.vsFloorServer)} | ${cell(r.serverCpuVsFloorServer)} |`,
+      );
   }
   if (report.soak.length) {
     lines.push(

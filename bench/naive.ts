@@ -3,7 +3,8 @@
  *
  * - `floorCall`: the cheapest correct shape: raw postgres.js on a reserved connection writes
  *   begin, the identity settings, the statement and commit without waiting between them (one
- *   round trip), then awaits all four. What the server as built cannot beat.
+ *   round trip), then awaits all four. What the server as built cannot beat; the floor server
+ *   (floor-server.ts) runs it too, behind HTTP and MCP.
  * - `naiveCall`: the anchor, as existing Atomic CRM / Supabase MCP servers do it: BEGIN; set the
  *   role; set the claims; the statement; COMMIT, each awaited before the next is sent (five round
  *   trips). No bind parameters either, so postgres.js adds no describe round trips: this is the
@@ -31,13 +32,13 @@ function identitySql(identity: BenchIdentity): string {
   );
 }
 
-/** One pipelined transaction; returns the statement's rows. */
+/** One pipelined transaction; returns the statement's rows (the floor server answers with them). */
 export async function floorCall(
   sql: postgres.Sql,
   identity: BenchIdentity,
   statement: string,
   write: boolean,
-): Promise<number> {
+): Promise<postgres.RowList<postgres.Row[]>> {
   const c = await sql.reserve();
   try {
     const steps = [
@@ -50,7 +51,7 @@ export async function floorCall(
     const settled = await Promise.allSettled(steps);
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    return (settled[2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value.length;
+    return (settled[2] as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value;
   } finally {
     c.release();
   }

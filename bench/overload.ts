@@ -234,7 +234,11 @@ export async function runOverload(
         // Open loop: arrivals on a clock, never waiting for answers.
         const generatorDelay = monitorEventLoopDelay({ resolution: 10 });
         generatorDelay.enable();
-        const cpuBefore = driver.cpuMs?.() ?? 0;
+        const serverCpuMs = () => {
+          const cpu = driver.cpuMs?.();
+          return cpu ? cpu.user + cpu.system : 0;
+        };
+        const cpuBefore = serverCpuMs();
         const rssMb = [driver.rssMb?.() ?? 0];
         const sockets = [driver.sockets?.() ?? 0];
         const sample = () => {
@@ -265,7 +269,7 @@ export async function runOverload(
         }
         const outcomes = await all;
         generatorDelay.disable();
-        const serverCpuSeconds = ((driver.cpuMs?.() ?? 0) - cpuBefore) / 1000;
+        const serverCpuSeconds = (serverCpuMs() - cpuBefore) / 1000;
         const totalSeconds = (performance.now() - started) / 1000;
         const tally: Record<string, number> = {};
         for (const o of outcomes) tally[o.outcome] = (tally[o.outcome] ?? 0) + 1;

@@ -302,6 +302,8 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
 export interface ProxyProcess {
   port: number;
   host: string;
+  /** The proxy's process, whose CPU the bench reports per call (none when it runs in-process). */
+  pid?: number;
   setDelay(ms: number): Promise<void>;
   stats(): Promise<ProxyStats>;
   reset(): Promise<void>;
@@ -336,6 +338,7 @@ export async function startDelayProxyProcess(options: Omit<DelayProxyOptions, 't
   return {
     port,
     host,
+    pid: child.pid,
     setDelay: (ms) => ask({ op: 'delay', ms }),
     stats: () => ask<ProxyStats>({ op: 'stats' }),
     reset: () => ask({ op: 'reset' }),

@@ -7,10 +7,13 @@
  *   (bench/overload.ts); exits 1 if RSS keeps growing or a call hangs.
  *
  * Starts its own PostgreSQL (fixture + seed), a delay proxy that counts round trips, the auth
- * stand-in and the server under each runtime, then prints a markdown table and writes the report to
- * bench/results/<date>.json. `--delays` are round-trip times in ms (each direction gets half).
- * `--quick` (CI): node only, 4 ms RTT, 150 calls, no file written; exits 1 when a call costs more
- * than 1.1 database round trips, or any call fails. `--soak`: 20,000 calls per runtime after a
+ * stand-in, and under each runtime the server and the floor server (bench/floor-server.ts), then
+ * prints a markdown table and writes the report to bench/results/<date>.json. `--delays` are
+ * round-trip times in ms (each direction gets half). Each server is warmed up once before its first
+ * row with BENCH_SERVER_WARMUP workload calls (default 1500) and a fifth as many tools/list;
+ * BENCH_WARMUP (default 8) is the per-client warm-up of each row.
+ * `--quick` (CI): node only, 4 ms RTT, 150 calls, no server warm-up, no floor server, no file
+ * written; exits 1 when a call costs more than 1.1 database round trips, or any call fails. `--soak`: 20,000 calls per runtime after a
  * warm-up, server RSS sampled every 10%; exits 1 on growth beyond the tolerance. `--compare=<dir>`:
  * every server row also runs, interleaved, against the checkout in <dir> (rows `node@before`…).
  * `--original=<dir>`: a built checkout of marmelab/atomic-crm-mcp (the Express server this one
@@ -103,11 +106,14 @@ const options: BenchOptions = {
     ? { original: new URL(args.get('original')!.replace(/\/?$/, '/'), `file://${process.cwd()}/`).pathname }
     : {}),
   ...(args.has('soak') ? { soak: args.get('soak') === 'true' ? 20_000 : Number(args.get('soak')) } : {}),
+  serverWarmup: quick ? 0 : Number(process.env.BENCH_SERVER_WARMUP ?? 1500),
+  floorServer: !quick,
 };
 for (const r of options.runtimes) if (!['node', 'bun', 'deno'].includes(r)) throw new Error(`unknown runtime ${r}`);
 if (options.delays.some((d) => !Number.isFinite(d) || d < 0) || !(options.clients >= 1) || !(options.calls >= 1)) {
   throw new Error('--delays, --clients and --calls take non-negative numbers');
 }
+if (!(options.serverWarmup! >= 0)) throw new Error('BENCH_SERVER_WARMUP takes a non-negative number');
 
 const report = await runBench(options);
 const table = renderMarkdown(report);
