@@ -144,17 +144,31 @@ export class WriteHeld extends Error {
  * before the statement: a backend flushes them only between transactions, so counts of earlier
  * transactions on the same pooled connection may still be there. The snapshot sits in a setting
  * the agent's SQL cannot touch (the policy refuses set_config and SET).
+ *
+ * The counters are read from the three functions behind the view's n_tup_ins, n_tup_upd and
+ * n_tup_del, over the view's own relations (kinds r, t, m, p outside pg_catalog,
+ * information_schema and pg_toast*): the view computes a dozen counters per table and joins
+ * pg_index, three times PostgreSQL's CPU for each of the three reads a guarded write makes
+ * (test/db/write-guard.test.ts holds the two to the same rows).
  */
+export const XACT_TABLES =
+  '(select c.oid as relid, n.nspname as schemaname, c.relname,' +
+  ' pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) as n_tup_ins,' +
+  ' pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) as n_tup_upd,' +
+  ' pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) as n_tup_del' +
+  ' from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace' +
+  " where c.relkind in ('r', 't', 'm', 'p') and n.nspname not in ('pg_catalog', 'information_schema')" +
+  " and n.nspname !~ '^pg_toast')";
 const BEFORE = 'mcp.changes_before';
 const SNAPSHOT_SQL =
   `select pg_catalog.set_config('${BEFORE}', coalesce((select pg_catalog.json_object_agg(relid, pg_catalog.json_build_array(n_tup_ins, n_tup_upd, n_tup_del))` +
-  " from pg_catalog.pg_stat_xact_user_tables where n_tup_ins + n_tup_upd + n_tup_del > 0), '{}')::text, true)";
+  ` from ${XACT_TABLES} as x where n_tup_ins + n_tup_upd + n_tup_del > 0), '{}')::text, true)`;
 const DELTA =
   "(select case when t.schemaname = 'public' then t.relname::text else t.schemaname || '.' || t.relname end as table," +
   ' (t.n_tup_ins - coalesce((b.value->>0)::bigint, 0))::int as inserted,' +
   ' (t.n_tup_upd - coalesce((b.value->>1)::bigint, 0))::int as updated,' +
   ' (t.n_tup_del - coalesce((b.value->>2)::bigint, 0))::int as deleted' +
-  ' from pg_catalog.pg_stat_xact_user_tables t' +
+  ` from ${XACT_TABLES} as t` +
   ` left join pg_catalog.json_each(pg_catalog.current_setting('${BEFORE}')::json) b on b.key = t.relid::text) as d`;
 const CHANGES_SQL = `select d.* from ${DELTA} where d.inserted + d.updated + d.deleted > 0 order by 1`;
 
