@@ -6,6 +6,7 @@
  * - 2026-07-28 (every request carries its version and capabilities in `_meta`): the SDK's
  *   `createMcpHandler`, strict (`legacy: 'reject'`). Its default response mode answers in JSON
  *   unless a tool sends a message before its result, which ours never do (no progress, no logs).
+ *   A single `tools/call` or `tools/list` is answered by the lean exchange instead when it can be.
  * - 2025-11-25 and older (`initialize` first): the SDK's stateless Streamable HTTP transport with
  *   JSON responses. The SDK's own stateless fallback answers these over SSE and its `close()`
  *   cannot reach them, so this leg is wired here, routed by the SDK's own classifier
@@ -37,8 +38,8 @@ export interface HandlerDeps extends McpDeps {
   /** Aborted when a shutdown stops waiting: running calls are then cancelled. */
   shutdownSignal?: AbortSignal;
   /**
-   * Serve every 2025-era request through the SDK, without the lean exchange: what the
-   * differential test (test/mcp/lean-exchange.test.ts) and the measurements compare it with.
+   * Serve every request through the SDK, without the lean exchange: what the differential test
+   * (test/mcp/lean-exchange.test.ts) and the measurements compare it with.
    */
   sdkOnly?: boolean;
 }
@@ -127,13 +128,16 @@ export function createMcpHandler({
       extra: { principal, requestId, tool: calledTool(body.parsedBody) },
     };
     const call = callOf(authInfo, request, shutdownSignal);
-    const sdk = () => legacy(body.request, body.parsedBody, authInfo, call);
+    const sdk = {
+      legacy: () => legacy(body.request, body.parsedBody, authInfo, call),
+      modern: () => modern.fetch(body.request, { authInfo, parsedBody: body.parsedBody }),
+    };
     // Before the classifier, whose zod checks cost more than the lean exchange's own: it takes only
-    // requests the classifier routes to the 2025 leg (lean-exchange.ts says why).
+    // requests the classifier routes to the leg it answers for (lean-exchange.ts says why).
     const answered = await lean?.(body.request, body.parsedBody, call, sdk);
     if (answered) return answered;
-    if (await isLegacyRequest(body.request, body.parsedBody)) return sdk();
-    return modern.fetch(body.request, { authInfo, parsedBody: body.parsedBody });
+    if (await isLegacyRequest(body.request, body.parsedBody)) return sdk.legacy();
+    return sdk.modern();
   };
 }
 
