@@ -511,7 +511,7 @@ function command(runtime: Runtime, root: string, server: 'ours' | 'floor'): { ar
   const path = [join(root, 'node_modules/.bin'), join(root, 'node_modules/deno'), process.env.PATH ?? ''].join(
     delimiter,
   );
-  // BENCH_CPU_PROF=<dir>: the Node or Bun server writes a CPU profile there when the bench stops it.
+  // BENCH_CPU_PROF=<dir>: the server writes a CPU profile there when the bench stops it.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   if (runtime === 'node') {
     // The built JavaScript, as `npm start` and the container run it (serverDriver builds it first):
@@ -532,10 +532,16 @@ function command(runtime: Runtime, root: string, server: 'ours' | 'floor'): { ar
   }
   const bin = join(root, 'node_modules/deno/deno');
   const deno = existsSync(bin) ? [bin] : ['npx', 'deno'];
-  if (server === 'ours') return { argv: [...deno, 'task', 'start'], path };
+  if (server === 'ours' && !profile.length) return { argv: [...deno, 'task', 'start'], path };
+  // Deno has no --cpu-prof: the start task's command, with a module that profiles through the inspector.
   const task = (JSON.parse(readFileSync(join(root, 'deno.json'), 'utf8')) as { tasks: { start: string } }).tasks.start;
-  const [, ...args] = task.replace('runtimes/deno.ts', 'bench/floor-server.ts').split(/\s+/);
-  return { argv: [...deno, ...args], path };
+  const [, subcommand, ...args] = task
+    .replace('runtimes/deno.ts', server === 'floor' ? 'bench/floor-server.ts' : 'runtimes/deno.ts')
+    .split(/\s+/);
+  const profiler = profile.length
+    ? [`--preload=${join(ROOT, 'bench/deno-cpu-prof.ts')}`, `--allow-write=${process.env.BENCH_CPU_PROF}`]
+    : [];
+  return { argv: [...deno, subcommand!, ...profiler, ...args], path };
 }
 
 /** The floor server for Node, bundled (packages left to node_modules), relative to the checkout. */

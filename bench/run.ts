@@ -1,6 +1,6 @@
 /**
  * `npm run bench` — node --import tsx bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000]
- *   [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save]
+ *   [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save] [--no-anchors]
  *   `npm run bench -- --fairness [--calls=40] [--configs=off,slots,default]`: one greedy user against
  *   four others (bench/fairness.ts).
  *   `npm run bench -- --overload[=20] [--runtimes=node]`: memory under 10x the sustainable rate
@@ -18,6 +18,7 @@
  * every server row also runs, interleaved, against the checkout in <dir> (rows `node@before`…).
  * `--original=<dir>`: a built checkout of marmelab/atomic-crm-mcp (the Express server this one
  * replaces) runs on Node beside ours (row `original`; its one tool, `query`, also runs the writes).
+ * `--no-anchors`: no in-process rows (b) and (c), for runs that compare servers only.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runBench, renderMarkdown, type BenchOptions, type Runtime } from './bench.js';
@@ -41,6 +42,7 @@ const unknown = [...args.keys()].filter(
       'quick',
       'soak',
       'no-save',
+      'no-anchors',
       'fairness',
       'configs',
       'overload',
@@ -50,7 +52,7 @@ const unknown = [...args.keys()].filter(
 );
 if (unknown.length) {
   console.error(
-    `unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save] [--compare=<dir>] [--original=<dir>]`,
+    `unknown option(s): ${unknown.map((k) => `--${k}`).join(' ')}\nusage: bench/run.ts [--delays=0,2,20] [--clients=4] [--calls=1000] [--runtimes=node,bun,deno] [--quick] [--soak[=20000]] [--no-save] [--no-anchors] [--compare=<dir>] [--original=<dir>]`,
   );
   process.exit(2);
 }
@@ -108,6 +110,7 @@ const options: BenchOptions = {
   ...(args.has('soak') ? { soak: args.get('soak') === 'true' ? 20_000 : Number(args.get('soak')) } : {}),
   serverWarmup: quick ? 0 : Number(process.env.BENCH_SERVER_WARMUP ?? 1500),
   floorServer: !quick,
+  anchors: !args.has('no-anchors'),
 };
 for (const r of options.runtimes) if (!['node', 'bun', 'deno'].includes(r)) throw new Error(`unknown runtime ${r}`);
 if (options.delays.some((d) => !Number.isFinite(d) || d < 0) || !(options.clients >= 1) || !(options.calls >= 1)) {

@@ -1,6 +1,12 @@
 /**
  * Deno entrypoint: `deno task start` (packages from node_modules, no network needed). Deno.serve
  * binds the app (HOST=:: for IPv6-only hosts) and shuts down gracefully on SIGINT/SIGTERM.
+ *
+ * deno.json's `"unstable": ["no-legacy-abort"]`: a call listens on `request.signal` to cancel its
+ * statement when the client goes away. Without the option Deno also aborts that signal after every
+ * answer it sent (and warns at the first), building two DOMExceptions per request and waking every
+ * listener still attached; with it the signal aborts only when the client goes away
+ * (test/runtimes.test.ts checks that such a statement is still cancelled).
  */
 import process from 'node:process';
 import { ConfigError } from '../src/config.js';

@@ -115,6 +115,47 @@ for (const runtime of RUNTIMES) {
       }
     });
 
+    // Each runtime tells the server through request.signal (Deno: only when the client goes away,
+    // with deno.json's no-legacy-abort, not after every answer).
+    test('a client that goes away cancels its statement in PostgreSQL', async () => {
+      const slow = `select count(*) from generate_series(1, 30000) a, generate_series(1, 30001) b`;
+      const running = async () => {
+        const [{ n }] = (await db.admin.unsafe(
+          `select count(*)::int as n from pg_stat_activity where query like '%generate_series(1, 30001)%' and state = 'active' and pid <> pg_backend_pid()`,
+        )) as unknown as [{ n: number }];
+        return n;
+      };
+      const until = async (what: string, predicate: () => Promise<boolean>) => {
+        const deadline = Date.now() + 10_000;
+        while (!(await predicate())) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      const token = await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!));
+      const controller = new AbortController();
+      const call = fetch(`${server.baseUrl}/mcp`, {
+        method: 'POST',
+        signal: controller.signal,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+          'MCP-Protocol-Version': '2025-11-25',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'query', arguments: { sql: slow } },
+        }),
+      }).catch(() => 'aborted');
+      await until('the statement to run', async () => (await running()) === 1);
+      controller.abort();
+      assert.equal(await call, 'aborted');
+      await until('the statement to be cancelled', async () => (await running()) === 0);
+    });
+
     test('SIGTERM stops it cleanly with exit code 0', async () => {
       server.child.kill('SIGTERM');
       const exit = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
