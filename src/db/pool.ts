@@ -61,11 +61,11 @@ interface SocketOptions {
 }
 
 /**
- * TCP sockets with Nagle's algorithm off. postgres.js leaves it on, and it writes a pipeline in
- * several socket writes (it flushes whenever its buffer passes 1 KiB, which the claims alone can
- * do): Nagle then holds every write after the first until the server acknowledges the first, i.e.
- * the pipelined transaction silently costs two network round trips instead of one. Connecting
- * ourselves is the only way postgres.js offers to set TCP_NODELAY. Hosts are tried in turn as
+ * TCP sockets with Nagle's algorithm off. postgres.js leaves it on. A pipeline leaves in one socket
+ * write (patches/postgres+3.4.9.patch), but on a real network that write is several TCP segments,
+ * and Nagle holds the last, partial one until the database acknowledges the others: the pipelined
+ * transaction would silently cost two network round trips instead of one. Connecting ourselves is
+ * the only way postgres.js offers to set TCP_NODELAY. Hosts are tried in turn as
  * postgres.js does (a multi-host URL rotates on each new connection); TLS still wraps this socket.
  *
  * The socket is handed over while still connecting (writes wait in it until it is connected), so

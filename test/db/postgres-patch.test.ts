@@ -1,7 +1,7 @@
 /**
  * The fixes patches/postgres+3.4.9.patch makes to postgres.js (applied by `npm install`), each
  * driven through a fault-injection proxy: without the patch the first test kills this process
- * (an uncaught TypeError from a setImmediate) and the second hangs until its bound.
+ * (an uncaught TypeError from the deferred socket write) and the second hangs until its bound.
  * Run: node --import tsx test/run.ts test/db/postgres-patch.test.ts
  */
 import assert from 'node:assert/strict';
@@ -39,7 +39,8 @@ test('a query written to a reserved connection whose socket is gone is rejected 
     await reserved`select 1`;
     proxy.faults.cutAll();
     await new Promise((r) => setTimeout(r, 100));
-    // A short statement is buffered and written in a setImmediate: the case that crashed.
+    // A statement is buffered and written after the current task (unpatched, in a setImmediate):
+    // the case that crashed.
     const error = await within(
       reserved`select 1`.then(
         () => null,

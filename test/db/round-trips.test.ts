@@ -9,13 +9,14 @@
  * four MCP clients over HTTP) stays at ≤ 1.5 round trips per call.
  */
 import assert from 'node:assert/strict';
+import { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { runBench } from '../../bench/bench.js';
-import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
+import { startDelayProxy, startDelayProxyProcess, type DelayProxy } from '../../bench/proxy.js';
 import { startCountingAuth, type BenchDatabase } from '../../bench/setup.js';
 import { asMintUser, DEMO_USERS } from '../../dev/seed.js';
 import { openPool, type Sql } from '../../src/db/pool.js';
-import { DbError, runStatement, type Identity, type Limits } from '../../src/db/run.js';
+import { DbError, runStatement, type Identity, type Limits, type RunOptions } from '../../src/db/run.js';
 import { startServer } from '../../src/main.js';
 import { createTestDatabase, testEnvironment, type TestDatabase } from '../support/database.js';
 
@@ -126,6 +127,49 @@ describe('runStatement round trips', () => {
           : `update contacts set last_seen = now() where id = 1 and first_name <> '${'z'.repeat(2_000)}'`;
       const n = await roundTrips(proxy, () => runStatement(sql, big, text, { access, limits: LIMITS }));
       assert.equal(n, 1, access);
+    }
+  });
+
+  test('one round trip even when the server stalls mid-call and the database answers at once', async () => {
+    // On a loaded machine the server is descheduled at any point. A pipeline written in several
+    // pieces then has its head answered before its tail leaves: a second round trip (1.2 per call
+    // in the bench at 0 ms). Here every socket write to the database is followed by a 20 ms stall,
+    // with no delay in the proxy (a separate process, so it answers during the stall).
+    const url = new URL(db.loginUrl);
+    const near = await startDelayProxyProcess({ targetHost: url.hostname, targetPort: Number(url.port), delayMs: 0 });
+    url.hostname = near.host;
+    url.port = String(near.port);
+    const pool = openPool(url.toString(), { max: 1 });
+    const write = Socket.prototype.write;
+    try {
+      await runStatement(pool, identity(), 'select 1', { access: 'read', limits: LIMITS }); // connect + type fetch
+      Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+        const written = write.apply(this, args);
+        if (this.remotePort === near.port) for (const until = performance.now() + 20; performance.now() < until; );
+        return written;
+      } as Socket['write'];
+      const big = identity(alice, { user_metadata: { bio: 'x'.repeat(3_000) } });
+      const calls: [Identity, string, Pick<RunOptions, 'access' | 'guard'>][] = [
+        [identity(), 'select id, name from companies order by name limit 20', { access: 'read' }],
+        [big, 'select id, name from companies order by name limit 20', { access: 'read' }],
+        [identity(), "insert into private_notes (text) values ('rt stalled')", { access: 'write' }],
+        [
+          identity(),
+          "insert into private_notes (text) values ('rt stalled')",
+          { access: 'write', guard: { maxRows: 20 } },
+        ],
+      ];
+      for (const [who, statement, options] of calls) {
+        for (let i = 0; i < 3; i++) {
+          await near.reset();
+          await runStatement(pool, who, statement, { ...options, limits: LIMITS });
+          assert.equal((await near.stats()).roundTrips, 1, `${options.access}: ${statement}`);
+        }
+      }
+    } finally {
+      Socket.prototype.write = write;
+      await pool.end({ timeout: 5 });
+      await near.close();
     }
   });
 

@@ -20,7 +20,7 @@ import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
 import { asMintUser, connectWithToken, rows, text } from '../support/stack.js';
 import { RUNTIMES, startServerProcess, type ServerProcess } from '../support/runtimes.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { COMMIT_MARKER, via } from '../support/faults.js';
+import { COMMIT_PARSE, via } from '../support/faults.js';
 
 let db: TestDatabase;
 let auth: RunningAuthServer;
@@ -72,7 +72,7 @@ for (const runtime of (process.env.FAULT_RUNTIMES?.split(',') ?? RUNTIMES) as ty
 
     test('a connection cut right after COMMIT left, again and again: the process lives and the next call succeeds', async () => {
       for (let i = 0; i < 5; i++) {
-        proxy.faults.cutAfter(COMMIT_MARKER);
+        proxy.faults.cutAfter(COMMIT_PARSE);
         const cut = proxy.faults.cutCount();
         const result = await call('mutate', `insert into tags (name, color) values ('cut-${runtime}-${i}', '#000000')`);
         assert.equal(proxy.faults.cutCount(), cut + 1, 'the proxy cut the call');

@@ -12,7 +12,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startDelayProxy, type DelayProxy } from '../../bench/proxy.js';
 import { testEnvironment } from '../support/database.js';
-import { COMMIT_MARKER, COMMIT_PARSE, commandComplete, via } from '../support/faults.js';
+import { COMMIT_PARSE, commandComplete, via } from '../support/faults.js';
 import { rows, startStack, text, toolError, type Stack } from '../support/stack.js';
 
 const WRITES = Number(process.env.FAULT_WRITES ?? 200);
@@ -41,9 +41,10 @@ const FAULTS: Fault[] = [
   // its transaction until the server ends it, which rolls it back.
   { name: 'partition before COMMIT', inject: () => proxy.faults.partitionAt(COMMIT_PARSE, { holdMs: 100 }) },
   // COMMIT delivered, then the client cut before any answer: no xid reached the server.
-  { name: 'cut after COMMIT sent', inject: () => proxy.faults.cutAfter(COMMIT_MARKER) },
-  // COMMIT dropped with the client cut: PostgreSQL sees the connection end and rolls back.
-  { name: 'COMMIT dropped', inject: () => proxy.faults.cutAfter(COMMIT_MARKER, { deliver: false }) },
+  { name: 'cut after COMMIT sent', inject: () => proxy.faults.cutAfter(COMMIT_PARSE) },
+  // The write holding COMMIT dropped with the client cut: it is the whole pipeline (one write), so
+  // nothing ran and no answer came back.
+  { name: 'COMMIT dropped', inject: () => proxy.faults.cutAfter(COMMIT_PARSE, { deliver: false }) },
 ];
 
 test(`${WRITES} writes, each with a fault around COMMIT: zero wrong reports, checked against the database`, async () => {

@@ -1,16 +1,16 @@
 /**
  * Helpers for the fault tests: the server's database URL rewritten to go through the
  * fault-injection proxy (bench/proxy.ts), and the bytes that identify protocol messages on the wire.
- * src/db/run.ts sends its COMMIT padded with 1024 spaces, which no agent statement carries.
  */
-/** Inside the client's Parse message of the server's COMMIT. */
-export const COMMIT_MARKER = 'commit' + ' '.repeat(32);
-
-/** The start of that Parse message: 'P', its length, the unnamed statement, then the text. */
+/**
+ * The Parse message of the server's COMMIT: 'P', its length, the unnamed statement, the text
+ * `commit` and its NUL. No agent statement is exactly `commit` (the policy refuses transaction
+ * control), so it marks the server's own.
+ */
 export const COMMIT_PARSE = Buffer.concat([
   Buffer.from('P'),
-  int32(4 + 1 + ('commit'.length + 1024 + 1) + 2),
-  Buffer.from('\0commit'),
+  int32(4 + 1 + ('commit'.length + 1) + 2),
+  Buffer.from('\0commit\0'),
 ]);
 
 /** PostgreSQL's CommandComplete for a command tag, e.g. `COMMIT` or `INSERT 0 1`. */
