@@ -31,9 +31,9 @@ export interface UnknownValue extends ValueUse {
 
 export interface ValueUses {
   /** Literals an INSERT, UPDATE or MERGE stores in a known column. */
-  writes: ValueUse[];
+  writes: readonly Readonly<ValueUse>[];
   /** Literals a comparison (=, <>, IN) matches a known column against. */
-  filters: ValueUse[];
+  filters: readonly Readonly<ValueUse>[];
 }
 
 type Node = { [key: string]: unknown };
@@ -85,8 +85,26 @@ function relationOf(rangeVar: Node): { name: string; alias: string } | null {
   return { name, alias };
 }
 
-/** Finds the known-column literals a statement writes and filters on; `text` is what was parsed. */
-export function valueUses(tree: unknown, text: string): ValueUses {
+/**
+ * What valueUses found, by the tree it walked: the statement policy hands back the same tree for a
+ * statement it has seen (policy.ts `seen`), so a repeated statement is not walked again. The text
+ * is kept beside it, as positions depend on it. Held weakly: a tree the policy forgets goes too.
+ */
+const found = new WeakMap<object, { text: string; uses: ValueUses }>();
+
+/**
+ * Finds the known-column literals a statement writes and filters on; `text` is what was parsed.
+ * The result may be one found before for the same tree: it is shared (frozen), read it only.
+ */
+export function valueUses(tree: object, text: string): ValueUses {
+  const hit = found.get(tree);
+  if (hit?.text === text) return hit.uses;
+  const uses = findValueUses(tree, text);
+  found.set(tree, { text, uses });
+  return uses;
+}
+
+function findValueUses(tree: object, text: string): ValueUses {
   const writes: ValueUse[] = [];
   const filters: ValueUse[] = [];
   const relations: { name: string; alias: string }[] = [];
@@ -173,7 +191,10 @@ export function valueUses(tree: unknown, text: string): ValueUses {
     }
   }
   const byPosition = (a: ValueUse, b: ValueUse) => a.position - b.position;
-  return { writes: writes.sort(byPosition), filters: filters.sort(byPosition) };
+  return Object.freeze({
+    writes: Object.freeze(writes.sort(byPosition).map((u) => Object.freeze(u))),
+    filters: Object.freeze(filters.sort(byPosition).map((u) => Object.freeze(u))),
+  });
 }
 
 /** Levenshtein distance, for suggesting the value the agent most likely meant. */
