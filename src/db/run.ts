@@ -266,6 +266,37 @@ function integrityCheckSql(identity: Identity, claimsJson: string): string {
   );
 }
 
+/** The set-up and integrity-check texts for one identity under one set of limits. */
+interface Prelude {
+  limits: Limits;
+  setup: Record<RunOptions['access'], string>;
+  check: string;
+}
+
+/**
+ * Preludes by identity: a verified token's principal is one object for as long as the token cache
+ * keeps it (src/auth/verified-cache.ts), so a user's calls reuse the texts instead of serialising
+ * and quoting the claims twice per call. Claims are read-only; other limits make a new prelude.
+ */
+const preludes = new WeakMap<Identity, Prelude>();
+
+function preludeFor(identity: Identity, limits: Limits): Prelude {
+  let prelude = preludes.get(identity);
+  if (prelude?.limits !== limits) {
+    const claimsJson = JSON.stringify(identity.claims);
+    prelude = {
+      limits,
+      setup: {
+        read: setupSql(identity, claimsJson, limits, 'read'),
+        write: setupSql(identity, claimsJson, limits, 'write'),
+      },
+      check: integrityCheckSql(identity, claimsJson),
+    };
+    preludes.set(identity, prelude);
+  }
+  return prelude;
+}
+
 // Helper column names no agent query will use; they are stripped before results leave this file.
 const ROW_NO = '__mcp_row_no_c0ffee';
 const RUNNING_BYTES = '__mcp_running_bytes_c0ffee';
@@ -335,15 +366,15 @@ async function asUserInSlot(
 ): Promise<Rows> {
   const { limits, signal } = options;
   const connection = await reserve(sql, limits.poolWaitMs);
-  const claimsJson = JSON.stringify(identity.claims);
+  const prelude = preludeFor(identity, limits);
   const step = (text: string) => connection.unsafe(text, [], EXTENDED);
   const { guard } = options;
   const steps = [
     step(options.access === 'read' ? 'begin read only' : 'begin'),
-    step(setupSql(identity, claimsJson, limits, options.access)),
+    step(prelude.setup[options.access]),
     ...(guard ? [step(SNAPSHOT_SQL)] : []),
     body(connection),
-    step(integrityCheckSql(identity, claimsJson)),
+    step(prelude.check),
     ...(guard ? [step(CHANGES_SQL), step(gateSql(guard))] : []),
     step('commit'),
   ];
