@@ -638,7 +638,8 @@ export async function serverDriver(
       PORT: String(port),
       HOST: '127.0.0.1',
       MCP_SERVER_URL: baseUrl,
-      LOG_LEVEL: 'warn',
+      // The default level: a deployed server writes its audit line for every call, and so does this one.
+      LOG_LEVEL: 'info',
       DB_POOL_SIZE: '10',
       ...context.env,
     },
