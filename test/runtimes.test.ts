@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startAuthServer, type RunningAuthServer } from '../dev/auth/server.js';
 import { DEMO_USERS } from '../dev/seed.js';
-import { asMintUser, connectWithToken, rows, text } from './support/stack.js';
+import { asMintUser, connectWithToken, rows, runningStatements, text, until } from './support/stack.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { RUNTIMES, startServerProcess, type ServerProcess } from './support/runtimes.js';
 import { TOOL_NAMES } from './support/tool-names.js';
@@ -119,19 +119,7 @@ for (const runtime of RUNTIMES) {
     // with deno.json's no-legacy-abort, not after every answer).
     test('a client that goes away cancels its statement in PostgreSQL', async () => {
       const slow = `select count(*) from generate_series(1, 30000) a, generate_series(1, 30001) b`;
-      const running = async () => {
-        const [{ n }] = (await db.admin.unsafe(
-          `select count(*)::int as n from pg_stat_activity where query like '%generate_series(1, 30001)%' and state = 'active' and pid <> pg_backend_pid()`,
-        )) as unknown as [{ n: number }];
-        return n;
-      };
-      const until = async (what: string, predicate: () => Promise<boolean>) => {
-        const deadline = Date.now() + 10_000;
-        while (!(await predicate())) {
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      };
+      const running = () => runningStatements(db.admin, 'generate_series(1, 30001)');
       const token = await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!));
       const controller = new AbortController();
       const call = fetch(`${server.baseUrl}/mcp`, {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { connectModern, rows, startStack, type Stack } from '../support/stack.js';
+import { connectModern, rows, runningStatements, startStack, type Stack, until } from '../support/stack.js';
 import { TOOL_NAMES } from '../support/tool-names.js';
 
 let stack: Stack;
@@ -197,19 +197,7 @@ describe('CORS', () => {
 
 describe('a client that goes away', () => {
   const SLOW = `select count(*) from generate_series(1, 30000) a, generate_series(1, 30000) b`;
-  const running = async () => {
-    const [{ n }] = (await stack.db.admin.unsafe(
-      `select count(*)::int as n from pg_stat_activity where query like '%generate_series(1, 30000)%' and state = 'active' and pid <> pg_backend_pid()`,
-    )) as unknown as [{ n: number }];
-    return n;
-  };
-  const until = async (what: string, predicate: () => Promise<boolean>) => {
-    const deadline = Date.now() + 10_000;
-    while (!(await predicate())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const running = () => runningStatements(stack.db.admin, 'generate_series(1, 30000)');
 
   for (const [era, send] of [
     [

@@ -12,6 +12,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import type postgres from 'postgres';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -184,6 +185,22 @@ export function rows(result: unknown): Record<string, unknown>[] {
   const r = result as CallToolResult;
   if (r.isError) throw new Error(`expected rows, got error: ${text(r).slice(0, 500)}`);
   return (r.structuredContent as { rows: Record<string, unknown>[] }).rows;
+}
+
+/** How many statements whose text holds `marker` PostgreSQL is running, other than this one. */
+export async function runningStatements(admin: postgres.Sql, marker: string): Promise<number> {
+  const [row] = await admin`select count(*)::int as n from pg_stat_activity
+    where state = 'active' and pid <> pg_backend_pid() and strpos(query, ${marker}) > 0`;
+  return (row as { n: number }).n;
+}
+
+/** Polls `predicate` every 50 ms until it holds; fails after `timeoutMs`, naming `what`. */
+export async function until(what: string, predicate: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** A stack whose database traffic crosses the bench's delay proxy, which counts round trips. */
