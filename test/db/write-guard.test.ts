@@ -4,7 +4,8 @@
  * for (a third of the database's CPU per read). If the two ever disagreed, a cascade could commit
  * unconfirmed or a confirmed count be refused: here they must give the same rows, relation for
  * relation, after a transaction that inserts, updates and deletes across schemas and relation
- * kinds (tables, a partitioned table and its partition, a materialised view, toast-backed text).
+ * kinds (tables, a partitioned table and its partition, a materialised view, toast-backed text, a
+ * temporary table).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -37,6 +38,8 @@ test("the guard's counters are pg_stat_xact_user_tables', relation for relation,
       refresh materialized view ledger.totals;
       update public.companies set name = name where id in (select id from public.companies order by id limit 2);
       delete from public.tags where id = (select min(id) from public.tags);
+      create temporary table scratch (n int) on commit drop;
+      insert into scratch select generate_series(1, 4);
     `);
     const order = ' order by relid::oid';
     return [
@@ -50,5 +53,9 @@ test("the guard's counters are pg_stat_xact_user_tables', relation for relation,
     'the transaction shows in the counters',
   );
   assert.ok(view.some((r) => r.relname === 'parts_2026' && Number(r.n_tup_ins) === 2));
+  assert.ok(
+    view.some((r) => r.relname === 'scratch' && Number(r.n_tup_ins) === 4),
+    'temporary tables count too',
+  );
   assert.deepEqual(ours, view);
 });
