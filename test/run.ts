@@ -98,7 +98,8 @@ async function setUp(cluster: { current?: RunningPostgres }): Promise<{ adminUrl
     log('using TEST_DATABASE_URL');
   } else {
     const started = performance.now();
-    cluster.current = await startPostgres();
+    // With TLS, as Supabase's databases: test/db/tls.test.ts and the runtimes connect with sslmode=require.
+    cluster.current = await startPostgres({ tls: true });
     adminUrl = cluster.current.adminUrl;
     log(`PostgreSQL started on port ${cluster.current.port} in ${Math.round(performance.now() - started)} ms`);
   }

@@ -144,6 +144,40 @@ for (const runtime of RUNTIMES) {
       await until('the statement to be cancelled', async () => (await running()) === 0);
     });
 
+    // Supabase takes TLS, and its DATABASE_URL says so: each runtime's own TLS sockets carry the
+    // patched postgres.js's single write per transaction (test/db/tls.test.ts counts its round trips).
+    test('reads and writes over TLS to the database (sslmode=require)', async () => {
+      const url = new URL(db.loginUrl);
+      url.searchParams.set('sslmode', 'require');
+      const encrypted = await startServerProcess(runtime, {
+        SUPABASE_URL: auth.projectUrl,
+        DATABASE_URL: url.toString(),
+        LOG_FORMAT: 'json',
+      });
+      const token = await auth.mintAccessToken(asMintUser(DEMO_USERS[1]!));
+      const client = await connectWithToken(`${encrypted.baseUrl}/mcp`, token, `runtime-${runtime}-tls`);
+      try {
+        const written = await client.callTool({
+          name: 'mutate',
+          arguments: { sql: `insert into tags (name, color) values ('tls-${runtime}', '#654321') returning name` },
+        });
+        assert.deepEqual(rows(written), [{ name: `tls-${runtime}` }], text(written));
+        const read = await client.callTool({
+          name: 'query',
+          arguments: { sql: `select name from tags where name = 'tls-${runtime}'` },
+        });
+        assert.deepEqual(rows(read), [{ name: `tls-${runtime}` }], text(read));
+        // Only this server connects to this file's database with TLS: its backends are the encrypted ones.
+        const [{ n }] = (await db.admin`select count(*)::int as n from pg_stat_activity a
+          join pg_stat_ssl s on s.pid = a.pid where a.application_name = 'atomic-crm-mcp'
+          and a.datname = pg_catalog.current_database() and s.ssl`) as unknown as [{ n: number }];
+        assert.ok(n >= 1, `the server's database connections are encrypted (${n})`);
+      } finally {
+        await client.close();
+        encrypted.kill();
+      }
+    });
+
     test('SIGTERM stops it cleanly with exit code 0', async () => {
       server.child.kill('SIGTERM');
       const exit = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);

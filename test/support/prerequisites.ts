@@ -1,6 +1,7 @@
 /**
- * The two programs the suites drive that npm cannot provide: Chromium (the consent page in a real
- * browser) and PgBouncer (a transaction-mode pooler, like Supabase's Supavisor on :6543).
+ * The programs the suites drive that npm cannot provide: Chromium (the consent page in a real
+ * browser), PgBouncer (a transaction-mode pooler, like Supabase's Supavisor on :6543) and OpenSSL
+ * (the test cluster's TLS certificate).
  * test/run.ts calls `ensurePrerequisites()` before it starts anything: on Debian/Ubuntu as root it
  * installs what is missing with apt-get; anywhere else it stops with the exact command to run.
  * A missing program is never a skip: the suites that need it would prove nothing.
@@ -63,6 +64,12 @@ export const PREREQUISITES: readonly Prerequisite[] = [
     why: "the pooler suite runs through PgBouncer in transaction mode, as Supabase's pooler on :6543",
     find: pgBouncerPath,
     elsewhere: 'install PgBouncer so that `pgbouncer` is on PATH (e.g. brew install pgbouncer)',
+  },
+  {
+    debianPackage: 'openssl',
+    why: "the test cluster accepts TLS, as Supabase's databases do, with a certificate openssl makes",
+    find: () => ['/usr/bin/openssl', '/usr/local/bin/openssl', '/opt/homebrew/bin/openssl'].find((p) => existsSync(p)),
+    elsewhere: 'install OpenSSL so that `openssl` is in /usr/bin or /usr/local/bin',
   },
 ];
 
