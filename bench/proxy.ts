@@ -62,11 +62,12 @@ export interface ProxyFaults {
   refuse(on: boolean): Promise<void>;
   /**
    * The next `times` connections whose client sends a chunk containing `marker` are cut: the chunk
-   * is delivered to PostgreSQL (`deliver`, the default: it runs, e.g. the COMMIT commits) or dropped,
-   * then the client side is destroyed before any answer reaches it and PostgreSQL's side is
-   * half-closed after the chunk.
+   * is delivered to PostgreSQL (`deliver`, the default: it runs, e.g. the COMMIT commits), dropped,
+   * or (`'before'`) delivered up to the marker (what a pipeline held ahead of its COMMIT runs, the
+   * COMMIT does not); then the client side is destroyed before any answer reaches it and
+   * PostgreSQL's side is half-closed after what it was given.
    */
-  cutAfter(marker: string | Buffer, options?: { deliver?: boolean; times?: number }): void;
+  cutAfter(marker: string | Buffer, options?: { deliver?: boolean | 'before'; times?: number }): void;
   /**
    * A network partition at `marker`: the next `times` connections whose client sends it get the
    * bytes ahead of it delivered and the rest withheld; answers still reach the client for `holdMs`,
@@ -152,7 +153,7 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
   let open = 0;
   let connectionIds = 0;
   let cuts = 0;
-  const cutRules: { marker: Buffer; deliver: boolean; left: number }[] = [];
+  const cutRules: { marker: Buffer; deliver: boolean | 'before'; left: number }[] = [];
   const replyRules: { marker: Buffer; deliver: boolean; left: number }[] = [];
   const partitionRules: { marker: Buffer; holdMs: number; left: number }[] = [];
   const closers = new Set<() => void>();
@@ -240,7 +241,8 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
         cutting = true;
         toClient.stop();
         client.destroy();
-        if (rule.deliver) toServer.push(data);
+        if (rule.deliver === 'before') toServer.push(data.subarray(0, data.indexOf(rule.marker)));
+        else if (rule.deliver) toServer.push(data);
         toServer.drain(() => upstream.end());
         return;
       }

@@ -105,8 +105,8 @@ export interface RunOptions {
 /**
  * Which writes commit without asking. Decided in SQL after the statement, in the same pipeline, so
  * an ordinary write still costs one round trip: a failed gate turns the pipelined COMMIT into a
- * ROLLBACK. Counts are the transaction's own (pg_stat_xact_user_tables): cascades and triggers
- * included, which is what the user would lose.
+ * ROLLBACK. Counts are the transaction's own, from the counters behind pg_stat_xact_user_tables
+ * (XACT_TABLES below): cascades and triggers included, which is what the user would lose.
  */
 export interface WriteGuard {
   /** Without `expected`: commit when at most this many rows changed and none was deleted. */
@@ -153,7 +153,9 @@ export class WriteHeld extends Error {
  * OID of 16384 or more (docs/mcp-protocol.md), so OID and kind pick the same relations without the
  * join. (A table a superuser put in information_schema would be counted too: the safe side.) Each
  * of a guarded write's two scans costs PostgreSQL about half the CPU it did; test/db/write-guard.test.ts
- * holds the two to the same rows.
+ * holds the two to the same rows. Every operator here has operands of one type, so PostgreSQL's own
+ * (pg_catalog is searched first) wins over any an attacker could put in a schema on the path: an
+ * `oid >= integer` in public would be an exact match and beat pg_catalog's `oid >= oid`.
  */
 export const XACT_TABLES =
   '(select c.oid as relid,' +
@@ -161,7 +163,7 @@ export const XACT_TABLES =
   ' pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid) as n_tup_ins,' +
   ' pg_catalog.pg_stat_get_xact_tuples_updated(c.oid) as n_tup_upd,' +
   ' pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) as n_tup_del' +
-  " from pg_catalog.pg_class as c where c.oid >= 16384 and c.relkind in ('r', 'm', 'p'))";
+  " from pg_catalog.pg_class as c where c.oid >= '16384'::pg_catalog.oid and c.relkind in ('r', 'm', 'p'))";
 const BEFORE = 'mcp.changes_before';
 const SNAPSHOT_SQL =
   `select pg_catalog.set_config('${BEFORE}', coalesce((select pg_catalog.json_object_agg(relid, pg_catalog.json_build_array(n_tup_ins, n_tup_upd, n_tup_del))` +
@@ -378,8 +380,9 @@ async function asUserInSlot(
   timed: (databaseMs: number) => void,
 ): Promise<Rows> {
   const { limits, signal } = options;
-  const connection = await reserve(sql, limits.poolWaitMs);
+  // Built before the connection is reserved: literal() throws on a NUL, and nothing would release it.
   const prelude = preludeFor(identity, limits);
+  const connection = await reserve(sql, limits.poolWaitMs);
   const step = (text: string) => connection.unsafe(text, [], EXTENDED);
   const { guard } = options;
   const steps = [
@@ -396,8 +399,10 @@ async function asUserInSlot(
   const cancel = () => void statement.cancel();
   signal?.addEventListener('abort', cancel, { once: true });
   // Written back to back: postgres.js pipelines queries on a connection until one needs a reply,
-  // and (patched) sends all that this run of the microtask queue gave it in one socket write, so the
-  // whole transaction leaves at once, however fast the database answers its first steps.
+  // defers each query's write by one microtask and (patched) flushes in a microtask queued by the
+  // first write, so every step is in the buffer before the flush and the whole transaction leaves
+  // in one socket write, however fast the database answers its first steps
+  // (docs/postgres-js-patch.md, item 6).
   const started = performance.now();
   for (const s of steps) s.execute();
   const settled = (await Promise.allSettled(steps)) as PromiseSettledResult<Rows>[];

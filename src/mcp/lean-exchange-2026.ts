@@ -55,7 +55,8 @@ export interface ModernHotRequest {
   canElicit: boolean;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object, not an array or null: what a message, its params or _meta must be. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

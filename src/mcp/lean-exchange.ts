@@ -30,7 +30,7 @@ import {
   type CallToolResult,
 } from '@modelcontextprotocol/server';
 import type { Asking } from './confirm.js';
-import { MODERN_VERSION, modernHotRequest, modernResult } from './lean-exchange-2026.js';
+import { isPlainObject, MODERN_VERSION, modernHotRequest, modernResult } from './lean-exchange-2026.js';
 import { TOOLS, type CallContext, type McpDeps } from './server.js';
 import { runToolCall } from './tool-call.js';
 import { mutateTool } from './tools/mutate.js';
@@ -63,10 +63,6 @@ const CANNOT_ASK: Asking = {
 };
 
 const TOOL_BY_NAME = new Map(TOOLS.map((entry) => [entry.tool.name, entry]));
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 const isId = (value: unknown): value is Id => typeof value === 'string' || Number.isSafeInteger(value);
 
@@ -146,6 +142,8 @@ function inWireOrder({ _meta, content, structuredContent, isError, ...rest }: Ca
 function unlessAbandoned<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
   return new Promise((resolve, reject) => {
     const onAbort = () => resolve(undefined);
+    // An aborted signal does not fire 'abort' again.
+    if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
@@ -188,9 +186,10 @@ export function createLeanExchange(deps: McpDeps): LeanExchange {
     // A client that can be asked is asked by the SDK's server (confirm.ts), and a request already
     // abandoned is the SDK's to answer (499) without running anything.
     if (hot.canElicit && entry.tool === mutateTool) return undefined;
-    if (era === 'modern' && request.signal.aborted) return undefined;
     const checked = await entry.config.inputSchema['~standard'].validate(args);
     if (checked.issues) return undefined;
+    // Checked after the (possibly asynchronous) validation, so a client gone during it is covered.
+    if (era === 'modern' && request.signal.aborted) return undefined;
     const run = runToolCall(entry.tool, checked.value as Params, { deps, call, asking: CANNOT_ASK });
     if (era === 'legacy') {
       const result = await run;

@@ -55,6 +55,29 @@ describe('runStatement', () => {
     assert.deepEqual(next.rows, [{ uid: alice.id }]);
   });
 
+  test('a subject PostgreSQL cannot hold (a NUL) is refused, and leaves every pooled connection free', async () => {
+    const nul = { ...identity(), sub: `${alice.id}\u0000` };
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(
+        runStatement(sql, nul, 'select 1', { access: 'read', limits: LIMITS }),
+        (error: unknown) => error instanceof DbError && error.code === 'SQL_ERROR' && /NUL/.test(error.message),
+      );
+    }
+    // The pool holds two connections: had each refusal kept one, this would wait and fail.
+    const next = await runStatement(sql, identity(), 'select auth.uid() as uid', { access: 'read', limits: LIMITS });
+    assert.deepEqual(next.rows, [{ uid: alice.id }]);
+  });
+
+  test("a user's next token with other claims is what auth.jwt() sees", async () => {
+    const read = (who: ReturnType<typeof identity>) =>
+      runStatement(sql, who, "select auth.jwt()->'user_metadata'->>'team' as team", { access: 'read', limits: LIMITS });
+    const before = identity(alice, { user_metadata: { team: 'north' } });
+    assert.deepEqual((await read(before)).rows, [{ team: 'north' }]);
+    assert.deepEqual((await read(before)).rows, [{ team: 'north' }]);
+    const after = identity(alice, { user_metadata: { team: 'south' } });
+    assert.deepEqual((await read(after)).rows, [{ team: 'south' }]);
+  });
+
   test('a column named __proto__ stays a column of the row', async () => {
     const result = await runStatement(sql, identity(), `select 1 as "__proto__", 2::bigint as n`, {
       access: 'read',

@@ -59,3 +59,28 @@ test("the guard's counters are pg_stat_xact_user_tables', relation for relation,
   );
   assert.deepEqual(ours, view);
 });
+
+test('an operator planted on the search path does not change what the guard counts', async () => {
+  // `oid >= integer` in a schema on the path is an exact match for `oid >= 16384` and would beat
+  // pg_catalog's `oid >= oid`, hiding every table from the guard; XACT_TABLES types its operands.
+  await db.admin.unsafe(`
+    create schema planted;
+    create function planted.never(oid, integer) returns boolean language sql immutable as 'select false';
+    create operator planted.>= (leftarg = oid, rightarg = integer, function = planted.never);
+    create function planted.never(text, text) returns boolean language sql immutable as 'select false';
+    create operator planted.!~ (leftarg = text, rightarg = text, function = planted.never);
+    create function planted.never("char", text) returns boolean language sql immutable as 'select false';
+    create operator planted.= (leftarg = "char", rightarg = text, function = planted.never);
+  `);
+  const [view, ours] = await db.admin.begin(async (sql) => {
+    await sql.unsafe(`set local search_path = planted, public, extensions`);
+    await sql.unsafe(`insert into ledger.entries (note) values ('planted')`);
+    const order = ' order by relid::oid';
+    return [
+      await sql.unsafe(`select ${COLUMNS} from pg_catalog.pg_stat_xact_user_tables${order}`),
+      await sql.unsafe(`select ${COLUMNS} from ${XACT_TABLES} as t${order}`),
+    ];
+  });
+  assert.ok(view.some((r) => r.relname === 'entries' && Number(r.n_tup_ins) >= 1));
+  assert.deepEqual(ours, view);
+});

@@ -44,7 +44,10 @@ const FAULTS: Fault[] = [
   { name: 'cut after COMMIT sent', inject: () => proxy.faults.cutAfter(COMMIT_PARSE) },
   // The write holding COMMIT dropped with the client cut: it is the whole pipeline (one write), so
   // nothing ran and no answer came back.
-  { name: 'COMMIT dropped', inject: () => proxy.faults.cutAfter(COMMIT_PARSE, { deliver: false }) },
+  { name: 'pipeline dropped', inject: () => proxy.faults.cutAfter(COMMIT_PARSE, { deliver: false }) },
+  // Everything ahead of COMMIT delivered and run, COMMIT lost, the client cut before any answer: the
+  // statement ran but PostgreSQL rolls it back when the session ends; the server never saw its xid.
+  { name: 'COMMIT lost', inject: () => proxy.faults.cutAfter(COMMIT_PARSE, { deliver: 'before' }) },
 ];
 
 test(`${WRITES} writes, each with a fault around COMMIT: zero wrong reports, checked against the database`, async () => {

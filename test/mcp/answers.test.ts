@@ -99,3 +99,13 @@ test('the default budget keeps one answer near 10,000 tokens and says how to nar
   // ≈ 4 characters a token: the answer stays within the budget it announces.
   assert.ok(text(result).length / 4 < 10_000, `${text(result).length} characters`);
 });
+
+test("every answer's fence is fresh: a token seen once, across the random pool's refills", () => {
+  const tokens = new Set<string>();
+  for (let i = 0; i < 1_000; i++) {
+    const [, token] = /<untrusted-data-([0-9a-f]+)>/.exec(untrusted('Rows.', '[]'))!;
+    assert.match(token!, /^[0-9a-f]{16}$/);
+    tokens.add(token!);
+  }
+  assert.equal(tokens.size, 1_000);
+});

@@ -75,6 +75,31 @@ describe('a client that cannot ask the user (2025-11-25)', () => {
     assert.equal(await notes('legacy-del'), 0);
   });
 
+  test('a DELETE is held with what its cascades would take too, table by table', async () => {
+    const [{ id }] = (await stack.db.admin`insert into contacts (first_name, last_name)
+      values ('Cascade', 'Held') returning id`) as unknown as [{ id: number }];
+    await stack.db.admin`insert into contact_notes (contact_id, text) values (${id}, 'one'), (${id}, 'two')`;
+    await stack.db.admin`insert into tasks (contact_id, type, text) values (${id}, 'call', 'ring')`;
+    const left = async () =>
+      (
+        (await stack.db.admin`select (select count(*) from contacts where id = ${id})::int
+          + (select count(*) from contact_notes where contact_id = ${id})::int
+          + (select count(*) from tasks where contact_id = ${id})::int as n`) as unknown as [{ n: number }]
+      )[0].n;
+
+    const sql = `delete from contacts where id = ${id}`;
+    const held = toolError(await mutate(legacyClient, sql));
+    assert.equal(held.code, 'CONFIRMATION_REQUIRED');
+    assert.match(held.message, /deletes [^;]*1 in contacts/);
+    assert.match(held.message, /deletes [^;]*2 in contact_notes/);
+    assert.match(held.message, /deletes [^;]*1 in tasks/);
+    assert.equal(held.rows, 4);
+    assert.equal(await left(), 4, 'nothing deleted yet');
+
+    assert.match(text(await mutate(legacyClient, sql, 4)), /^DELETE: 1 rows? affected/);
+    assert.equal(await left(), 0, 'the contact and what hung on it are gone');
+  });
+
   test('a write over the threshold is held too', async () => {
     await seedNotes('legacy-big', 21);
     const held = toolError(
