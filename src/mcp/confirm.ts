@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   createRequestStateCodec,
   inputRequired,
   type InputRequiredResult,
@@ -40,7 +41,6 @@ export interface Asking {
   ask(state: ConfirmState, message: string): Promise<InputRequiredResult>;
 }
 
-const ENVELOPE_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 const QUESTION = 'confirm';
 
 /** The signing codec: one key for every replica (derived from a secret they all share). */
@@ -59,7 +59,7 @@ export function confirmCodec(key: string): RequestStateCodec<ConfirmState> {
 /** Reads what the SDK lifted off the request: declared capabilities, input responses, verified state. */
 export function askingFor(ctx: ServerContext, codec: RequestStateCodec<ConfirmState>): Asking {
   const envelope = ctx.mcpReq.envelope as Record<string, { elicitation?: unknown } | undefined> | undefined;
-  const canElicit = envelope?.[ENVELOPE_CAPABILITIES]?.elicitation !== undefined;
+  const canElicit = envelope?.[CLIENT_CAPABILITIES_META_KEY]?.elicitation !== undefined;
   const response = ctx.mcpReq.inputResponses?.[QUESTION] as
     | { action?: string; content?: Record<string, unknown> }
     | undefined;

@@ -23,12 +23,7 @@
  *   its fields in the order the SDK's re-parse would put them, plus on 2026-07-28 what the SDK's
  *   encoder adds.
  */
-import {
-  isInputRequiredResult,
-  isJsonContentType,
-  SUPPORTED_PROTOCOL_VERSIONS,
-  type CallToolResult,
-} from '@modelcontextprotocol/server';
+import { isJsonContentType, SUPPORTED_PROTOCOL_VERSIONS, type CallToolResult } from '@modelcontextprotocol/server';
 import type { Asking } from './confirm.js';
 import { isPlainObject, MODERN_VERSION, modernHotRequest, modernResult } from './lean-exchange-2026.js';
 import { TOOLS, type CallContext, type McpDeps } from './server.js';
@@ -193,9 +188,7 @@ export function createLeanExchange(deps: McpDeps): LeanExchange {
     const run = runToolCall(entry.tool, checked.value as Params, { deps, call, asking: CANNOT_ASK });
     if (era === 'legacy') {
       const result = await run;
-      return json(
-        JSON.stringify({ result: isInputRequiredResult(result) ? result : inWireOrder(result), jsonrpc: '2.0', id }),
-      );
+      return json(JSON.stringify({ result: inWireOrder(result as CallToolResult), jsonrpc: '2.0', id }));
     }
     const result = await unlessAbandoned(run, request.signal);
     if (result === undefined) return new Response(null, { status: 499 });
