@@ -1,6 +1,6 @@
 /**
  * `npm test` provides what it needs itself (test/support/prerequisites.ts): on Debian/Ubuntu as
- * root it installs Chromium and PgBouncer with apt-get; elsewhere it stops before anything runs,
+ * root it installs Chromium, PgBouncer and OpenSSL with apt-get; elsewhere it stops before anything runs,
  * with one message naming the exact command. CHROMIUM_PATH points the check at a missing binary
  * here, so the missing case runs for real on a machine that has everything.
  */
@@ -41,10 +41,11 @@ test('without root on Debian: one line with the exact sudo apt-get command, noth
   }
 });
 
-test('without apt-get: what to install and which variable to set, for both programs', () => {
+test('without apt-get: what to install and which variable to set, for each program', () => {
   const advice = installAdvice(PREREQUISITES, { isRoot: true, hasApt: false });
   assert.match(advice, /CHROMIUM_PATH/);
   assert.match(advice, /`pgbouncer` is on PATH/);
+  assert.match(advice, /install OpenSSL/);
   assert.doesNotMatch(advice, /apt-get/);
 });
 
