@@ -371,22 +371,9 @@ const TLS_FILES = { cert: 'server.crt', key: 'server.key' };
 /** A fresh self-signed P-256 certificate for 127.0.0.1, valid two days, owned by PostgreSQL's OS user. */
 async function makeCertificate(dataDir: string, runAs: RunAs): Promise<void> {
   const [cert, key] = [path.join(dataDir, TLS_FILES.cert), path.join(dataDir, TLS_FILES.key)];
-  await run(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'].concat([
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${HOST}`,
-    ]),
-    runAs,
-    EXEC_TIMEOUT_MS,
-    'openssl (the test certificate)',
-  );
+  const subject = `/CN=${HOST}`;
+  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'];
+  await run('openssl', [...args, '-subj', subject, '-keyout', key, '-out', cert], runAs, EXEC_TIMEOUT_MS, 'openssl');
   // PostgreSQL refuses a key that others can read.
   await chmod(key, 0o600);
 }
