@@ -14,6 +14,7 @@ import { DEMO_USERS } from '../../dev/seed.js';
 import { openPool, type Sql } from '../../src/db/pool.js';
 import { runStatement, type Identity, type Limits } from '../../src/db/run.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { via } from '../support/faults.js';
 
 const LIMITS: Limits = {
   statementTimeoutMs: 10_000,
@@ -38,10 +39,9 @@ describe('the database over TLS (sslmode=require)', () => {
   let sql: Sql;
   before(async () => {
     db = await createTestDatabase('tls');
-    const url = new URL(db.loginUrl);
-    proxy = await startDelayProxy({ targetHost: url.hostname, targetPort: Number(url.port), delayMs: 3 });
-    url.hostname = proxy.host;
-    url.port = String(proxy.port);
+    const target = new URL(db.loginUrl);
+    proxy = await startDelayProxy({ targetHost: target.hostname, targetPort: Number(target.port), delayMs: 3 });
+    const url = new URL(via(db.loginUrl, proxy));
     url.searchParams.set('sslmode', 'require');
     // One connection, so every call below reuses the one the warm-up opened (and its handshake).
     sql = openPool(url.toString(), { max: 1 });
